@@ -1,0 +1,73 @@
+"""Lazy registry of provider adapters: name -> module, imported on first use.
+
+A provider whose SDK is not installed still appears here; asking for it raises a
+ConfigError naming the extra to install (``pip install 'llm-harness[groq]'``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from harness.errors import ConfigError
+from harness.providers.base import Provider, ProviderSettings
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    name: str
+    module: str
+    api_key_env: str | None
+    base_url_env: str | None
+    extra: str
+    default_base_url: str | None
+
+
+PROVIDERS: dict[str, ProviderInfo] = {
+    "openai": ProviderInfo(
+        "openai", "harness.providers.openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "openai",
+        "https://api.openai.com/v1",
+    ),
+    "anthropic": ProviderInfo(
+        "anthropic", "harness.providers.anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+        "anthropic", "https://api.anthropic.com",
+    ),
+    "groq": ProviderInfo(
+        "groq", "harness.providers.groq", "GROQ_API_KEY", "GROQ_BASE_URL", "groq",
+        "https://api.groq.com",
+    ),
+    "mistral": ProviderInfo(
+        "mistral", "harness.providers.mistral", "MISTRAL_API_KEY", "MISTRAL_BASE_URL", "mistral",
+        "https://api.mistral.ai",
+    ),
+    "openai-compatible": ProviderInfo(
+        "openai-compatible", "harness.providers.openai_compatible", None,
+        "OPENAI_COMPATIBLE_BASE_URL", "openai", None,
+    ),
+    "local": ProviderInfo("local", "harness.providers.local", None, None, "local", None),
+}
+
+
+def provider_info(name: str) -> ProviderInfo:
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ConfigError(f"unknown provider {name!r}; known providers: {known}") from None
+
+
+def create_provider(settings: ProviderSettings) -> Provider:
+    """Import the adapter module and build its provider from ``settings``.
+
+    Each adapter module exposes ``create(settings) -> Provider``.
+    """
+    info = provider_info(settings.name)
+    try:
+        module = importlib.import_module(info.module)
+    except ImportError as exc:
+        raise ConfigError(
+            f"provider {settings.name!r} needs an SDK that is not installed ({exc.name}). "
+            f"Install it with: pip install 'llm-harness[{info.extra}]'"
+        ) from None
+    provider: Provider = module.create(settings)
+    return provider

@@ -1,0 +1,88 @@
+"""Results on disk: one run directory per session, results appended as they arrive.
+
+Layout of a run directory (``--llm-out``, default ``reports/runs/<run-id>/``):
+    results.jsonl   one Result per line, flushed as each cell completes
+    summary.json    per (suite, target, temperature) aggregates, written at session end
+    meta.json       run metadata (time, git commit, versions, price table date)
+A crash or Ctrl-C leaves every finished line on disk; ``load_results`` skips a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from harness.types import Result
+
+
+def new_run_id() -> str:
+    """Sortable and unique: ``20261124-153000-a1b2c3``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class RunStore:
+    """Append-only writer for one run directory. Thread-safe (cells finish on any thread)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.results_path = self.out_dir / "results.jsonl"
+        self._lock = threading.Lock()
+        self._fh: IO[str] | None = None
+
+    def append(self, result: Result) -> None:
+        line = json.dumps(result.to_dict(), ensure_ascii=False, default=str)
+        with self._lock:
+            if self._fh is None:
+                self._fh = open(self.results_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._fh.write(line + "\n")
+            self._fh.flush()
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.out_dir / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+
+def results_file(path: Path) -> Path:
+    """Accept a run directory or a results.jsonl path."""
+    path = Path(path)
+    return path / "results.jsonl" if path.is_dir() else path
+
+
+def iter_results(path: Path) -> Iterable[Result]:
+    with open(results_file(path), encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield Result.from_dict(json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line torn by a crash mid-write; the rest of the run is intact
+
+
+def load_results(path: Path) -> list[Result]:
+    return list(iter_results(path))
+
+
+def load_meta(path: Path) -> dict[str, Any]:
+    meta = results_file(path).parent / "meta.json"
+    if meta.exists():
+        data: dict[str, Any] = json.loads(meta.read_text("utf-8"))
+        return data
+    return {}

@@ -1,0 +1,181 @@
+"""Value types that flow through the pipeline: Request -> Completion -> Result.
+
+All are plain dataclasses so they serialise to JSON (cache entries, results.jsonl) without
+custom encoders; ``to_dict`` / ``from_dict`` are the only (de)serialisers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+#: Normalised finish reasons; the provider's own word is kept in ``raw_finish_reason``.
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool in OpenAI function format; adapters translate it per provider."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything that changes a provider's output, plus how to send it.
+
+    ``timeout_s`` and ``stream`` change how the call is made, not what comes back, so the
+    cache key leaves them out (see cache.KEY_FIELDS).
+    """
+
+    provider: str
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int
+    temperature: float | None = None
+    timeout_s: float = 60.0
+    stream: bool = False
+    #: JSON Schema the answer must follow, sent natively when ``structured == "native"``.
+    response_schema: dict[str, Any] | None = None
+    structured: Literal["none", "native", "json"] = "none"
+    tools: tuple[Tool, ...] = ()
+    #: "auto" | "none" | "required" | a tool name to force.
+    tool_choice: str | None = None
+    seed: int | None = None
+    #: Repeats are distinct samples: the index is part of the cache key.
+    repeat: int = 0
+    #: Target-level settings (base_url, provider-specific params) that change the output.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    #: Input tokens served from the provider's prompt cache (billed at the cached price).
+    cached_input_tokens: int = 0
+    #: Input tokens written to the provider's prompt cache (Anthropic bills these higher).
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call, normalised: ``arguments`` is the parsed object when it parsed,
+    else None with the raw text kept in ``raw_arguments``."""
+
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str = ""
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    raw_finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    model: str = ""
+    #: From the moment the request was sent (after any queueing) to the last byte.
+    latency_ms: float = 0.0
+    #: Time to the first content or tool-call delta; None for non-streaming calls.
+    ttft_ms: float | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Completion:
+        data = dict(data)
+        data["usage"] = Usage(**data.get("usage", {}))
+        data["tool_calls"] = tuple(ToolCall(**tc) for tc in data.get("tool_calls", ()))
+        return cls(**data)
+
+    @property
+    def output_tokens_per_s(self) -> float | None:
+        """Decode speed: output tokens over the time after the first token (or whole call)."""
+        n = self.usage.output_tokens
+        if not n:
+            return None
+        span_ms = self.latency_ms - (self.ttft_ms or 0.0)
+        if span_ms <= 0:
+            return None
+        return n / (span_ms / 1000.0)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One assertion's verdict. ``value`` is the measured quantity (similarity, ms, ...)."""
+
+    name: str
+    passed: bool
+    value: Any = None
+    reason: str = ""
+    weight: float = 1.0
+
+
+Status = Literal["passed", "failed", "error", "skipped"]
+
+
+@dataclass
+class Result:
+    """One cell's record, one line of results.jsonl. Field names are a public format."""
+
+    run_id: str
+    suite: str
+    case_id: str
+    target: str
+    provider: str
+    model: str
+    temperature: float | None
+    repeat: int
+    status: Status
+    passed: bool
+    output: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    schema_valid: bool | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    queue_ms: float | None = None
+    tokens_per_s: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_if_live_usd: float | None = None
+    cached: bool = False
+    retries: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+    skip_reason: str | None = None
+    #: sha256 of the rendered prompt and the settings that shape output (gate uses it).
+    fingerprint: str = ""
+    prompt: list[dict[str, str]] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    nodeid: str = ""
+    started_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
