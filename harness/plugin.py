@@ -1,1 +1,436 @@
-"""pytest entry point (pytest11): wires pytest to the harness pipeline."""
+"""pytest entry point (pytest11): wires pytest to the harness pipeline. Nothing imports this.
+
+- options: one ``llm-harness`` group, every ``--llm-*`` flag with an ``llm_*`` ini twin and
+  parsed by harness.config (a bad value is a UsageError naming the valid ones);
+- collection: YAML suites under the suite dirs become one CellItem per
+  case x target x temperature x repeat, marked with the provider's name;
+- execution: the first cell of a suite submits the calls of all the suite's cells this process
+  will run (under xdist: the cells queued on this worker), so calls overlap scoring;
+- records: each cell's Result rides on its test report (``report.llm_results``), so under xdist
+  the controller receives every result and alone writes results.jsonl and the summary;
+- plain tests: ``@pytest.mark.llm(targets=[...], temperatures=[...], repeat=N)`` plus the
+  ``llm`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import OPTIONS, OPTIONS_BY_NAME, Option, Settings, resolve_value
+from harness.errors import ConfigError, SuiteError
+from harness.session import RunSession
+from harness.suite import Cell, load_suite
+from harness.targets import TargetProblem, parse_target, selected
+
+SESSION_KEY = pytest.StashKey[RunSession]()
+GATE_EXIT_CODE = 6
+PROVIDER_MARKERS = ("openai", "anthropic", "groq", "mistral", "openai_compatible", "local")
+
+
+# ---------------------------------------------------------------------------------------
+# Options
+
+
+def _cli_type(option: Option) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return option.parse(text)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{option.cli}: {exc}") from None
+
+    parse.__name__ = option.name
+    return parse
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llm-harness", "LLM evaluation (llm-harness)")
+    for opt in OPTIONS:
+        if opt.flag:
+            group.addoption(opt.cli, dest=opt.ini, action="store_true", default=None, help=opt.help)
+        else:
+            group.addoption(
+                opt.cli,
+                dest=opt.ini,
+                type=_cli_type(opt),
+                default=None,
+                metavar=opt.metavar,
+                help=opt.help,
+            )
+        parser.addini(opt.ini, f"{opt.help} (ini twin of {opt.cli})", default=None)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        ini = config.getini(opt.ini)
+        try:
+            values[opt.name] = resolve_value(
+                opt,
+                cli=config.getoption(opt.ini),
+                ini=ini if isinstance(ini, str) else None,
+                env=os.environ,
+            )
+        except ValueError as exc:
+            source = f"ini {opt.ini}" if ini else f"${opt.env}"
+            raise pytest.UsageError(f"{source}: {exc}") from None
+    return Settings.build(Path(config.rootpath), values)
+
+
+# ---------------------------------------------------------------------------------------
+# Session wiring
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "llm(targets=[...], temperatures=[...], repeat=1): run the test once per "
+        "target x temperature x repeat with an `llm` fixture bound to that cell",
+    )
+    for name in PROVIDER_MARKERS:
+        config.addinivalue_line("markers", f"{name}: cells that call the {name} provider")
+    settings = _settings(config)
+    workerinput = getattr(config, "workerinput", None)
+    run_id = workerinput.get("llm_run_id") if workerinput else None
+    session = RunSession(settings, run_id=run_id, write=workerinput is None)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(HarnessPlugin(config, session), "llm-harness-session")
+
+
+class HarnessPlugin:
+    def __init__(self, config: pytest.Config, session: RunSession) -> None:
+        self.config = config
+        self.session = session
+        self.is_worker = hasattr(config, "workerinput")
+        self._prefetched_suites: set[Path] = set()
+        self._queued_seen: set[int] = set()
+        self._last_progress = 0.0
+        self._recorded: set[str] = set()
+        self.gate_regression = False
+
+    # -- xdist ---------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["llm_run_id"] = self.session.run_id
+
+    # -- collection ----------------------------------------------------------------
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> Any:
+        if file_path.suffix not in (".yaml", ".yml"):
+            return None
+        if not self._is_suite_path(file_path):
+            return None
+        return SuiteFile.from_parent(parent, path=file_path)
+
+    def _is_suite_path(self, path: Path) -> bool:
+        dirs = self.session.settings.suite_dirs
+        rootdir = self.session.settings.rootdir
+        for d in dirs:
+            base = (rootdir / d).resolve()
+            if base in path.resolve().parents:
+                return True
+        # An explicitly named YAML file is a suite wherever it lives.
+        return any(Path(a.split("::")[0]).resolve() == path.resolve() for a in self.config.args)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.session.settings.estimate and not self.is_worker:
+            self._print_estimate(session)
+
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if self.session.settings.estimate:
+            return True  # --llm-estimate: collect and price, send nothing
+        return None
+
+    def _print_estimate(self, session: pytest.Session) -> None:
+        from harness.estimate import estimate_calls, format_estimate
+
+        cells = [i.cell for i in session.items if isinstance(i, CellItem)]
+        requests = []
+        for cell in cells:
+            if self.session.skip_reason(cell) is not None:
+                continue
+            request = self.session.request_for(cell)
+            if self.session.runner.lookup(cell.target, request) is None:
+                requests.append(request)
+        rows = estimate_calls(requests, self.session.runner.prices)
+        tr = self.config.pluginmanager.getplugin("terminalreporter")
+        text = (
+            f"llm-harness estimate: {len(cells)} cells, {len(requests)} calls would miss "
+            f"the cache; nothing was sent\n" + format_estimate(rows)
+        )
+        if tr is not None:
+            tr.write_sep("=", "llm-harness estimate")
+            tr.write_line(text)
+        else:
+            print(text)
+
+    # -- execution -----------------------------------------------------------------
+
+    def prefetch_for(self, item: CellItem) -> None:
+        if self.is_worker:
+            self._prefetch_worker_queue(item)
+            return
+        suite_path = item.cell.suite.path
+        if suite_path in self._prefetched_suites:
+            return
+        self._prefetched_suites.add(suite_path)
+        assert item.session is not None
+        cells = [
+            i.cell
+            for i in item.session.items
+            if isinstance(i, CellItem) and i.cell.suite.path == suite_path
+        ]
+        self.session.prefetch(cells)
+
+    def _prefetch_worker_queue(self, item: CellItem) -> None:
+        """Under xdist a worker only knows the items queued on it; submit those (newest
+        first, stopping at the first already seen) so no call is sent by two workers."""
+        items = item.session.items
+        queued: list[int] = []
+        interactor = next(
+            (
+                p
+                for p in self.config.pluginmanager.get_plugins()
+                if type(p).__name__ == "WorkerInteractor"
+            ),
+            None,
+        )
+        torun = getattr(interactor, "torun", None)
+        if torun is not None:
+            with torun.lock() as pending:
+                for index in reversed(pending):
+                    if not isinstance(index, int):
+                        continue
+                    if index in self._queued_seen:
+                        break
+                    queued.append(index)
+        self._queued_seen.update(queued)
+        cells = [item.cell]
+        for i in reversed(queued):
+            queued_item = items[i]
+            if isinstance(queued_item, CellItem):
+                cells.append(queued_item.cell)
+        self.session.prefetch(cells)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        report = yield
+        results = getattr(item, "llm_results", None)
+        if (
+            results
+            and not getattr(item, "_llm_reported", False)
+            and (call.when == "call" or report.skipped)
+        ):
+            report.llm_results = list(results)
+            item._llm_reported = True  # type: ignore[attr-defined]
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        results = getattr(report, "llm_results", None)
+        if not results or self.is_worker or report.nodeid in self._recorded:
+            return
+        from harness.types import Result
+
+        self._recorded.add(report.nodeid)
+        for data in results:
+            self.session.record(Result.from_dict(data))
+        self._maybe_progress()
+
+    def _maybe_progress(self) -> None:
+        runner = self.session._runner
+        now = time.monotonic()
+        if runner is None or now - self._last_progress < 5.0:
+            return
+        self._last_progress = now
+        p = runner.progress
+        if p.done >= p.submitted:
+            return
+        tr = self.config.pluginmanager.getplugin("terminalreporter")
+        if tr is not None and self.config.get_verbosity() >= 0:
+            tr.write_line(f"[llm] {p.line()}")
+
+    # -- end of session ------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        try:
+            if self.is_worker:
+                return
+            from harness.finish import finish_run
+
+            outcome = finish_run(self.session)
+            self.finish = outcome
+            if outcome.gate_failed:
+                session.exitstatus = GATE_EXIT_CODE
+        finally:
+            self.session.close()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        finish = getattr(self, "finish", None)
+        if finish is None or self.is_worker:
+            return
+        for title, text in finish.sections:
+            terminalreporter.write_sep("=", title)
+            terminalreporter.write_line(text)
+
+
+# ---------------------------------------------------------------------------------------
+# Suite collection
+
+
+class SuiteFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        session = self.config.stash[SESSION_KEY]
+        try:
+            suite = load_suite(self.path)
+        except SuiteError as exc:
+            raise self.CollectError(exc.render()) from None
+        settings = session.settings
+        cells = suite.cells(settings.targets, settings.repeat)
+        for cell in cells:
+            item = CellItem.from_parent(self, name=cell.name, cell=cell)
+            item.add_marker(cell.target.marker)
+            yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, SuiteError | ConfigError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+
+class CellFailed(Exception):
+    """A cell's assertions failed or its call errored; the message is the whole story."""
+
+
+class CellItem(pytest.Item):
+    def __init__(self, *, cell: Cell, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.llm_results: list[dict[str, Any]] = []
+
+    @property
+    def _harness(self) -> HarnessPlugin:
+        plugin = self.config.pluginmanager.get_plugin("llm-harness-session")
+        assert isinstance(plugin, HarnessPlugin)
+        return plugin
+
+    def setup(self) -> None:
+        session = self.config.stash[SESSION_KEY]
+        reason = session.skip_reason(self.cell)
+        if reason:
+            verdict = session.skipped_verdict(self.cell, reason, self.nodeid)
+            self.llm_results = [verdict.result.to_dict()]
+            pytest.skip(reason)
+
+    def runtest(self) -> None:
+        session = self.config.stash[SESSION_KEY]
+        self._harness.prefetch_for(self)
+        outcome = session.outcome(self.cell)
+        verdict = session.verdict(self.cell, outcome, self.nodeid)
+        self.llm_results = [verdict.result.to_dict()]
+        if verdict.result.status == "skipped":
+            pytest.skip(verdict.result.skip_reason or "skipped")
+        if verdict.message:
+            raise CellFailed(verdict.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CellFailed | ConfigError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.cell.suite.name}::{self.name}"
+
+
+# ---------------------------------------------------------------------------------------
+# Plain tests: @pytest.mark.llm + the llm fixture
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("llm")
+    if marker is None or "llm" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash[SESSION_KEY]
+    targets = marker.kwargs.get("targets") or (marker.args[0] if marker.args else None)
+    if not targets:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.llm needs targets=['provider:model', ...]"
+        )
+    temperatures = marker.kwargs.get("temperatures", [0.0])
+    repeat = (
+        resolve_value(
+            OPTIONS_BY_NAME["repeat"],
+            cli=session.settings.repeat,
+            suite=marker.kwargs.get("repeat"),
+        )
+        or 1
+    )
+    params = []
+    for raw in targets:
+        try:
+            target = parse_target(raw)
+        except TargetProblem as exc:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+        if not selected(target, session.settings.targets):
+            continue
+        for temp in temperatures:
+            for r in range(repeat):
+                temp_id = "tdefault" if temp is None else f"t{temp:g}"
+                params.append(
+                    pytest.param(
+                        (target, temp, r),
+                        id=f"{target.id}-{temp_id}-r{r}",
+                        marks=getattr(pytest.mark, target.marker),
+                    )
+                )
+    metafunc.parametrize("llm", params, indirect=True)
+
+
+@pytest.fixture
+def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A cached, recorded LLM client bound to one target x temperature x repeat.
+
+    ``llm.complete(prompt, system=..., schema=..., max_tokens=...)`` returns an LLMResponse
+    (``.text``, ``.json()``, ``.completion``, ``.cached``, ``.cost_usd``); every call is
+    recorded in results.jsonl under suite "pytest" with the test's node id as the case.
+    """
+    from harness.api import CellClient
+
+    param = getattr(request, "param", None)
+    if param is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the llm fixture needs @pytest.mark.llm(targets=[...])"
+        )
+    target, temperature, repeat = param
+    session = request.config.stash[SESSION_KEY]
+    env = target.missing_key()
+    if env and session.settings.cache.value != "replay":
+        pytest.skip(f"{target.id}: {env} is not set; set it to run this target")
+    node = request.node
+    node.llm_results = []
+    client = CellClient(
+        session,
+        target,
+        temperature,
+        repeat,
+        case_id=node.nodeid,
+        on_result=lambda r: node.llm_results.append(r.to_dict()),
+    )
+    yield client
+
+
+@pytest.fixture
+def llm_simulator() -> Iterator[Any]:
+    """A running provider simulator (harness.simulator.Simulator) on 127.0.0.1."""
+    from harness.simulator import Simulator
+
+    with Simulator() as sim:
+        yield sim

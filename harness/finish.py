@@ -1,0 +1,152 @@
+"""End of a run: summary.json, meta.json, report and exports, baseline and gate.
+
+Called once per run (by the plugin's sessionfinish on the controller, or by the library
+API). Each step is independent: a failing report never hides the summary or the gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.session import RunSession
+from harness.stats import GroupStats, summarize
+
+log = logging.getLogger("harness.finish")
+
+
+@dataclass
+class FinishOutcome:
+    #: (title, text) blocks for the terminal summary.
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    gate_failed: bool = False
+    groups: list[GroupStats] = field(default_factory=list)
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.0f}%"
+
+
+def _fmt_ms(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:,.0f}"
+
+
+def summary_text(groups: list[GroupStats]) -> str:
+    header = (
+        "suite",
+        "target",
+        "temp",
+        "cells",
+        "pass",
+        "schema",
+        "p50 ms",
+        "p95 ms",
+        "cost $",
+        "cached",
+        "errors",
+    )
+    rows = [header]
+    for g in groups:
+        temp = "default" if g.temperature is None else f"{g.temperature:g}"
+        cost = "unpriced" if g.unpriced else f"{g.cost_usd:.4f}"
+        rows.append(
+            (
+                g.suite,
+                g.target,
+                temp,
+                str(g.cells),
+                _fmt_rate(g.pass_rate),
+                _fmt_rate(g.schema_valid_rate),
+                _fmt_ms(g.latency_p50_ms),
+                _fmt_ms(g.latency_p95_ms),
+                cost,
+                f"{g.cached}/{g.cells - g.skipped}",
+                str(g.errors),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def finish_run(session: RunSession) -> FinishOutcome:
+    outcome = FinishOutcome()
+    results = session.results
+    settings = session.settings
+    if not results:
+        return outcome
+    groups = summarize(results)
+    outcome.groups = groups
+    replayed = sum(r.cached for r in results)
+    live = sum(1 for r in results if not r.cached and r.status in ("passed", "failed"))
+    text = summary_text(groups)
+    text += (
+        f"\n{len(results)} cells: {live} live calls, {replayed} replayed from cache "
+        f"(cost 0 this run), {sum(r.status == 'skipped' for r in results)} skipped"
+    )
+    unpriced = sorted({g.target for g in groups if g.unpriced})
+    if unpriced:
+        text += f"\nwarning: no price for {', '.join(unpriced)}: cost shown as unpriced, not 0"
+    outcome.sections.append(("llm-harness summary", text))
+
+    meta = session.meta()
+    if session.write and session.store is not None:
+        store = session.store
+        outcome.files["summary.json"] = store.write_json(
+            "summary.json", [g.to_dict() for g in groups]
+        )
+        outcome.files["meta.json"] = store.write_json("meta.json", meta)
+        if settings.report:
+            try:
+                from harness.report import write_reports
+
+                outcome.files.update(write_reports(store.out_dir, results, meta, groups))
+            except Exception as exc:  # the report must never cost the user their results
+                log.exception("report failed")
+                outcome.sections.append(("llm-harness report", f"report not written: {exc}"))
+        where = "\n".join(f"  {name}: {path}" for name, path in outcome.files.items())
+        outcome.sections.append(("llm-harness files", f"run {session.run_id}\n{where}"))
+
+    if settings.save_baseline is not None:
+        from harness.gate import save_baseline
+
+        save_baseline(results, settings.save_baseline, meta)
+        outcome.sections.append(
+            ("llm-harness baseline", f"baseline written to {settings.save_baseline}")
+        )
+    if settings.baseline is not None:
+        outcome.gate_failed = _compare(session, outcome)
+    return outcome
+
+
+def _compare(session: RunSession, outcome: FinishOutcome) -> bool:
+    from harness.gate import (
+        compare,
+        load_baseline,
+        load_gate_settings,
+        render_markdown,
+        render_text,
+    )
+
+    settings = session.settings
+    assert settings.baseline is not None
+    baseline = load_baseline(settings.baseline)
+    comparison = compare(baseline, session.results, load_gate_settings(settings.rootdir))
+    text = render_text(comparison)
+    mode = settings.gate
+    regressed = comparison.has_regression
+    if regressed and mode == "fail":
+        text += "\nGATE FAILED: regression against the baseline (exit status 6)"
+    elif regressed and mode == "warn":
+        text += "\ngate warning: regression against the baseline (--llm-gate=warn)"
+    outcome.sections.append(("llm-harness gate", text))
+    if session.write and session.store is not None:
+        md = session.store.out_dir / "summary.md"
+        existing = md.read_text("utf-8") if md.exists() else ""
+        md.write_text(existing + "\n\n" + render_markdown(comparison), "utf-8")
+        outcome.files["summary.md"] = md
+        session.store.write_json("gate.json", comparison.to_dict())
+    return regressed and mode == "fail"

@@ -1,0 +1,311 @@
+"""Run state for one session: settings, cache, runner, store, and turning calls into Results.
+
+``RunSession`` is what the pytest plugin keeps in ``config.stash`` and what the library API
+drives without pytest. It owns the pipeline from a cell to its recorded Result:
+prefetch (submit calls) -> outcome -> scorers -> Result -> store (appended at once).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.cache import CacheMode, ResponseCache
+from harness.errors import BudgetExceeded, CacheMiss, HarnessError, ProviderError, Unsupported
+from harness.retry import RetryPolicy
+from harness.runner import CallOutcome, Runner, RunnerSettings
+from harness.scoring import ScoreContext, run_assertions
+from harness.store import RunStore, new_run_id
+from harness.suite import Cell
+from harness.targets import parse_target
+from harness.types import Completion, Message, Request, Result, Score
+
+log = logging.getLogger("harness.session")
+
+SDK_DISTRIBUTIONS = ("openai", "anthropic", "groq", "mistralai", "llama-cpp-python")
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    result: Result
+    #: Human-readable failure text for the test report (None when passed/skipped).
+    message: str | None
+
+
+def git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def versions() -> dict[str, str]:
+    found = {"harness": __version__, "python": platform.python_version()}
+    for dist in SDK_DISTRIBUTIONS:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+class RunSession:
+    def __init__(self, settings: Any, *, run_id: str | None = None, write: bool = True) -> None:
+        from harness.config import Settings
+
+        assert isinstance(settings, Settings)
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.out_dir = settings.out or settings.rootdir / "reports" / "runs" / self.run_id
+        self.write = write
+        self.store: RunStore | None = None
+        self.results: list[Result] = []
+        self.started_at = time.time()
+        self._runner: Runner | None = None
+        self._cache: ResponseCache | None = None
+        self._futures: dict[int, concurrent.futures.Future[CallOutcome]] = {}
+
+    # -- pipeline pieces ---------------------------------------------------------------
+
+    @property
+    def cache(self) -> ResponseCache:
+        if self._cache is None:
+            self._cache = ResponseCache(self.settings.resolved_cache_dir, self.settings.cache)
+        return self._cache
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            s = self.settings
+            self._runner = Runner(
+                RunnerSettings(
+                    concurrency=s.concurrency,
+                    budget_usd=s.budget,
+                    retry=RetryPolicy(max_retries=s.max_retries, max_total_s=s.retry_time),
+                ),
+                self.cache,
+            )
+        return self._runner
+
+    def request_for(self, cell: Cell) -> Request:
+        request = cell.request()
+        if self.settings.timeout is not None:
+            from dataclasses import replace
+
+            request = replace(request, timeout_s=self.settings.timeout)
+        return request
+
+    def skip_reason(self, cell: Cell) -> str | None:
+        """Why a cell is skipped before any call, or None. A missing key is a skip naming
+        the variable (replay mode needs no key: nothing is sent)."""
+        env = cell.target.missing_key()
+        if env and self.settings.cache is not CacheMode.REPLAY:
+            return f"{cell.target.id}: {env} is not set; set it to run this target"
+        return None
+
+    def prefetch(self, cells: Iterable[Cell]) -> None:
+        """Submit the calls of these cells (once each) so they run while earlier cells score."""
+        batch = [c for c in cells if id(c) not in self._futures and self.skip_reason(c) is None]
+        if not batch:
+            return
+        futures = self.runner.submit_many((c.target, self.request_for(c)) for c in batch)
+        for cell, fut in zip(batch, futures, strict=True):
+            self._futures[id(cell)] = fut
+
+    def outcome(self, cell: Cell) -> CallOutcome:
+        fut = self._futures.pop(id(cell), None)
+        if fut is None:
+            return self.runner.run(cell.target, self.request_for(cell))
+        return fut.result()
+
+    def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
+        """Run a judge call (llm-rubric) through the same cached, retried runner."""
+        spec = parse_target(target)
+        env = spec.missing_key()
+        if env and self.settings.cache is not CacheMode.REPLAY:
+            raise HarnessError(f"judge {target}: {env} is not set")
+        request = Request(
+            provider=spec.provider,
+            model=spec.model,
+            messages=tuple(Message(m["role"], m["content"]) for m in messages),
+            max_tokens=512,
+            temperature=0.0 if spec.provider != "anthropic" else None,
+            timeout_s=self.settings.timeout or 60.0,
+        )
+        outcome = self.runner.run(spec, request)
+        if outcome.error is not None or outcome.completion is None:
+            raise HarnessError(f"judge {target} failed: {outcome.error}")
+        return outcome.completion
+
+    # -- scoring -----------------------------------------------------------------------
+
+    def verdict(self, cell: Cell, outcome: CallOutcome, nodeid: str = "") -> CellVerdict:
+        request = self.request_for(cell)
+        result = self.base_result(cell, request, nodeid)
+        result.retries = outcome.retries
+        result.queue_ms = round(outcome.queue_ms, 3)
+        result.cached = outcome.cached
+        if outcome.error is not None:
+            return self._error_verdict(result, outcome.error)
+        completion = outcome.completion
+        assert completion is not None
+        _fill_completion(result, completion, outcome)
+        ctx = ScoreContext(
+            output=completion.text,
+            completion=completion,
+            schema=cell.suite.schema,
+            vars=cell.case.vars,
+            cached=outcome.cached,
+            latency_ms=completion.latency_ms,
+            ttft_ms=completion.ttft_ms,
+            cost_usd=outcome.cost_if_live_usd,
+            base_dir=cell.suite.base_dir,
+            judge=self.judge,
+        )
+        specs = list(cell.suite.assertions) + list(cell.case.assertions)
+        threshold = cell.case.threshold if cell.case.threshold is not None else cell.suite.threshold
+        passed, scores = run_assertions(ctx, specs, threshold)
+        result.scores = [_score_dict(s) for s in scores]
+        result.schema_valid = next((s.passed for s in scores if s.name == "schema-valid"), None)
+        result.passed = passed
+        result.status = "passed" if passed else "failed"
+        message = None if passed else _failure_message(scores, completion.text)
+        return CellVerdict(result, message)
+
+    def skipped_verdict(self, cell: Cell, reason: str, nodeid: str = "") -> CellVerdict:
+        result = self.base_result(cell, self.request_for(cell), nodeid)
+        result.status = "skipped"
+        result.skip_reason = reason
+        return CellVerdict(result, None)
+
+    def base_result(self, cell: Cell, request: Request, nodeid: str) -> Result:
+        return Result(
+            run_id=self.run_id,
+            suite=cell.suite.name,
+            case_id=cell.case.id,
+            target=cell.target.id,
+            provider=cell.target.provider,
+            model=cell.target.model,
+            temperature=cell.temperature,
+            repeat=cell.repeat,
+            status="error",
+            passed=False,
+            fingerprint=cell.fingerprint,
+            prompt=[{"role": m.role, "content": m.content} for m in request.messages],
+            vars=_jsonable(dict(cell.case.vars)),
+            nodeid=nodeid,
+            started_at=time.time(),
+        )
+
+    def _error_verdict(self, result: Result, error: HarnessError) -> CellVerdict:
+        result.error = str(error)
+        result.error_kind = getattr(error, "kind", type(error).__name__)
+        if isinstance(error, Unsupported | BudgetExceeded):
+            result.status = "skipped"
+            result.skip_reason = str(error)
+            result.error = None
+            return CellVerdict(result, None)
+        if isinstance(error, CacheMiss):
+            result.error_kind = "cache_miss"
+        result.status = "error"
+        kind = "call failed" if isinstance(error, ProviderError) else "not run"
+        return CellVerdict(result, f"{kind}: {error}")
+
+    # -- recording and the end of the run ---------------------------------------------
+
+    def record(self, result: Result) -> None:
+        self.results.append(result)
+        if not self.write:
+            return
+        if self.store is None:
+            self.store = RunStore(self.out_dir)
+        self.store.append(result)
+
+    def meta(self) -> dict[str, Any]:
+        price_date = self._runner.prices.date if self._runner is not None else None
+        if price_date is None:
+            try:
+                from harness.pricing import load_prices
+
+                price_date = load_prices().date
+            except Exception:  # metadata must never fail the run
+                price_date = None
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": time.time(),
+            "git_commit": git_commit(self.settings.rootdir),
+            "versions": versions(),
+            "price_table_date": price_date,
+            "argv": sys.argv[1:],
+            "cache_mode": self.settings.cache.value,
+        }
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+        if self._cache is not None:
+            self._cache.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> None:
+    result.output = c.text
+    result.tool_calls = [
+        {"name": t.name, "arguments": t.arguments, "raw_arguments": t.raw_arguments, "id": t.id}
+        for t in c.tool_calls
+    ]
+    result.finish_reason = c.finish_reason
+    result.latency_ms = round(c.latency_ms, 3)
+    result.ttft_ms = round(c.ttft_ms, 3) if c.ttft_ms is not None else None
+    tps = c.output_tokens_per_s
+    result.tokens_per_s = round(tps, 3) if tps is not None else None
+    result.input_tokens = c.usage.input_tokens
+    result.output_tokens = c.usage.output_tokens
+    result.cached_input_tokens = c.usage.cached_input_tokens
+    result.cache_write_tokens = c.usage.cache_write_tokens
+    result.cost_usd = outcome.cost_usd
+    result.cost_if_live_usd = outcome.cost_if_live_usd
+
+
+def _score_dict(s: Score) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "passed": s.passed,
+        "value": _jsonable(s.value),
+        "reason": s.reason,
+        "weight": s.weight,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _failure_message(scores: list[Score], output: str) -> str:
+    lines = [f"  {s.name}: {s.reason or 'failed'}" for s in scores if not s.passed]
+    shown = output if len(output) <= 300 else output[:300] + f"... ({len(output)} chars)"
+    return "assertions failed:\n" + "\n".join(lines) + f"\n  output: {shown!r}"

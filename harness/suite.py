@@ -1,0 +1,524 @@
+"""Suite files: load and validate YAML suites and their datasets, expand the matrix.
+
+A suite is validated in one pass (pydantic models with ``extra="forbid"``); every problem is
+reported as a SuiteError naming the file, the line (found by walking the YAML node tree with
+the error's location) and the fix. ``expand`` turns a suite into cells in a stable order:
+case x target x temperature x repeat.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness import templating
+from harness.errors import SuiteError
+from harness.scoring import validate_assertion
+from harness.targets import TargetProblem, TargetSpec, parse_target, selected
+from harness.types import Message, Request, Tool
+
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptModel(_Strict):
+    system: str | None = None
+    user: str
+
+
+class MessageModel(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CaseModel(_Strict):
+    id: str | int | None = None
+    description: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
+    threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class SuiteModel(_Strict):
+    name: str | None = None
+    description: str | None = None
+    targets: list[str | dict[str, Any]] = Field(min_length=1)
+    temperatures: list[float | None] = Field(default=[0.0], min_length=1)
+    repeat: int = Field(default=1, ge=1, le=1000)
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
+    stream: bool = False
+    structured: Literal["none", "native", "json"] = "none"
+    seed: int | None = None
+    prompt: PromptModel | None = None
+    messages: list[MessageModel] | None = None
+    schema_: str | dict[str, Any] | None = Field(default=None, alias="schema")
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tool_choice: str | None = None
+    dataset: str | list[str] | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
+    cases: list[CaseModel] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    vars: Mapping[str, Any]
+    assertions: tuple[Mapping[str, Any], ...]
+    threshold: float | None
+    source: str  # "file:line" where the case is defined
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    name: str
+    targets: tuple[TargetSpec, ...]
+    temperatures: tuple[float | None, ...]
+    repeat: int
+    max_tokens: int
+    timeout_s: float
+    stream: bool
+    structured: Literal["none", "native", "json"]
+    seed: int | None
+    templates: tuple[tuple[str, str], ...]  # (role, template source)
+    schema: dict[str, Any] | None
+    tools: tuple[Tool, ...]
+    tool_choice: str | None
+    assertions: tuple[Mapping[str, Any], ...]
+    threshold: float | None
+    cases: tuple[Case, ...]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def cells(self, target_filter: tuple[str, ...] = (), repeat: int | None = None) -> list[Cell]:
+        """Stable order: case, then target, then temperature, then repeat."""
+        n = repeat or self.repeat
+        targets = [t for t in self.targets if selected(t, target_filter)]
+        return [
+            Cell(self, case, target, temp, r)
+            for case in self.cases
+            for target in targets
+            for temp in self.temperatures
+            for r in range(n)
+        ]
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    suite: Suite
+    case: Case
+    target: TargetSpec
+    temperature: float | None
+    repeat: int
+
+    @property
+    def param_id(self) -> str:
+        temp = "tdefault" if self.temperature is None else f"t{self.temperature:g}"
+        return f"{self.target.id}-{temp}-r{self.repeat}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.case.id}[{self.param_id}]"
+
+    @cached_property
+    def messages(self) -> tuple[Message, ...]:
+        return tuple(
+            Message(role, templating.render(src, self.case.vars))
+            for role, src in self.suite.templates
+        )
+
+    def request(self) -> Request:
+        s = self.suite
+        return Request(
+            provider=self.target.provider,
+            model=self.target.model,
+            messages=self.messages,
+            max_tokens=s.max_tokens,
+            temperature=self.temperature,
+            timeout_s=s.timeout_s,
+            stream=s.stream,
+            response_schema=s.schema if s.structured != "none" else None,
+            structured=s.structured,
+            tools=s.tools,
+            tool_choice=s.tool_choice,
+            seed=s.seed,
+            repeat=self.repeat,
+            options=dict(self.target.options),
+        )
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Rendered prompt + output-shaping settings; the gate marks a changed one as
+        'not comparable' instead of comparing different prompts."""
+        s = self.suite
+        data = {
+            "messages": [[m.role, m.content] for m in self.messages],
+            "max_tokens": s.max_tokens,
+            "structured": s.structured,
+            "schema": s.schema,
+            "tools": [t.__dict__ for t in s.tools],
+            "tool_choice": s.tool_choice,
+            "assert": list(s.assertions) + list(self.case.assertions),
+            "threshold": self.case.threshold,
+        }
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+class _Lines:
+    """Finds the source line of a location (tuple of keys/indexes) in a YAML document."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self.node = node
+
+    def line(self, loc: Iterable[str | int]) -> int | None:
+        node = self.node
+        best = node.start_mark.line + 1 if node is not None else None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == part:
+                        best = key.start_mark.line + 1
+                        node = value
+                        break
+                else:
+                    return best
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return best
+                node = node.value[part]
+                best = node.start_mark.line + 1
+            else:
+                return best
+        return best
+
+
+_FIX_BY_ERROR = {
+    "extra_forbidden": "remove it or check its spelling; valid keys: {valid}",
+    "missing": "add it",
+}
+
+
+def _pydantic_problem(err: Any, model: type[BaseModel]) -> tuple[str, str]:
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = err["loc"][-1]
+        valid = ", ".join(sorted((f.alias or n) for n, f in _model_for(err["loc"], model)))
+        return f"unknown key {key!r}", f"remove it or check its spelling; valid keys: {valid}"
+    if kind == "missing":
+        return f"missing required key {loc!r}", f"add '{err['loc'][-1]}:'"
+    return f"{loc}: {err['msg']} (got {err.get('input')!r})", "correct the value"
+
+
+def _model_for(loc: tuple[Any, ...], model: type[BaseModel]) -> list[tuple[str, Any]]:
+    """Fields of the model that owns ``loc``'s last key (for 'valid keys' hints)."""
+    current: type[BaseModel] = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) or next(
+            (f for f in current.model_fields.values() if f.alias == part), None
+        )
+        if field is None:
+            break
+        ann = field.annotation
+        inner = getattr(ann, "__args__", None)
+        candidates = [ann, *(inner or ())]
+        for c in candidates:
+            for sub in getattr(c, "__args__", ()) or (c,):
+                if isinstance(sub, type) and issubclass(sub, BaseModel):
+                    current = sub
+    return list(current.model_fields.items())
+
+
+def _read_yaml(path: Path) -> tuple[Any, _Lines]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(str(path), "file not found", "check the path") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise SuiteError(
+            str(path),
+            f"YAML syntax error: {exc.problem}",
+            "fix the YAML syntax at that line (indentation, quotes, a ':' inside a value "
+            "needs quotes)",
+            line=mark.line + 1 if mark else None,
+        ) from None
+    return data, _Lines(node)
+
+
+def load_suite(path: Path | str) -> Suite:
+    path = Path(path)
+    data, lines = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise SuiteError(
+            str(path),
+            "a suite must be a YAML mapping",
+            "start with 'name:', 'targets:', 'prompt:' and 'cases:' or 'dataset:'",
+        )
+    try:
+        model = SuiteModel.model_validate(data)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        problem, fix = _pydantic_problem(err, SuiteModel)
+        more = len(exc.errors()) - 1
+        if more:
+            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise SuiteError(str(path), problem, fix, line=lines.line(err["loc"])) from None
+    return _build(path, model, lines)
+
+
+def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
+    def fail(problem: str, fix: str, loc: tuple[str | int, ...]) -> SuiteError:
+        return SuiteError(str(path), problem, fix, line=lines.line(loc))
+
+    targets = []
+    for i, raw in enumerate(m.targets):
+        try:
+            targets.append(parse_target(raw))
+        except TargetProblem as exc:
+            raise fail(str(exc), "write the target as provider:model", ("targets", i)) from None
+    ids = [t.id for t in targets]
+    if len(set(ids)) != len(ids):
+        raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
+
+    if (m.prompt is None) == (m.messages is None):
+        raise fail(
+            "a suite needs exactly one of 'prompt:' or 'messages:'",
+            "use prompt: {system: ..., user: ...} or a messages: list",
+            (),
+        )
+    if m.prompt is not None:
+        templates = ((("system", m.prompt.system),) if m.prompt.system else ()) + (
+            ("user", m.prompt.user),
+        )
+        loc_of_templates: tuple[str | int, ...] = ("prompt",)
+    else:
+        assert m.messages is not None
+        templates = tuple((msg.role, msg.content) for msg in m.messages)
+        loc_of_templates = ("messages",)
+    needed: set[str] = set()
+    for _, src in templates:
+        try:
+            needed |= templating.variables(src)
+        except templating.TemplateProblem as exc:
+            raise fail(str(exc), "fix the jinja2 template", loc_of_templates) from None
+
+    schema = _load_schema(path, m.schema_, fail)
+    if m.structured != "none" and schema is None and m.structured == "native":
+        raise fail(
+            "structured: native needs a 'schema:'",
+            "add schema: path/to.schema.json",
+            ("structured",),
+        )
+    tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(m.tools))
+
+    suite_asserts = tuple(m.assert_)
+    for i, spec in enumerate(suite_asserts):
+        problem = validate_assertion(spec)
+        if problem:
+            raise fail(problem, "see docs/scorers.md for assertion types", ("assert", i))
+
+    cases: list[Case] = []
+    for i, c in enumerate(m.cases):
+        line = lines.line(("cases", i))
+        cases.append(_case(path, c.model_dump(by_alias=True), f"{path}:{line}", i, line))
+    for ds in [m.dataset] if isinstance(m.dataset, str) else (m.dataset or []):
+        cases.extend(_load_dataset(path, path.parent / ds, lines))
+    if not cases:
+        raise fail("the suite has no cases", "add 'cases:' or a 'dataset:' file", ())
+    seen: dict[str, str] = {}
+    for case in cases:
+        if case.id in seen:
+            raise SuiteError(
+                case.source,
+                f"duplicate case id {case.id!r} (first at {seen[case.id]})",
+                "give each case a unique id",
+            )
+        seen[case.id] = case.source
+        missing = needed - set(case.vars)
+        if missing:
+            raise SuiteError(
+                case.source,
+                f"case {case.id!r} lacks template variable(s) {sorted(missing)}",
+                f"add them to the case's vars (the prompt uses {sorted(needed)})",
+            )
+
+    return Suite(
+        path=path,
+        name=m.name or path.stem,
+        targets=tuple(targets),
+        temperatures=tuple(m.temperatures),
+        repeat=m.repeat,
+        max_tokens=m.max_tokens,
+        timeout_s=m.timeout_s,
+        stream=m.stream,
+        structured=m.structured,
+        seed=m.seed,
+        templates=templates,
+        schema=schema,
+        tools=tools,
+        tool_choice=m.tool_choice,
+        assertions=suite_asserts,
+        threshold=m.threshold,
+        cases=tuple(cases),
+    )
+
+
+def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        schema_path = path.parent / raw
+        try:
+            schema = json.loads(schema_path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise fail(
+                f"schema file not found: {schema_path}",
+                "schema paths are relative to the suite file",
+                ("schema",),
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise SuiteError(
+                str(schema_path),
+                f"schema is not valid JSON: {exc.msg}",
+                "fix the JSON",
+                line=exc.lineno,
+            ) from None
+    else:
+        schema = raw
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "(root)"
+        raise fail(
+            f"invalid JSON schema at {where}: {exc.message}",
+            "fix the schema (JSON Schema draft 2020-12)",
+            ("schema",),
+        ) from None
+    if not isinstance(schema, dict):
+        raise fail("schema must be a JSON object", "fix the schema", ("schema",))
+    return schema
+
+
+def _tool(path: Path, raw: dict[str, Any], i: int, fail: Any) -> Tool:
+    fn = raw.get("function") if raw.get("type") == "function" else None
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise fail(
+            "a tool must be {type: function, function: {name, description, parameters}}",
+            "use the OpenAI function-tool format",
+            ("tools", i),
+        )
+    params = fn.get("parameters") or {"type": "object", "properties": {}}
+    try:
+        jsonschema.Draft202012Validator.check_schema(params)
+    except jsonschema.SchemaError as exc:
+        raise fail(
+            f"tool {fn['name']!r} parameters are not a valid JSON schema: {exc.message}",
+            "fix the parameters schema",
+            ("tools", i),
+        ) from None
+    return Tool(name=fn["name"], description=str(fn.get("description", "")), parameters=params)
+
+
+def _case(path: Path, raw: Mapping[str, Any], source: str, index: int, line: int | None) -> Case:
+    try:
+        model = CaseModel.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        problem, fix = _pydantic_problem(err, CaseModel)
+        raise SuiteError(source, f"case {index + 1}: {problem}", fix) from None
+    for spec in model.assert_:
+        spec_problem = validate_assertion(spec)
+        if spec_problem:
+            raise SuiteError(source, spec_problem, "see docs/scorers.md for assertion types")
+    case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
+    return Case(case_id, dict(model.vars), tuple(model.assert_), model.threshold, source)
+
+
+def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
+    if not ds.exists():
+        raise SuiteError(
+            str(suite_path),
+            f"dataset file not found: {ds}",
+            "dataset paths are relative to the suite file",
+            line=lines.line(("dataset",)),
+        )
+    suffix = ds.suffix.lower()
+    rows: list[tuple[Mapping[str, Any], int]] = []
+    if suffix == ".jsonl":
+        for n, text in enumerate(ds.read_text("utf-8").splitlines(), start=1):
+            if not text.strip():
+                continue
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SuiteError(
+                    str(ds),
+                    f"not valid JSON: {exc.msg}",
+                    'each line must be one JSON object: {"id": ..., "vars": {...}}',
+                    line=n,
+                ) from None
+            if not isinstance(parsed, dict):
+                raise SuiteError(
+                    str(ds), "each line must be a JSON object", "wrap it in {...}", line=n
+                )
+            rows.append((parsed, n))
+    elif suffix == ".csv":
+        with open(ds, newline="", encoding="utf-8") as fh:
+            for n, rec in enumerate(csv.DictReader(fh), start=2):
+                row: dict[str, Any] = {"vars": {}}
+                asserts = []
+                for key, value in rec.items():
+                    if key == "id":
+                        row["id"] = value
+                    elif key and key.startswith("assert:"):
+                        if value:
+                            asserts.append({"type": key[len("assert:") :], "value": value})
+                    elif key:
+                        row["vars"][key] = value
+                row["assert"] = asserts
+                rows.append((row, n))
+    elif suffix in (".yaml", ".yml"):
+        data, ds_lines = _read_yaml(ds)
+        if not isinstance(data, list):
+            raise SuiteError(
+                str(ds),
+                "a YAML dataset must be a list of cases",
+                "write '- id: ...\\n  vars: {...}' items",
+            )
+        for i, row in enumerate(data):
+            rows.append((row, ds_lines.line((i,)) or 0))
+    else:
+        raise SuiteError(
+            str(ds), f"unsupported dataset format {suffix!r}", "use .jsonl, .csv, .yaml or .yml"
+        )
+    return [_case(ds, row, f"{ds}:{n}", i, n) for i, (row, n) in enumerate(rows)]

@@ -1,0 +1,117 @@
+"""Target specs: which provider and model a cell calls, parsed from suite strings/mappings.
+
+Accepted forms:
+    provider:model                          openai:gpt-4o-mini
+    local:gemma-3-270m | local:/path/x.gguf
+    {provider: ..., model: ..., id: ..., base_url: ..., api_key_env: ..., options: {...}}
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.providers import PROVIDERS
+from harness.providers.base import ProviderSettings
+
+ACCEPTED_FORMS = (
+    "'provider:model' with provider one of "
+    + ", ".join(sorted(PROVIDERS))
+    + " (e.g. openai:gpt-4o-mini, local:gemma-3-270m), or a mapping "
+    "{provider: ..., model: ..., id: ..., base_url: ..., api_key_env: ..., options: {...}}"
+)
+
+
+class TargetProblem(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    id: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> ProviderSettings:
+        info = PROVIDERS[self.provider]
+        base_url = self.base_url
+        if base_url is None and info.base_url_env:
+            base_url = os.environ.get(info.base_url_env) or None
+        return ProviderSettings(
+            name=self.provider,
+            api_key_env=self.api_key_env or info.api_key_env,
+            base_url=base_url,
+            options=dict(self.options),
+        )
+
+    def missing_key(self) -> str | None:
+        """The environment variable to set when this target's key is absent, else None."""
+        env = self.api_key_env or PROVIDERS[self.provider].api_key_env
+        if env and not os.environ.get(env):
+            return env
+        return None
+
+    @property
+    def marker(self) -> str:
+        return self.provider.replace("-", "_")
+
+
+def parse_target(raw: object) -> TargetSpec:
+    if isinstance(raw, str):
+        provider, sep, model = raw.partition(":")
+        if not sep or not provider or not model:
+            raise TargetProblem(f"malformed target {raw!r}; accepted forms: {ACCEPTED_FORMS}")
+        if provider not in PROVIDERS:
+            raise TargetProblem(
+                f"unknown provider {provider!r} in target {raw!r}; accepted forms: {ACCEPTED_FORMS}"
+            )
+        return TargetSpec(id=raw, provider=provider, model=model)
+    if isinstance(raw, Mapping):
+        unknown = set(raw) - {"id", "provider", "model", "base_url", "api_key_env", "options"}
+        if unknown:
+            raise TargetProblem(
+                f"unknown target key(s) {sorted(unknown)}; accepted forms: {ACCEPTED_FORMS}"
+            )
+        provider: Any = raw.get("provider")
+        model: Any = raw.get("model")
+        if not isinstance(provider, str) or provider not in PROVIDERS:
+            raise TargetProblem(
+                f"target mapping needs a known 'provider'; got {provider!r}; "
+                f"accepted forms: {ACCEPTED_FORMS}"
+            )
+        if not isinstance(model, str) or not model:
+            raise TargetProblem(f"target mapping needs 'model'; accepted forms: {ACCEPTED_FORMS}")
+        options = raw.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise TargetProblem("target 'options' must be a mapping")
+        return TargetSpec(
+            id=str(raw.get("id") or f"{provider}:{model}"),
+            provider=provider,
+            model=model,
+            base_url=raw.get("base_url"),
+            api_key_env=raw.get("api_key_env"),
+            options=dict(options),
+        )
+    raise TargetProblem(
+        f"target must be a string or mapping, got {raw!r}; accepted forms: {ACCEPTED_FORMS}"
+    )
+
+
+def parse_filter(text: str | None) -> tuple[str, ...]:
+    """``"openai:*,local:*"`` -> patterns; empty means every target."""
+    if not text:
+        return ()
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def selected(target: TargetSpec, patterns: tuple[str, ...]) -> bool:
+    if not patterns:
+        return True
+    names = (target.id, f"{target.provider}:{target.model}")
+    return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in names)
