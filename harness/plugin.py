@@ -292,6 +292,7 @@ class SuiteFile(pytest.File):
         try:
             suite = load_suite(self.path)
         except SuiteError as exc:
+            exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
         settings = session.settings
         cells = suite.cells(settings.targets, settings.repeat)
@@ -304,6 +305,15 @@ class SuiteFile(pytest.File):
         if isinstance(excinfo.value, SuiteError | ConfigError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
+
+
+def _shorten(path_text: str, base: Path) -> str:
+    """Show a path relative to where pytest was started (keeping any ':line' suffix)."""
+    path, sep, rest = path_text.partition(":")
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve())) + sep + rest
+    except ValueError:
+        return path_text
 
 
 class CellFailed(Exception):
