@@ -1,0 +1,203 @@
+"""Model prices and the cost of a call.
+
+The price table lives in ``harness/data/prices.yaml`` (USD per million tokens, one row per
+provider and model, each with its source and date). Configuration may override or extend it
+with the same shape: ``{provider: {model: {input: ..., output: ..., ...}}}``.
+
+Billing rule, the same for every provider because adapters normalise usage
+(``Usage.input_tokens`` is the TOTAL input including cached and cache-write tokens, and
+``output_tokens`` includes any reasoning tokens, as all four providers report them):
+
+- uncached input  = input - cached - cache_write, at ``input``;
+- cached input    at ``cached_input``; a row without one is a provider that gives no
+  discount (e.g. Groq's Llama models), so those tokens are billed at ``input``;
+- cache writes    at ``cache_write_5m`` (Anthropic's default 5-minute TTL; the usage we get
+  does not say which TTL was written); a row without one bills them at ``input``;
+- output          at ``output``; reasoning tokens at ``reasoning_output`` only when the row
+  has that price, and then they are taken out of the output count first, so no token is
+  ever billed twice.
+
+A model without a row costs ``None`` ("unpriced"), never 0.
+
+Model lookup, in order: exact name; the name without a dated snapshot suffix
+(``gpt-4o-mini-2024-07-18`` -> ``gpt-4o-mini``, ``claude-haiku-4-5-20251001`` ->
+``claude-haiku-4-5``); the provider's ``"*"`` row (the free local model has one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from harness.errors import ConfigError
+from harness.types import Usage
+
+PER_TOKENS = 1_000_000
+
+#: ``-2024-07-18`` (OpenAI) or ``-20251001`` (Anthropic) at the end of a model name.
+_SNAPSHOT_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+
+_PRICE_FIELDS = (
+    "input",
+    "cached_input",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "reasoning_output",
+)
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens; an optional price left as None is billed as described in the
+    module docstring (never as free)."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write_5m: float | None = None
+    cache_write_1h: float | None = None
+    reasoning_output: float | None = None
+    source: str = ""
+    date: str = ""
+
+    def describe(self) -> str:
+        parts = [f"in ${_fmt(self.input)}/M"]
+        if self.cached_input is not None:
+            parts.append(f"cached in ${_fmt(self.cached_input)}/M")
+        if self.cache_write_5m is not None:
+            parts.append(f"cache write ${_fmt(self.cache_write_5m)}/M")
+        parts.append(f"out ${_fmt(self.output)}/M")
+        if self.reasoning_output is not None:
+            parts.append(f"reasoning ${_fmt(self.reasoning_output)}/M")
+        return "  ".join(parts) + f" ({self.source}, {self.date})"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+class PriceTable:
+    """Prices per (provider, model) with the lookup rule of the module docstring."""
+
+    def __init__(self, rows: Mapping[str, Mapping[str, Price]], date: str) -> None:
+        self._rows = {p: dict(models) for p, models in rows.items()}
+        self.date = date
+
+    def price_for(self, provider: str, model: str) -> Price | None:
+        models = self._rows.get(provider)
+        if not models:
+            return None
+        if model in models:
+            return models[model]
+        base = _SNAPSHOT_SUFFIX.sub("", model)
+        if base != model and base in models:
+            return models[base]
+        return models.get("*")
+
+    def models_for(self, provider: str) -> list[str]:
+        """Human-readable rows for ``llm-harness providers``."""
+        models = self._rows.get(provider, {})
+        width = max((len(m) for m in models), default=0)
+        return [f"{m.ljust(width)}  {p.describe()}" for m, p in sorted(models.items())]
+
+    def providers(self) -> list[str]:
+        return sorted(self._rows)
+
+
+def _price_from(fields_: Mapping[str, Any], where: str, base: Price | None) -> Price:
+    known = {f.name for f in fields(Price)}
+    unknown = sorted(set(fields_) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown price field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    values: dict[str, Any] = {}
+    for name, raw in fields_.items():
+        if name in _PRICE_FIELDS:
+            if raw is None:
+                values[name] = None
+                continue
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+                raise ConfigError(
+                    f"{where}: {name} must be a number >= 0 (USD per million tokens), "
+                    f"got {raw!r}"
+                )
+            values[name] = float(raw)
+        else:
+            values[name] = str(raw)
+    if base is not None:
+        return replace(base, **values)
+    missing = [n for n in ("input", "output") if values.get(n) is None]
+    if missing:
+        raise ConfigError(
+            f"{where}: a new price row needs {' and '.join(missing)} "
+            "(USD per million tokens)"
+        )
+    values.setdefault("source", "configuration")
+    return Price(**values)
+
+
+def _merge(
+    rows: dict[str, dict[str, Price]], data: Mapping[str, Any], origin: str
+) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin}: prices must be a mapping provider -> model -> fields")
+    for provider, models in data.items():
+        if not isinstance(models, Mapping):
+            raise ConfigError(
+                f"{origin}: prices for {provider!r} must be a mapping model -> fields"
+            )
+        target = rows.setdefault(str(provider), {})
+        for model, row in models.items():
+            where = f"{origin}: {provider}:{model}"
+            if not isinstance(row, Mapping):
+                raise ConfigError(f"{where}: expected a mapping of price fields, got {row!r}")
+            target[str(model)] = _price_from(row, where, target.get(str(model)))
+
+
+def _load_builtin() -> tuple[dict[str, dict[str, Price]], str]:
+    text = resources.files("harness").joinpath("data/prices.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    rows: dict[str, dict[str, Price]] = {}
+    _merge(rows, data["providers"], "harness/data/prices.yaml")
+    return rows, str(data["date"])
+
+
+def load_prices(overrides: Mapping[str, Any] | None = None) -> PriceTable:
+    """The shipped table, with ``overrides`` (provider -> model -> fields) applied on top.
+
+    An override of an existing row changes only the fields it names; a new row needs at
+    least ``input`` and ``output``. ``overrides`` may also be the data file's shape
+    (``{"providers": {...}}``). Bad values raise ConfigError naming the row.
+    """
+    rows, date = _load_builtin()
+    if overrides:
+        data = overrides["providers"] if "providers" in overrides else overrides
+        _merge(rows, data, "price overrides")
+    return PriceTable(rows, date)
+
+
+def cost_usd(usage: Usage, price: Price | None) -> float | None:
+    """USD cost of one call's usage; None when unpriced or when the provider sent no counts."""
+    if price is None or usage.input_tokens is None or usage.output_tokens is None:
+        return None
+    cached = max(usage.cached_input_tokens, 0)
+    written = max(usage.cache_write_tokens, 0)
+    uncached = max(usage.input_tokens - cached - written, 0)
+    cached_rate = price.cached_input if price.cached_input is not None else price.input
+    write_rate = price.cache_write_5m if price.cache_write_5m is not None else price.input
+    total = uncached * price.input + cached * cached_rate + written * write_rate
+    output = usage.output_tokens
+    if price.reasoning_output is not None and usage.reasoning_tokens:
+        reasoning = min(usage.reasoning_tokens, output)
+        total += reasoning * price.reasoning_output
+        output -= reasoning
+    total += output * price.output
+    return total / PER_TOKENS

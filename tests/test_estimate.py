@@ -1,0 +1,87 @@
+"""Pre-run estimates: token heuristic, per-call upper bound, per-target table."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.estimate import (
+    estimate_calls,
+    estimate_input_tokens,
+    estimate_request_cost,
+    estimate_tokens,
+    format_estimate,
+)
+from harness.pricing import load_prices
+from harness.types import Message, Request, Tool
+
+
+def _req(provider: str, model: str, text: str = "x" * 40, max_tokens: int = 100) -> Request:
+    return Request(provider, model, (Message("user", text),), max_tokens=max_tokens)
+
+
+def test_estimate_tokens_rounds_up() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcd") == 1
+    assert estimate_tokens("abcde") == 2
+
+
+def test_input_tokens_include_overheads_tools_and_native_schema() -> None:
+    base = _req("openai", "gpt-4o-mini")
+    assert estimate_input_tokens(base) == 3 + 4 + 10
+    tool = Tool("f", "", {"type": "object"})
+    with_tool = Request("openai", "m", base.messages, 100, tools=(tool,))
+    assert estimate_input_tokens(with_tool) > estimate_input_tokens(base)
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    native = Request("openai", "m", base.messages, 100, response_schema=schema,
+                     structured="native")
+    prompt_only = Request("openai", "m", base.messages, 100, response_schema=schema,
+                          structured="json")
+    assert estimate_input_tokens(native) > estimate_input_tokens(prompt_only)
+
+
+def test_request_upper_bound() -> None:
+    prices = load_prices()
+    # 17 input tokens * 0.15 + 100 output * 0.60 = 2.55 + 60 = 62.55 per million
+    assert estimate_request_cost(_req("openai", "gpt-4o-mini"), prices) == pytest.approx(
+        62.55e-6
+    )
+    assert estimate_request_cost(_req("openai-compatible", "x"), prices) is None
+
+
+def test_estimate_calls_groups_by_target() -> None:
+    prices = load_prices()
+    reqs = [
+        _req("openai", "gpt-4o-mini"),
+        _req("openai", "gpt-4o-mini", max_tokens=1000),
+        ("judge", _req("anthropic", "claude-haiku-4-5")),
+        _req("openai-compatible", "llama3"),
+    ]
+    rows = estimate_calls(reqs, prices)
+    assert [r.target for r in rows] == ["openai:gpt-4o-mini", "judge",
+                                        "openai-compatible:llama3"]
+    mini = rows[0]
+    assert (mini.calls, mini.input_tokens, mini.max_output_tokens) == (2, 34, 1100)
+    assert mini.expected_output_tokens == 100 + 256
+    assert mini.upper_usd == pytest.approx((34 * 0.15 + 1100 * 0.60) * 1e-6)
+    assert mini.expected_usd == pytest.approx((34 * 0.15 + 356 * 0.60) * 1e-6)
+    assert rows[2].unpriced and rows[2].upper_usd is None and rows[2].expected_usd is None
+
+
+def test_format_estimate_table() -> None:
+    rows = estimate_calls(
+        [_req("openai", "gpt-4o-mini"), _req("openai-compatible", "llama3")], load_prices()
+    )
+    text = format_estimate(rows)
+    lines = text.splitlines()
+    assert lines[0].split() == ["target", "calls", "input", "tok", "max", "out", "tok",
+                                "expected", "upper", "bound"]
+    assert any(line.startswith("openai:gpt-4o-mini") and "$0.0001" in line for line in lines)
+    assert any(line.startswith("openai-compatible:llama3") and "unpriced" in line
+               for line in lines)
+    assert any(line.startswith("total (priced targets only)") for line in lines)
+    assert "no price for openai-compatible:llama3" in text
+
+
+def test_format_empty() -> None:
+    text = format_estimate([])
+    assert "total" in text and "$0.0000" in text
