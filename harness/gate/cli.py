@@ -1,0 +1,126 @@
+"""``llm-harness compare A B``: the gate's comparison for two stored runs.
+
+A is the reference: a run directory, a results.jsonl file or a baseline file. B is the run
+to judge: a run directory or results.jsonl (or another baseline file). Settings come from
+the gate configuration under --rootdir (default: the current directory), flags on top.
+
+Exit status: 0, or 6 (GATE_EXIT_CODE) with --fail when any verdict is a regression;
+2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import ConfigError
+from harness.gate.baseline import FORMAT, Baseline, baseline_from_results, load_baseline
+from harness.gate.compare import compare_baselines
+from harness.gate.render import GATE_EXIT_CODE, render_markdown, render_text
+from harness.gate.settings import load_gate_settings
+from harness.store import load_meta, load_results, results_file
+
+
+def _is_baseline_file(path: Path) -> bool:
+    if path.is_dir() or path.suffix == ".jsonl":
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return f'"{FORMAT}"' in head or '"cells"' in head.lstrip()[:20]
+
+
+def load_side(text: str) -> Baseline:
+    """A run directory, a results.jsonl file or a baseline file, as a Baseline."""
+    path = Path(text)
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: not found\n  fix: pass a run directory (reports/runs/<run-id>), its "
+            "results.jsonl, or a baseline file written by --llm-save-baseline"
+        )
+    if _is_baseline_file(path):
+        return load_baseline(path)
+    source = results_file(path)
+    if not source.is_file():
+        raise ConfigError(
+            f"{path}: no results.jsonl in this directory\n  fix: pass a run directory "
+            "(reports/runs/<run-id>) or a baseline file"
+        )
+    try:
+        results = load_results(path)
+        meta = load_meta(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc})") from None
+    if not results:
+        raise ConfigError(
+            f"{source}: holds no results\n  fix: pass a run that finished at least one cell"
+        )
+    return baseline_from_results(results, meta, source=str(path))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-harness compare",
+        description="Compare two stored runs (or a baseline file and a run) with the gate's "
+        "paired tests. Exit status 6 with --fail when there is a regression.",
+    )
+    parser.add_argument(
+        "baseline", metavar="A", help="reference: run dir, results.jsonl or baseline file"
+    )
+    parser.add_argument("current", metavar="B", help="run to judge: run dir or results.jsonl")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--markdown", action="store_true", help="print Markdown (for summary.md)")
+    out.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument(
+        "--fail",
+        action="store_true",
+        help=f"exit {GATE_EXIT_CODE} when any verdict is a regression",
+    )
+    parser.add_argument(
+        "--rootdir",
+        default=".",
+        help="where pyproject.toml / the ini file with the gate settings lives (default: .)",
+    )
+    for name, help_text in (
+        ("alpha", "significance level (default 0.05)"),
+        ("min-effect", "smallest rate change that counts, e.g. 0.05 = 5 points"),
+        ("latency-tolerance", "allowed p95 latency ratio, e.g. 1.25"),
+        ("latency-slack-ms", "p95 increases up to this many ms never count"),
+        ("cost-tolerance", "allowed cost-per-call ratio, e.g. 1.10"),
+        ("min-pass-rate", "absolute pass-rate floor for every group"),
+        ("min-cases", "fewest paired cases for a verdict"),
+        ("correction", "holm or none"),
+    ):
+        parser.add_argument(f"--{name}", default=None, help=help_text)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    keys = (
+        "alpha",
+        "min_effect",
+        "latency_tolerance",
+        "latency_slack_ms",
+        "cost_tolerance",
+        "min_pass_rate",
+        "min_cases",
+        "correction",
+    )
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    settings = load_gate_settings(Path(args.rootdir), overrides)
+    before = load_side(args.baseline)
+    after = load_side(args.current)
+    comparison = compare_baselines(before, after, settings)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2, default=str))
+    elif args.markdown:
+        sys.stdout.write(render_markdown(comparison))
+    else:
+        print(render_text(comparison))
+    return GATE_EXIT_CODE if args.fail and comparison.has_regression else 0

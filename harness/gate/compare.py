@@ -1,0 +1,450 @@
+"""Compare a run with a baseline: paired tests per (suite, target, temperature) -> verdicts.
+
+Only cases present in both runs with the same prompt fingerprint are compared; a case whose
+rendered prompt or output-shaping settings changed is "not comparable", never "regressed".
+Skipped cells are left out on both sides; errors count as failures (as in stats.py).
+
+Metrics per group and their verdicts:
+- pass_rate, schema_valid_rate: paired tests (paired.py) with the Holm correction across all
+  rate tests of the comparison; a verdict needs p < alpha AND a change of at least
+  ``min_effect``;
+- latency_p95: p95 after / before against ``latency_tolerance`` (and ``latency_slack_ms``);
+- cost_per_call: mean live cost per answered call after / before against ``cost_tolerance``;
+- pass_rate_floor: the current run's pass rate against ``min_pass_rate`` (absolute, per suite).
+
+Flaky cases (mixed outcomes across repeats) are flagged for either run; they enter the tests
+like every case, so they can only produce a verdict through a significant change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
+from harness.gate.paired import (
+    CaseCounts,
+    holm,
+    mcnemar_exact,
+    mean_diff_interval,
+    newcombe_paired_interval,
+    sign_flip_test,
+)
+from harness.gate.settings import GateSettings
+from harness.stats import percentile
+from harness.types import Result
+
+GroupKey = tuple[str, str, float | None]
+
+
+class Verdict(StrEnum):
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    NO_CHANGE = "no significant change"
+    NOT_COMPARABLE = "not comparable"
+    #: Only for absolute checks (the pass-rate floor): the floor is met.
+    OK = "ok"
+
+
+RATE_METRICS = ("pass_rate", "schema_valid_rate")
+
+
+@dataclass
+class MetricResult:
+    """One metric's verdict in one group, with the evidence behind it."""
+
+    metric: str
+    verdict: Verdict
+    reason: str = ""
+    before: float | None = None
+    after: float | None = None
+    #: after - before for rates; after / before for latency and cost.
+    change: float | None = None
+    #: 95% interval for ``change`` (rates only).
+    interval: tuple[float, float] | None = None
+    #: Paired cases behind the metric, and samples (cells) on each side.
+    cases: int = 0
+    samples_before: int = 0
+    samples_after: int = 0
+    #: Discordant pairs (single-sample rates): passed before only / passed after only.
+    b: int | None = None
+    c: int | None = None
+    #: Cases whose mean got worse / better (rates with repeats).
+    worse: int | None = None
+    better: int | None = None
+    test: str = ""
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    #: The tolerance or floor the metric was held to.
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        if self.change is not None and math.isinf(self.change):
+            data["change"] = None  # strict JSON has no infinity; the reason says "from 0"
+        return data
+
+
+@dataclass
+class GroupComparison:
+    suite: str
+    target: str
+    temperature: float | None
+    #: "compared", "new" (only in this run) or "missing" (only in the baseline).
+    status: str = "compared"
+    metrics: list[MetricResult] = field(default_factory=list)
+    paired_cases: int = 0
+    #: Cases whose prompt fingerprint changed: listed, not compared.
+    not_comparable_cases: list[str] = field(default_factory=list)
+    added_cases: list[str] = field(default_factory=list)
+    removed_cases: list[str] = field(default_factory=list)
+    flaky_before: list[str] = field(default_factory=list)
+    flaky_after: list[str] = field(default_factory=list)
+    #: Paired cases whose pass rate fell / rose (evidence; not verdicts on their own).
+    worse_cases: list[str] = field(default_factory=list)
+    better_cases: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> GroupKey:
+        return (self.suite, self.target, self.temperature)
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = {m.verdict for m in self.metrics}
+        if Verdict.REGRESSION in verdicts:
+            return Verdict.REGRESSION
+        if Verdict.IMPROVEMENT in verdicts:
+            return Verdict.IMPROVEMENT
+        if verdicts & {Verdict.NO_CHANGE}:
+            return Verdict.NO_CHANGE
+        return Verdict.NOT_COMPARABLE
+
+    @property
+    def flaky(self) -> list[str]:
+        return sorted(set(self.flaky_before) | set(self.flaky_after))
+
+    def metric(self, name: str) -> MetricResult | None:
+        return next((m for m in self.metrics if m.metric == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "target": self.target,
+            "temperature": self.temperature,
+            "status": self.status,
+            "verdict": self.verdict.value,
+            "paired_cases": self.paired_cases,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "not_comparable_cases": self.not_comparable_cases,
+            "added_cases": self.added_cases,
+            "removed_cases": self.removed_cases,
+            "flaky_before": self.flaky_before,
+            "flaky_after": self.flaky_after,
+            "worse_cases": self.worse_cases,
+            "better_cases": self.better_cases,
+        }
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    current: str
+    settings: GateSettings
+    groups: list[GroupComparison] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[tuple[GroupComparison, MetricResult]]:
+        return [(g, m) for g in self.groups for m in g.metrics if m.verdict is Verdict.REGRESSION]
+
+    @property
+    def improvements(self) -> list[tuple[GroupComparison, MetricResult]]:
+        return [(g, m) for g in self.groups for m in g.metrics if m.verdict is Verdict.IMPROVEMENT]
+
+    @property
+    def has_regression(self) -> bool:
+        return bool(self.regressions)
+
+    @property
+    def not_comparable_cases(self) -> int:
+        return sum(len(g.not_comparable_cases) for g in self.groups)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "current": self.current,
+            "has_regression": self.has_regression,
+            "regressions": len(self.regressions),
+            "improvements": len(self.improvements),
+            "settings": self.settings.to_dict(),
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def compare(baseline: Baseline, results: list[Result], settings: GateSettings) -> Comparison:
+    """Compare this run's results with a baseline."""
+    return compare_baselines(baseline, baseline_from_results(results, source="this run"), settings)
+
+
+def _by_group(cells: Iterable[CellOutcome]) -> dict[GroupKey, dict[str, list[CellOutcome]]]:
+    out: dict[GroupKey, dict[str, list[CellOutcome]]] = defaultdict(lambda: defaultdict(list))
+    for c in cells:
+        if c.status != "skipped":
+            out[c.group][c.case].append(c)
+    return out
+
+
+def _group_order(key: GroupKey) -> tuple[str, str, float]:
+    suite, target, temp = key
+    return (suite, target, -math.inf if temp is None else temp)
+
+
+def compare_baselines(before: Baseline, after: Baseline, settings: GateSettings) -> Comparison:
+    """Compare two outcome sets (a baseline file, or stored runs turned into baselines)."""
+    old = _by_group(before.cells)
+    new = _by_group(after.cells)
+    comparison = Comparison(baseline=before.label, current=after.label, settings=settings)
+    for key in sorted(set(old) | set(new), key=_group_order):
+        g = GroupComparison(*key)
+        if key not in new:
+            g.status = "missing"
+            g.removed_cases = sorted(old[key])
+        else:
+            if key not in old:
+                g.status = "new"
+                g.added_cases = sorted(new[key])
+            else:
+                _compare_group(g, old[key], new[key], settings)
+            floor = _floor(g.suite, new[key], settings)
+            if floor is not None:
+                g.metrics.append(floor)
+        comparison.groups.append(g)
+    _decide_rates(comparison, settings)
+    return comparison
+
+
+def _flaky(cases: dict[str, list[CellOutcome]]) -> list[str]:
+    return sorted(c for c, cells in cases.items() if len({x.passed for x in cells}) > 1)
+
+
+def _compare_group(
+    g: GroupComparison,
+    old: dict[str, list[CellOutcome]],
+    new: dict[str, list[CellOutcome]],
+    settings: GateSettings,
+) -> None:
+    common = set(old) & set(new)
+    g.added_cases = sorted(set(new) - set(old))
+    g.removed_cases = sorted(set(old) - set(new))
+    for case in sorted(common):
+        fps_old = {c.fingerprint for c in old[case] if c.fingerprint}
+        fps_new = {c.fingerprint for c in new[case] if c.fingerprint}
+        if fps_old and fps_new and fps_old != fps_new:
+            g.not_comparable_cases.append(case)
+    paired = sorted(common - set(g.not_comparable_cases))
+    g.paired_cases = len(paired)
+    g.flaky_before = _flaky({c: old[c] for c in paired})
+    g.flaky_after = _flaky({c: new[c] for c in paired})
+    before = {c: old[c] for c in paired}
+    after = {c: new[c] for c in paired}
+
+    pass_counts = [
+        CaseCounts(
+            c,
+            sum(x.passed for x in before[c]),
+            len(before[c]),
+            sum(x.passed for x in after[c]),
+            len(after[c]),
+        )
+        for c in paired
+    ]
+    g.worse_cases = [cc.case for cc in pass_counts if cc.diff < 0]
+    g.better_cases = [cc.case for cc in pass_counts if cc.diff > 0]
+    g.metrics.append(_rate_metric("pass_rate", pass_counts, settings, g))
+
+    schema_counts = []
+    any_schema = False
+    for c in paired:
+        sb = [x.schema_valid for x in before[c] if x.schema_valid is not None]
+        sa = [x.schema_valid for x in after[c] if x.schema_valid is not None]
+        any_schema = any_schema or bool(sb) or bool(sa)
+        if sb and sa:
+            schema_counts.append(CaseCounts(c, sum(sb), len(sb), sum(sa), len(sa)))
+    if any_schema:
+        g.metrics.append(_rate_metric("schema_valid_rate", schema_counts, settings, g))
+
+    cells_before = [x for c in paired for x in before[c]]
+    cells_after = [x for c in paired for x in after[c]]
+    g.metrics.append(_latency_metric(cells_before, cells_after, settings))
+    g.metrics.append(_cost_metric(cells_before, cells_after, settings))
+
+
+def _rate_metric(
+    name: str, counts: Sequence[CaseCounts], settings: GateSettings, g: GroupComparison
+) -> MetricResult:
+    m = MetricResult(metric=name, verdict=Verdict.NOT_COMPARABLE, threshold=settings.min_effect)
+    m.cases = len(counts)
+    m.samples_before = sum(cc.n_before for cc in counts)
+    m.samples_after = sum(cc.n_after for cc in counts)
+    if not counts:
+        m.reason = "no paired cases" if name == "pass_rate" else "no schema checks in one run"
+        return m
+    m.before = sum(cc.hits_before for cc in counts) / m.samples_before
+    m.after = sum(cc.hits_after for cc in counts) / m.samples_after
+    if all(cc.single for cc in counts):
+        b = sum(1 for cc in counts if cc.hits_before and not cc.hits_after)
+        c = sum(1 for cc in counts if cc.hits_after and not cc.hits_before)
+        a = sum(1 for cc in counts if cc.hits_before and cc.hits_after)
+        d = len(counts) - a - b - c
+        m.b, m.c = b, c
+        m.change = (c - b) / len(counts)
+        m.interval = newcombe_paired_interval(a, b, c, d)
+        m.test = "McNemar exact"
+        m.p_value = mcnemar_exact(b, c)
+    else:
+        # Several samples per case: the case is the unit (repeats are not independent).
+        m.change = sum(cc.diff for cc in counts) / len(counts)
+        m.interval = mean_diff_interval(counts)
+        m.worse = sum(1 for cc in counts if cc.diff < 0)
+        m.better = sum(1 for cc in counts if cc.diff > 0)
+        flip = sign_flip_test(counts)
+        m.test = "sign-flip exact" if flip.method == "exact" else "sign-flip normal approx."
+        m.p_value = flip.p_value
+    if len(counts) < settings.min_cases:
+        m.reason = f"{len(counts)} paired cases < min_cases {settings.min_cases}"
+        m.p_value = None
+    return m
+
+
+def _decide_rates(comparison: Comparison, settings: GateSettings) -> None:
+    tested = [
+        m
+        for g in comparison.groups
+        for m in g.metrics
+        if m.metric in RATE_METRICS and m.p_value is not None
+    ]
+    p_values = [m.p_value for m in tested if m.p_value is not None]
+    adjusted = holm(p_values) if settings.correction == "holm" else list(p_values)
+    for m, p_adj in zip(tested, adjusted, strict=True):
+        m.p_adjusted = p_adj
+        assert m.change is not None
+        if p_adj >= settings.alpha:
+            m.verdict = Verdict.NO_CHANGE
+            m.reason = f"p {_p(p_adj)} >= alpha {settings.alpha:g}"
+        elif abs(m.change) < settings.min_effect:
+            m.verdict = Verdict.NO_CHANGE
+            m.reason = (
+                f"change {m.change * 100:+.1f} pts is below min_effect "
+                f"{settings.min_effect * 100:g} pts"
+            )
+        elif m.change < 0:
+            m.verdict = Verdict.REGRESSION
+            m.reason = f"{m.change * 100:+.1f} pts, p {_p(p_adj)} < alpha {settings.alpha:g}"
+        else:
+            m.verdict = Verdict.IMPROVEMENT
+            m.reason = f"{m.change * 100:+.1f} pts, p {_p(p_adj)} < alpha {settings.alpha:g}"
+
+
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+
+
+def _latency_metric(
+    before: list[CellOutcome], after: list[CellOutcome], settings: GateSettings
+) -> MetricResult:
+    tol = settings.latency_tolerance
+    m = MetricResult(
+        metric="latency_p95", verdict=Verdict.NOT_COMPARABLE, threshold=tol, test="ratio"
+    )
+    lat_b = [x.latency_ms for x in before if x.status != "error" and x.latency_ms is not None]
+    lat_a = [x.latency_ms for x in after if x.status != "error" and x.latency_ms is not None]
+    m.samples_before, m.samples_after = len(lat_b), len(lat_a)
+    m.cases = len({x.case for x in before})
+    if min(len(lat_b), len(lat_a)) < settings.min_cases:
+        m.reason = f"fewer than min_cases {settings.min_cases} timed calls in one run"
+        return m
+    m.before, m.after = percentile(lat_b, 95), percentile(lat_a, 95)
+    assert m.before is not None and m.after is not None
+    if m.before <= 0:
+        m.reason = "baseline p95 latency is 0"
+        return m
+    m.change = m.after / m.before
+    slack = settings.latency_slack_ms
+    if m.change > tol and m.after - m.before > slack:
+        m.verdict = Verdict.REGRESSION
+        m.reason = f"p95 x{m.change:.2f} > tolerance x{tol:g}"
+    elif m.change < 1 / tol and m.before - m.after > slack:
+        m.verdict = Verdict.IMPROVEMENT
+        m.reason = f"p95 x{m.change:.2f} < x{1 / tol:.2f}"
+    else:
+        m.verdict = Verdict.NO_CHANGE
+        m.reason = f"p95 x{m.change:.2f} within tolerance x{tol:g}"
+    return m
+
+
+def _cost_metric(
+    before: list[CellOutcome], after: list[CellOutcome], settings: GateSettings
+) -> MetricResult:
+    tol = settings.cost_tolerance
+    m = MetricResult(
+        metric="cost_per_call", verdict=Verdict.NOT_COMPARABLE, threshold=tol, test="ratio"
+    )
+    cost_b = [x.cost for x in before if x.status != "error"]
+    cost_a = [x.cost for x in after if x.status != "error"]
+    m.samples_before, m.samples_after = len(cost_b), len(cost_a)
+    m.cases = len({x.case for x in before})
+    if min(len(cost_b), len(cost_a)) < settings.min_cases:
+        m.reason = f"fewer than min_cases {settings.min_cases} answered calls in one run"
+        return m
+    if any(c is None for c in cost_b) or any(c is None for c in cost_a):
+        m.reason = "unpriced: no price for this target in one run"
+        return m
+    m.before = sum(c for c in cost_b if c is not None) / len(cost_b)
+    m.after = sum(c for c in cost_a if c is not None) / len(cost_a)
+    if m.before == 0:
+        m.change = 1.0 if m.after == 0 else math.inf
+    else:
+        m.change = m.after / m.before
+    if math.isinf(m.change):
+        m.verdict = Verdict.REGRESSION
+        m.reason = "cost per call rose from 0"
+    elif m.change > tol:
+        m.verdict = Verdict.REGRESSION
+        m.reason = f"cost per call x{m.change:.2f} > tolerance x{tol:g}"
+    elif m.change < 1 / tol:
+        m.verdict = Verdict.IMPROVEMENT
+        m.reason = f"cost per call x{m.change:.2f} < x{1 / tol:.2f}"
+    else:
+        m.verdict = Verdict.NO_CHANGE
+        m.reason = f"cost per call x{m.change:.2f} within tolerance x{tol:g}"
+    return m
+
+
+def _floor(
+    suite: str, cases: dict[str, list[CellOutcome]], settings: GateSettings
+) -> MetricResult | None:
+    floor = settings.floor_for(suite)
+    if floor is None:
+        return None
+    cells = [x for xs in cases.values() for x in xs]
+    m = MetricResult(metric="pass_rate_floor", verdict=Verdict.OK, threshold=floor, test="floor")
+    m.cases = len(cases)
+    m.samples_after = len(cells)
+    if not cells:
+        m.verdict = Verdict.NOT_COMPARABLE
+        m.reason = "no cells ran"
+        return m
+    m.after = sum(x.passed for x in cells) / len(cells)
+    if m.after < floor:
+        m.verdict = Verdict.REGRESSION
+        m.reason = f"pass rate {m.after * 100:.1f}% below the floor {floor * 100:g}%"
+    else:
+        m.reason = f"pass rate {m.after * 100:.1f}% meets the floor {floor * 100:g}%"
+    return m

@@ -1,0 +1,259 @@
+"""Text and Markdown renderings of a Comparison: the verdict table with its evidence.
+
+Both show the same rows: one per group and metric, with the values before and after, the
+change and its 95% interval, the counts behind it (paired cases, discordant pairs b/c or cases
+worse/better), the p-value (Holm-adjusted when the correction is on) and the verdict. Case
+lists follow: not comparable (prompt changed), flaky, added and removed cases.
+"""
+
+from __future__ import annotations
+
+import math
+
+from harness.gate.compare import Comparison, GroupComparison, MetricResult, Verdict
+
+#: Exit status of a session or `llm-harness compare --fail` when the gate finds a regression;
+#: distinct from pytest's own statuses 0-5.
+GATE_EXIT_CODE = 6
+
+MAX_LISTED = 12
+
+LABELS = {
+    "pass_rate": "pass rate",
+    "schema_valid_rate": "schema valid",
+    "latency_p95": "p95 latency",
+    "cost_per_call": "cost/call",
+    "pass_rate_floor": "pass floor",
+}
+
+
+def _temp(t: float | None) -> str:
+    return "default" if t is None else f"{t:g}"
+
+
+def _value(m: MetricResult, v: float | None) -> str:
+    if v is None:
+        return "-"
+    if m.metric in ("pass_rate", "schema_valid_rate", "pass_rate_floor"):
+        return f"{v * 100:.1f}%"
+    if m.metric == "latency_p95":
+        return f"{v:,.0f} ms"
+    return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
+
+
+def _change(m: MetricResult) -> str:
+    if m.change is None:
+        return "-"
+    if m.metric in ("pass_rate", "schema_valid_rate"):
+        text = f"{m.change * 100:+.1f} pts"
+        if m.interval is not None:
+            lo, hi = m.interval
+            text += f" [{lo * 100:+.1f}, {hi * 100:+.1f}]"
+        return text
+    if math.isinf(m.change):
+        return "x inf"
+    return f"x{m.change:.2f}"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return f"{p:.3g}" if p >= 0.001 else f"{p:.1e}"
+
+
+def _evidence(m: MetricResult) -> str:
+    if m.metric in ("pass_rate", "schema_valid_rate"):
+        if m.b is not None:
+            text = f"n={m.cases} b={m.b} c={m.c}"
+        else:
+            text = (
+                f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples) "
+                f"worse={m.worse} better={m.better}"
+            )
+        if m.test:
+            text += f" {m.test}"
+        return text
+    if m.metric == "latency_p95":
+        return f"n={m.samples_before}/{m.samples_after} tol x{m.threshold:g}"
+    if m.metric == "cost_per_call":
+        return f"n={m.samples_before}/{m.samples_after} tol x{m.threshold:g}"
+    if m.metric == "pass_rate_floor":
+        return f"n={m.samples_after} floor {(m.threshold or 0) * 100:g}%"
+    return ""
+
+
+def _verdict(m: MetricResult) -> str:
+    text = m.verdict.value
+    if m.verdict is Verdict.REGRESSION:
+        text = "REGRESSION"
+    return text
+
+
+def _rows(comparison: Comparison) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for g in comparison.groups:
+        for m in g.metrics:
+            p = m.p_adjusted if m.p_adjusted is not None else m.p_value
+            rows.append(
+                (
+                    g.suite,
+                    g.target,
+                    _temp(g.temperature),
+                    LABELS.get(m.metric, m.metric),
+                    _value(m, m.before),
+                    _value(m, m.after),
+                    _change(m),
+                    _evidence(m),
+                    _p(p),
+                    _verdict(m),
+                )
+            )
+    return rows
+
+
+HEADER = (
+    "suite",
+    "target",
+    "temp",
+    "metric",
+    "before",
+    "after",
+    "change [95% CI]",
+    "evidence",
+    "p",
+    "verdict",
+)
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED])
+    if len(names) > MAX_LISTED:
+        shown += f", ... ({len(names) - MAX_LISTED} more)"
+    return shown
+
+
+def _notes(g: GroupComparison) -> list[str]:
+    notes = []
+    if g.status == "missing":
+        notes.append(f"not in this run ({len(g.removed_cases)} cases): not compared")
+    elif g.status == "new":
+        notes.append(f"new in this run ({len(g.added_cases)} cases): no baseline to compare")
+    else:
+        if g.not_comparable_cases:
+            notes.append(
+                f"not comparable, prompt or settings changed ({len(g.not_comparable_cases)}): "
+                + _listing(g.not_comparable_cases)
+            )
+        if g.added_cases:
+            notes.append(f"added cases ({len(g.added_cases)}): " + _listing(g.added_cases))
+        if g.removed_cases:
+            notes.append(f"removed cases ({len(g.removed_cases)}): " + _listing(g.removed_cases))
+        flaky = set(g.flaky)
+        worse = [c + (" (flaky)" if c in flaky else "") for c in g.worse_cases]
+        if worse:
+            notes.append(f"cases passing less often ({len(worse)}): " + _listing(worse))
+        if g.flaky_before:
+            notes.append(
+                f"flaky in the baseline ({len(g.flaky_before)}): " + _listing(g.flaky_before)
+            )
+        if g.flaky_after:
+            notes.append(f"flaky in this run ({len(g.flaky_after)}): " + _listing(g.flaky_after))
+    for m in g.metrics:
+        if m.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NOT_COMPARABLE):
+            notes.append(f"{LABELS.get(m.metric, m.metric)}: {m.verdict.value}: {m.reason}")
+    return notes
+
+
+def _settings_line(comparison: Comparison) -> str:
+    s = comparison.settings
+    text = (
+        f"alpha {s.alpha:g} ({s.correction} correction), min effect {s.min_effect * 100:g} pts, "
+        f"latency x{s.latency_tolerance:g} (+{s.latency_slack_ms:g} ms slack), "
+        f"cost x{s.cost_tolerance:g}, min cases {s.min_cases}"
+    )
+    if s.min_pass_rate is not None or s.suite_min_pass_rate:
+        floors = [] if s.min_pass_rate is None else [f"{s.min_pass_rate * 100:g}%"]
+        floors += [f"{k} {v * 100:g}%" for k, v in sorted(s.suite_min_pass_rate.items())]
+        text += ", floors " + ", ".join(floors)
+    if s.source:
+        text += f" (from {s.source})"
+    return text
+
+
+def _headline(comparison: Comparison) -> str:
+    regressions = comparison.regressions
+    if regressions:
+        where = "; ".join(
+            f"{g.suite} {g.target} t={_temp(g.temperature)} {LABELS.get(m.metric, m.metric)}"
+            for g, m in regressions
+        )
+        return f"REGRESSION ({len(regressions)}): {where}"
+    improvements = len(comparison.improvements)
+    text = "no regression"
+    if improvements:
+        text += f", {improvements} improvement(s)"
+    if comparison.not_comparable_cases:
+        text += f", {comparison.not_comparable_cases} case(s) not comparable (prompt changed)"
+    return text
+
+
+def render_text(comparison: Comparison) -> str:
+    lines = [
+        f"baseline: {comparison.baseline}",
+        f"current:  {comparison.current}",
+        f"settings: {_settings_line(comparison)}",
+        "",
+    ]
+    rows = [HEADER, *_rows(comparison)]
+    if len(rows) > 1:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+        table = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
+        table.insert(1, "  ".join("-" * w for w in widths))
+        lines += table
+    for g in comparison.groups:
+        notes = _notes(g)
+        if notes:
+            lines.append(f"\n{g.suite} / {g.target} / t={_temp(g.temperature)}:")
+            lines += [f"  {n}" for n in notes]
+    lines.append("")
+    lines.append("gate: " + _headline(comparison))
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(comparison: Comparison) -> str:
+    verdict = "❌ regression" if comparison.has_regression else "✅ no regression"
+    lines = [
+        f"## llm-harness gate: {verdict}",
+        "",
+        f"- baseline: `{comparison.baseline}`",
+        f"- current: `{comparison.current}`",
+        f"- settings: {_settings_line(comparison)}",
+        f"- result: {_md(_headline(comparison))}",
+        "",
+    ]
+    rows = _rows(comparison)
+    if rows:
+        lines.append("| " + " | ".join(HEADER) + " |")
+        lines.append("|" + "---|" * len(HEADER))
+        for r in rows:
+            cells = list(r)
+            if cells[-1] == "REGRESSION":
+                cells[-1] = "**REGRESSION**"
+            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    details = [(g, _notes(g)) for g in comparison.groups]
+    details = [(g, n) for g, n in details if n]
+    if details:
+        lines += ["", "<details><summary>cases and reasons</summary>", ""]
+        for g, notes in details:
+            lines.append(f"**{_md(g.suite)} / {_md(g.target)} / t={_temp(g.temperature)}**")
+            lines.append("")
+            lines += [f"- {_md(n)}" for n in notes]
+            lines.append("")
+        lines.append("</details>")
+    return "\n".join(lines) + "\n"
