@@ -314,16 +314,18 @@ class Runner:
         started = time.monotonic()
         sem = self._semaphore(settings.name)
         while True:
-            dead = self._dead.get(settings.name)
-            if dead is not None:
-                raise AuthError(
-                    f"not sent: an earlier call failed authentication ({dead})",
-                    provider=settings.name,
-                    status=dead.status,
-                )
             queued = time.perf_counter()
             async with sem:
                 outcome.queue_ms += (time.perf_counter() - queued) * 1000
+                # Checked after the wait for a slot: calls queued behind the one that failed
+                # authentication must not be sent either.
+                dead = self._dead.get(settings.name)
+                if dead is not None:
+                    raise AuthError(
+                        f"not sent: an earlier call failed authentication ({dead})",
+                        provider=settings.name,
+                        status=dead.status,
+                    )
                 try:
                     return await asyncio.wait_for(
                         provider.complete(request), request.timeout_s + TIMEOUT_GRACE_S

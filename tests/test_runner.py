@@ -77,6 +77,10 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
 
 
 TARGET = TargetSpec(id="fake:m", provider="fake", model="gpt-4o-mini")
+#: The fake provider is priced like gpt-4o-mini through a configuration override.
+FAKE_PRICES = {
+    "fake": {"gpt-4o-mini": {"input": 0.15, "output": 0.60, "source": "test", "date": "2026-11-24"}}
+}
 
 
 def request(text: str = "hi", repeat: int = 0) -> Request:
@@ -91,6 +95,7 @@ def request(text: str = "hi", repeat: int = 0) -> Request:
 
 
 def make_runner(tmp_path: Path, mode: CacheMode = CacheMode.USE, **kw: object) -> Runner:
+    kw.setdefault("price_overrides", FAKE_PRICES)
     settings = RunnerSettings(retry=RetryPolicy(base_s=0.001, max_backoff_s=0.01), seed=1, **kw)  # type: ignore[arg-type]
     return Runner(settings, ResponseCache(tmp_path / "cache", mode))
 
