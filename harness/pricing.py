@@ -179,7 +179,7 @@ def load_prices(overrides: Mapping[str, Any] | None = None) -> PriceTable:
     """
     rows, date = _load_builtin()
     if overrides:
-        data = overrides["providers"] if "providers" in overrides else overrides
+        data = overrides.get("providers", overrides)
         _merge(rows, data, "price overrides")
     return PriceTable(rows, date)
 
