@@ -64,14 +64,14 @@ class TargetSpec:
 
 def parse_target(raw: object) -> TargetSpec:
     if isinstance(raw, str):
-        provider, sep, model = raw.partition(":")
-        if not sep or not provider or not model:
+        name, sep, model_name = raw.partition(":")
+        if not sep or not name or not model_name:
             raise TargetProblem(f"malformed target {raw!r}; accepted forms: {ACCEPTED_FORMS}")
-        if provider not in PROVIDERS:
+        if name not in PROVIDERS:
             raise TargetProblem(
-                f"unknown provider {provider!r} in target {raw!r}; accepted forms: {ACCEPTED_FORMS}"
+                f"unknown provider {name!r} in target {raw!r}; accepted forms: {ACCEPTED_FORMS}"
             )
-        return TargetSpec(id=raw, provider=provider, model=model)
+        return TargetSpec(id=raw, provider=name, model=model_name)
     if isinstance(raw, Mapping):
         unknown = set(raw) - {"id", "provider", "model", "base_url", "api_key_env", "options"}
         if unknown:
