@@ -1,0 +1,68 @@
+"""Reports of a run: report.html (self-contained comparison), summary.md, results.csv and
+results.parquet. Re-rendered from stored runs by ``llm-harness report`` (report/cli.py).
+
+Never imports providers: everything shown comes from Result records and run metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.stats import GroupStats
+from harness.types import Result
+
+log = logging.getLogger("harness.report")
+
+__all__ = ["write_reports"]
+
+
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_reports(
+    out_dir: Path,
+    results: Sequence[Result],
+    meta: dict[str, Any],
+    groups: Sequence[GroupStats],
+    *,
+    html_path: Path | None = None,
+) -> dict[str, Path]:
+    """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet.
+
+    Returns file name -> path of what was written. ``html_path`` overrides where the HTML
+    goes (``llm-harness report -o``); the other files always go to ``out_dir``.
+    """
+    from harness.report.exports import results_frame, write_csv, write_parquet
+    from harness.report.html import render_html
+    from harness.report.markdown import render_markdown
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = list(results)
+    groups = list(groups)
+    files: dict[str, Path] = {}
+    html_target = Path(html_path) if html_path is not None else out_dir / "report.html"
+    html_target.parent.mkdir(parents=True, exist_ok=True)
+    files["report.html"] = _write_text(html_target, render_html(results, meta, groups))
+    files["summary.md"] = _write_text(
+        out_dir / "summary.md", render_markdown(results, meta, groups)
+    )
+    frame = results_frame(results)
+    files["results.csv"] = write_csv(frame, out_dir / "results.csv")
+    parquet = write_parquet(frame, out_dir / "results.parquet")
+    if parquet is None:
+        log.warning(
+            "results.parquet not written: pyarrow is not installed "
+            "(pip install 'llm-harness[parquet]')"
+        )
+    else:
+        files["results.parquet"] = parquet
+    return files

@@ -1,0 +1,84 @@
+"""``llm-harness report RUN... [-o FILE]``: re-render report.html and the exports from
+stored runs, without calling any provider.
+
+RUN is a run directory or a results.jsonl. Several runs merge into one comparison; a target
+present in more than one run is shown once per run, suffixed with the run id. The HTML goes
+to FILE (default: ``report.html`` in the run directory for one run, ``reports/merged/`` for
+several); summary.md, summary.json, results.csv and results.parquet go next to it.
+Unreadable input prints one line naming file and line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.report.merge import ReportInputError, load_run, merge_runs
+
+EXIT_USAGE = 2
+
+DEFAULT_MERGED = Path("reports") / "merged" / "report.html"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="llm-harness report",
+        description="Re-render report.html, summary.md and the CSV/Parquet exports from stored "
+        "runs. Several runs merge into one comparison. No provider is called.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directory or results.jsonl")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="where to write the HTML report; the other files go next to it "
+        "(default: RUN/report.html for one run, reports/merged/report.html for several)",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse has printed the usage line already
+        return int(exc.code or 0)
+    try:
+        runs = [load_run(Path(p)) for p in args.runs]
+    except ReportInputError as exc:
+        print(f"llm-harness report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for run in runs:
+        for warning in run.warnings:
+            print(f"llm-harness report: warning: {warning}", file=sys.stderr)
+    results, meta = merge_runs(runs)
+    html_path: Path = args.output or (
+        runs[0].path.parent / "report.html" if len(runs) == 1 else DEFAULT_MERGED
+    )
+    if html_path.exists() and html_path.is_dir():
+        html_path = html_path / "report.html"
+    out_dir = html_path.parent
+
+    from harness.report import write_reports
+    from harness.stats import summarize
+
+    groups = summarize(results)
+    try:
+        files = write_reports(out_dir, results, meta, groups, html_path=html_path)
+        summary = out_dir / "summary.json"
+        summary.write_text(
+            json.dumps([g.to_dict() for g in groups], indent=2, ensure_ascii=False, default=str),
+            "utf-8",
+        )
+    except OSError as exc:
+        print(f"llm-harness report: cannot write to {out_dir}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    files["summary.json"] = summary
+    n_runs = f"{len(runs)} runs merged, " if len(runs) > 1 else ""
+    print(f"{n_runs}{len(results)} cells")
+    for name, path in files.items():
+        print(f"  {name}: {path}")
+    return 0

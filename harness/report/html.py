@@ -1,0 +1,214 @@
+"""report.html: one self-contained page comparing targets (no CDN, nothing fetched).
+
+The page is rendered by jinja2 with autoescape on. Everything per cell (outputs, prompts,
+scores) travels as one JSON blob in ``<script type="application/json">`` with every ``<``
+written as ``\\u003c``, so no model output can close the tag; the page's script renders it
+with ``textContent`` only, so HTML in an answer is shown, never run. Rows are rendered a
+page at a time, which keeps 10,000+ cells responsive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from markupsafe import Markup
+
+from harness.report import charts
+from harness.report.markdown import fmt_time
+from harness.report.views import (
+    ALL_SUITES,
+    cache_share,
+    failure_groups,
+    fmt_ci,
+    fmt_ms,
+    fmt_num,
+    fmt_rate,
+    leaderboard,
+    overall_groups,
+    runs_of,
+    temp_label,
+)
+from harness.stats import GroupStats
+from harness.types import Result
+
+#: Per-cell fields in the JSON blob, in array order (the page maps names to positions).
+# fmt: off
+CELL_FIELDS = (
+    "case", "col", "repeat", "status", "cached", "output", "prompt", "scores", "latency_ms",
+    "ttft_ms", "queue_ms", "tokens_per_s", "input_tokens", "output_tokens",
+    "cached_input_tokens", "cost_usd", "cost_if_live_usd", "finish_reason", "error_kind",
+    "error", "skip_reason", "tool_calls", "schema_valid", "retries", "run_id", "passed",
+)
+# fmt: on
+
+STATUS_CODE = {"passed": "P", "failed": "F", "error": "E", "skipped": "S"}
+
+
+def _template_text(name: str) -> str:
+    return resources.files("harness.report").joinpath("templates", name).read_text("utf-8")
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside a <script> element: '<' never appears literally."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def column_labels(results: Sequence[Result]) -> dict[tuple[str, float | None], str]:
+    """Matrix columns: one per target x temperature, temperature shown only when needed."""
+    keys = list(dict.fromkeys((r.target, r.temperature) for r in results))
+    temps: dict[str, set[float | None]] = {}
+    for target, temp in keys:
+        temps.setdefault(target, set()).add(temp)
+    multi = any(len(t) > 1 for t in temps.values())
+    return {
+        (target, temp): f"{target} · t={temp_label(temp)}" if multi else target
+        for target, temp in keys
+    }
+
+
+def build_data(results: Sequence[Result]) -> dict[str, Any]:
+    """The blob behind the matrix and case details; prompts and suites are interned."""
+    labels = column_labels(results)
+    col_index = {key: i for i, key in enumerate(labels)}
+    suites: dict[str, int] = {}
+    cases: dict[tuple[str, str], int] = {}
+    case_rows: list[list[Any]] = []
+    prompts: dict[str, int] = {}
+    prompt_rows: list[Any] = []
+    cells: list[list[Any]] = []
+    for r in results:
+        s = suites.setdefault(r.suite, len(suites))
+        ckey = (r.suite, r.case_id)
+        c = cases.get(ckey)
+        if c is None:
+            c = cases[ckey] = len(case_rows)
+            case_rows.append([s, r.case_id, r.vars or None])
+        pkey = json.dumps(r.prompt, ensure_ascii=False, sort_keys=True)
+        p = prompts.get(pkey)
+        if p is None:
+            p = prompts[pkey] = len(prompt_rows)
+            prompt_rows.append([[m.get("role", ""), m.get("content", "")] for m in r.prompt])
+        scores = [
+            [
+                s_.get("name", ""),
+                s_.get("passed"),
+                s_.get("value"),
+                s_.get("reason", ""),
+                s_.get("weight", 1.0),
+            ]
+            for s_ in r.scores
+        ]
+        # fmt: off
+        cells.append([
+            c, col_index[(r.target, r.temperature)], r.repeat, STATUS_CODE.get(r.status, "S"),
+            1 if r.cached else 0, r.output, p, scores, r.latency_ms, r.ttft_ms, r.queue_ms,
+            r.tokens_per_s, r.input_tokens, r.output_tokens, r.cached_input_tokens,
+            r.cost_usd, r.cost_if_live_usd, r.finish_reason, r.error_kind, r.error,
+            r.skip_reason, r.tool_calls or None, r.schema_valid, r.retries, r.run_id,
+            r.passed,
+        ])
+        # fmt: on
+    return {
+        "fields": CELL_FIELDS,
+        "suites": list(suites),
+        "columns": [
+            {"label": label, "target": key[0], "temp": temp_label(key[1])}
+            for key, label in labels.items()
+        ],
+        "cases": case_rows,
+        "prompts": prompt_rows,
+        "cells": cells,
+    }
+
+
+def build_charts(results: Sequence[Result], groups: Sequence[GroupStats]) -> dict[str, Any]:
+    """Charts per target x temperature over all suites (the provider-selection view)."""
+    labels = column_labels(results)
+    overall = overall_groups(results) if len({g.suite for g in groups}) > 1 else list(groups)
+    by_key = {(g.target, g.temperature): g for g in overall}
+    points = []
+    unpriced = []
+    schema_rows = []
+    for key, label in labels.items():
+        g = by_key.get(key)
+        if g is None:
+            continue
+        cost = getattr(g, "cost_per_1k_calls_usd", None)
+        if cost is None:
+            cost = getattr(g, "cost_per_1k_cases_usd", None)
+        if getattr(g, "unpriced", False) or cost is None:
+            unpriced.append(label)
+        else:
+            points.append(charts.Point(label, cost, g.pass_rate))
+        if g.schema_checked and g.schema_valid_rate is not None and g.schema_valid_ci:
+            lo, hi = g.schema_valid_ci
+            schema_rows.append((label, g.schema_valid_rate, (lo, hi), g.schema_checked))
+    latencies: dict[tuple[str, float | None], list[float]] = {key: [] for key in labels}
+    for r in results:
+        if r.status != "skipped" and r.latency_ms is not None:
+            latencies[(r.target, r.temperature)].append(r.latency_ms)
+    frontier = [p.label for p in charts.pareto_frontier(points)]
+    return {
+        "cost": charts.quality_vs_cost(points),
+        "frontier": frontier,
+        "unpriced": unpriced,
+        "latency": charts.latency_distribution([(labels[k], v) for k, v in latencies.items()]),
+        "schema": charts.schema_validity(schema_rows),
+    }
+
+
+def render_html(
+    results: Sequence[Result], meta: dict[str, Any], groups: Sequence[GroupStats]
+) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template_text),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        rate=fmt_rate,
+        ci=fmt_ci,
+        ms=fmt_ms,
+        num=fmt_num,
+        time=fmt_time,
+    )
+    runs = runs_of(meta)
+    share = cache_share(results)
+    rows = leaderboard(results, groups)
+    suites = list(dict.fromkeys(r.suite for r in results))
+    chart_data = build_charts(results, groups)
+    template = env.get_template("report.html.j2")
+    return template.render(
+        title=_title(runs),
+        runs=runs,
+        share=share,
+        rows=rows,
+        all_suites=ALL_SUITES,
+        multi_suite=len(suites) > 1,
+        suites=suites,
+        targets=list(dict.fromkeys(r.target for r in results)),
+        charts=chart_data,
+        failures=failure_groups(results),
+        n_results=len(results),
+        css=Markup(_template_text("report.css")),
+        js=Markup(_template_text("report.js")),
+        data=Markup(script_json(build_data(results))),
+        chart_svg=lambda name: Markup(chart_data[name] or ""),
+    )
+
+
+def _title(runs: list[dict[str, Any]]) -> str:
+    ids = [str(m.get("run_id", "")) for m in runs if m.get("run_id")]
+    if not ids:
+        return "llm-harness report"
+    if len(ids) == 1:
+        return f"llm-harness report · {ids[0]}"
+    return f"llm-harness comparison · {len(ids)} runs"

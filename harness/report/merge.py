@@ -1,0 +1,125 @@
+"""Load stored runs strictly and merge several into one comparison.
+
+``harness.store.load_results`` forgives torn lines (a crash mid-write); re-rendering a
+report is a deliberate act, so here a bad line is an error naming file and line. The one
+exception is a torn *last* line with no newline, which is what a crash leaves: it is
+skipped with a warning, like the store does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.store import load_meta, results_file
+from harness.types import Result
+
+_REQUIRED = tuple(
+    f.name
+    for f in dataclasses.fields(Result)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
+
+
+class ReportInputError(HarnessError):
+    """A run given to ``llm-harness report`` cannot be read; the message names file and line."""
+
+
+@dataclass
+class Run:
+    path: Path
+    results: list[Result]
+    meta: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        rid = self.meta.get("run_id") or (self.results[0].run_id if self.results else "")
+        return str(rid or self.path.parent.name)
+
+
+def load_run(path: Path) -> Run:
+    """Read a run directory or results.jsonl; raise ReportInputError naming file:line."""
+    path = Path(path)
+    if not path.exists():
+        raise ReportInputError(f"{path}: no such file or directory")
+    file = results_file(path)
+    if not file.is_file():
+        raise ReportInputError(f"{path}: no results.jsonl in this directory")
+    try:
+        raw = file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportInputError(f"{file}: cannot read: {exc}") from None
+    lines = raw.split("\n")
+    results: list[Result] = []
+    warnings: list[str] = []
+    for no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        torn_tail = no == len(lines) and not raw.endswith("\n")
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("a result line must be a JSON object")
+            missing = [k for k in _REQUIRED if k not in data]
+            if missing:
+                raise ValueError(f"missing field(s) {', '.join(missing)}")
+            results.append(Result.from_dict(data))
+        except (ValueError, TypeError) as exc:
+            if torn_tail and isinstance(exc, json.JSONDecodeError):
+                warnings.append(f"{file}:{no}: skipped a torn last line (interrupted run?)")
+                continue
+            raise ReportInputError(f"{file}:{no}: not a result record: {exc}") from None
+    if not results:
+        raise ReportInputError(f"{file}: no results in this file (it is empty)")
+    try:
+        meta = load_meta(file)
+    except (ValueError, OSError) as exc:
+        raise ReportInputError(f"{file.parent / 'meta.json'}: cannot read: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ReportInputError(f"{file.parent / 'meta.json'}: not a JSON object")
+    return Run(path=file, results=results, meta=meta, warnings=warnings)
+
+
+def merge_runs(runs: Sequence[Run]) -> tuple[list[Result], dict[str, Any]]:
+    """One result list and one meta for several runs.
+
+    A target that appears in more than one run is renamed ``target [run id]`` in each, so
+    the runs sit side by side as separate columns instead of pooling into one.
+    """
+    if len(runs) == 1:
+        return list(runs[0].results), dict(runs[0].meta)
+    labels = _unique_labels([r.run_id for r in runs])
+    seen: Counter[str] = Counter()
+    for run in runs:
+        for target in {r.target for r in run.results}:
+            seen[target] += 1
+    shared = {t for t, n in seen.items() if n > 1}
+    results: list[Result] = []
+    metas = []
+    for run, label in zip(runs, labels, strict=True):
+        for r in run.results:
+            target = f"{r.target} [{label}]" if r.target in shared else r.target
+            results.append(dataclasses.replace(r, target=target))
+        m = dict(run.meta)
+        m.setdefault("run_id", label)
+        m["source"] = str(run.path)
+        metas.append(m)
+    meta = {"run_id": "merged: " + ", ".join(labels), "runs": metas}
+    return results, meta
+
+
+def _unique_labels(ids: Sequence[str]) -> list[str]:
+    """Run ids, with #2, #3 ... added when the same run is given more than once."""
+    counts: Counter[str] = Counter()
+    out = []
+    for rid in ids:
+        counts[rid] += 1
+        out.append(rid if counts[rid] == 1 else f"{rid}#{counts[rid]}")
+    return out
