@@ -166,8 +166,9 @@ def _notes(g: GroupComparison) -> list[str]:
 
 def _settings_line(comparison: Comparison) -> str:
     s = comparison.settings
+    adjust = "Holm-adjusted p" if s.correction == "holm" else "no correction"
     text = (
-        f"alpha {s.alpha:g} ({s.correction} correction), min effect {s.min_effect * 100:g} pts, "
+        f"alpha {s.alpha:g} ({adjust}), min effect {s.min_effect * 100:g} pts, "
         f"latency x{s.latency_tolerance:g} (+{s.latency_slack_ms:g} ms slack), "
         f"cost x{s.cost_tolerance:g}, min cases {s.min_cases}"
     )
@@ -205,6 +206,10 @@ def render_text(comparison: Comparison) -> str:
         "",
     ]
     rows = [HEADER, *_rows(comparison)]
+    # A group's suite / target / temperature are shown on its first row only.
+    for i in range(len(rows) - 1, 1, -1):
+        if rows[i][:3] == rows[i - 1][:3]:
+            rows[i] = ("", "", "", *rows[i][3:])
     if len(rows) > 1:
         widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
         table = [
