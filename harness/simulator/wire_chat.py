@@ -64,7 +64,7 @@ def usage(req: ParsedRequest, ans: Answer, token_rate: float | None) -> dict[str
             total_time=round(ans.prompt_tokens / 20000 + completion_time, 6),
             prompt_tokens_details={"cached_tokens": ans.cached_tokens},
         )
-    elif req.provider == "mistral" and ans.cached_tokens:
+    elif req.provider == "mistral":
         out["prompt_tokens_details"] = {"cached_tokens": ans.cached_tokens}
     return out
 
