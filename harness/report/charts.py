@@ -127,6 +127,18 @@ def quality_vs_cost(points: Sequence[Point]) -> str | None:
     return _to_svg(fig, "chart-cost")
 
 
+def _horizontal_box_kwargs(labels: list[str]) -> dict[str, Any]:
+    """matplotlib renamed boxplot's vert/labels (3.9, 3.10); speak whichever is installed."""
+    import matplotlib
+
+    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
+    if (major, minor) >= (3, 10):
+        return {"orientation": "horizontal", "tick_labels": labels}
+    if (major, minor) >= (3, 9):
+        return {"vert": False, "tick_labels": labels}
+    return {"vert": False, "labels": labels}
+
+
 def latency_distribution(series: Sequence[tuple[str, Sequence[float]]]) -> str | None:
     data = [(label, list(values)) for label, values in series if values]
     if not data:
@@ -136,8 +148,7 @@ def latency_distribution(series: Sequence[tuple[str, Sequence[float]]]) -> str |
     values = [v for _, v in data]
     ax.boxplot(
         values,
-        vert=False,
-        tick_labels=[label for label, _ in data],
+        **_horizontal_box_kwargs([label for label, _ in data]),
         whis=(5, 95),
         showfliers=False,
         widths=0.55,

@@ -1,6 +1,6 @@
 /* llm-harness report: client-side matrix, filters, sorting and case details.
-   Every piece of run data is written with textContent, never innerHTML, so model output
-   that contains HTML or <script> stays inert text. */
+   Every piece of run data is written with textContent, never parsed as markup, so model output
+   that contains HTML or script tags stays inert text. */
 (function () {
   "use strict";
   var PAGE = 50;
