@@ -1,0 +1,240 @@
+"""The OpenAI chat-completions adapter, shared by every Stainless SDK that speaks it
+(openai for OpenAI and OpenAI-compatible servers, groq for Groq).
+
+It holds no SDK import: each adapter module imports its own SDK at module level (so the
+registry can name the missing extra) and hands the SDK module and client to this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from harness.errors import BadRequest, ProviderError, TransientError, Unsupported
+from harness.providers import _common as common
+from harness.types import Completion, Request, Usage
+
+
+class ChatCompletionsProvider:
+    """One client per instance; SDK retries off; every failure leaves as a harness error."""
+
+    name: ClassVar[str]
+    api_key_env: ClassVar[str | None]
+    extra: ClassVar[str]
+
+    #: The body field carrying the output limit. OpenAI's reasoning models reject
+    #: ``max_tokens``; many self-hosted servers only know ``max_tokens``.
+    max_tokens_param: ClassVar[str] = "max_completion_tokens"
+    #: Target options passed as SDK keyword arguments.
+    sdk_options: ClassVar[tuple[str, ...]] = (
+        "top_p",
+        "frequency_penalty",
+        "presence_penalty",
+        "stop",
+        "reasoning_effort",
+        "service_tier",
+        "parallel_tool_calls",
+        "logit_bias",
+    )
+    #: Target options the SDK has no argument for, sent in the JSON body.
+    body_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, client: Any, sdk: Any, *, secret: str | None, stream_usage: bool = True
+    ) -> None:
+        self.client = client
+        self._sdk = sdk
+        self._secret = secret
+        self._stream_usage = stream_usage
+
+    # -- protocol ------------------------------------------------------------------------
+
+    def check(self, request: Request) -> None:
+        """Nothing to refuse up front for a generic chat endpoint; subclasses add rules."""
+
+    async def complete(self, request: Request) -> Completion:
+        params = self.params(request)
+        clock = common.Clock()
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                if request.stream:
+                    return await self._stream(request, params, clock)
+                return await self._once(request, params, clock)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = self.map_error(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    # -- request -------------------------------------------------------------------------
+
+    def params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": common.chat_messages(request.messages),
+            self.max_tokens_param: request.max_tokens,
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if request.structured == "native" and request.response_schema:
+            params["response_format"] = common.openai_response_format(request.response_schema)
+        if request.tools:
+            params["tools"] = common.openai_tools(request.tools)
+            choice = common.openai_tool_choice(request.tool_choice)
+            if choice is not None:
+                params["tool_choice"] = choice
+        params.update(common.passthrough(request.options, self.sdk_options))
+        body = common.passthrough(request.options, self.body_options)
+        body.update(common.extra_body(request.options) or {})
+        if body:
+            params["extra_body"] = body
+        return params
+
+    # -- response ------------------------------------------------------------------------
+
+    async def _once(
+        self, request: Request, params: dict[str, Any], clock: common.Clock
+    ) -> Completion:
+        response = await self.client.chat.completions.create(**params, timeout=request.timeout_s)
+        clock.stop()
+        try:
+            return self._completion(request, response, clock)
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
+
+    def _completion(self, request: Request, response: Any, clock: common.Clock) -> Completion:
+        if not isinstance(response, self._sdk.types.chat.ChatCompletion):
+            raise common.malformed(self.name, f"expected a chat completion, got {response!r:.80}")
+        choices = response.choices or []
+        if not choices:
+            raise common.malformed(self.name, "no choices in the response")
+        choice = choices[0]
+        message = choice.message
+        calls = tuple(
+            common.tool_call(tc.function.name, tc.function.arguments, tc.id)
+            for tc in (message.tool_calls or [])
+            if getattr(tc, "function", None) is not None
+        )
+        finish, raw = common.finish_reason(choice.finish_reason)
+        if getattr(message, "refusal", None) and not message.content:
+            finish = "content_filter"
+        return Completion(
+            text=message.content or "",
+            usage=self.usage(response) or Usage(),
+            finish_reason=finish,
+            raw_finish_reason=raw,
+            tool_calls=calls,
+            model=response.model or request.model,
+            latency_ms=clock.latency_ms,
+            ttft_ms=None,
+            request_id=getattr(response, "_request_id", None) or response.id or None,
+        )
+
+    def usage(self, response_or_chunk: Any) -> Usage | None:
+        """Usage from a response or a stream chunk; None when the object carries none."""
+        usage = getattr(response_or_chunk, "usage", None)
+        return None if usage is None else common.chat_usage(usage)
+
+    def stream_params(self) -> dict[str, Any]:
+        if self._stream_usage:
+            return {"stream_options": {"include_usage": True}}
+        return {}
+
+    async def _stream(
+        self, request: Request, params: dict[str, Any], clock: common.Clock
+    ) -> Completion:
+        stream = await self.client.chat.completions.create(
+            **params, **self.stream_params(), stream=True, timeout=request.timeout_s
+        )
+        text: list[str] = []
+        calls = common.ToolCallDeltas()
+        raw_finish: str | None = None
+        usage: Usage | None = None
+        model = ""
+        request_id: str | None = None
+        refused = False
+        try:
+            async for chunk in stream:
+                model = getattr(chunk, "model", None) or model
+                request_id = request_id or getattr(chunk, "id", None)
+                chunk_usage = self.usage(chunk)
+                if chunk_usage is not None:
+                    usage = chunk_usage
+                for choice in getattr(chunk, "choices", None) or ():
+                    delta = choice.delta
+                    if delta is not None:
+                        if delta.content:
+                            clock.first()
+                            text.append(delta.content)
+                        if getattr(delta, "refusal", None):
+                            refused = True
+                        for tc in _iter(delta.tool_calls):
+                            clock.first()
+                            fn = tc.function
+                            calls.add(
+                                tc.index,
+                                tc.id,
+                                getattr(fn, "name", None),
+                                getattr(fn, "arguments", None),
+                            )
+                    if choice.finish_reason:
+                        raw_finish = str(choice.finish_reason)
+        finally:
+            await stream.close()
+        clock.stop()
+        if raw_finish is None:
+            raise TransientError(
+                f"{self.name}: the stream ended before the model finished (truncated)",
+                provider=self.name,
+            )
+        finish, raw = common.finish_reason(raw_finish)
+        if refused and not text:
+            finish = "content_filter"
+        return Completion(
+            text="".join(text),
+            usage=usage or Usage(),
+            finish_reason=finish,
+            raw_finish_reason=raw,
+            tool_calls=calls.calls(),
+            model=model or request.model,
+            latency_ms=clock.latency_ms,
+            ttft_ms=clock.ttft_ms,
+            request_id=getattr(stream, "_request_id", None) or request_id,
+        )
+
+    # -- errors --------------------------------------------------------------------------
+
+    def map_error(self, exc: BaseException, request: Request) -> ProviderError | None:
+        mapped = common.stainless_error(
+            exc,
+            self._sdk,
+            self.name,
+            model=request.model,
+            timeout_s=request.timeout_s,
+            secret=self._secret,
+        )
+        if isinstance(mapped, BadRequest) and request.temperature is not None:
+            text = str(mapped).lower()
+            if "temperature" in text and ("support" in text or "unsupported" in text):
+                # Reasoning models answer 400 to any temperature but their default; that
+                # is a property of the model, recorded as unsupported, not a broken request.
+                return Unsupported(
+                    f"{self.name}: {request.model} rejects temperature "
+                    f"{request.temperature:g}; remove it from the suite's temperatures "
+                    f"or use null ({mapped})",
+                    provider=self.name,
+                    status=mapped.status,
+                )
+        return mapped
+
+
+def _iter(items: Iterable[Any] | None) -> Iterable[Any]:
+    return items or ()
