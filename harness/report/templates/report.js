@@ -299,4 +299,5 @@
 
   renderMatrix();
   document.body.dataset.ready = "1";
+  if (window.performance && performance.mark) performance.mark("report-ready");
 })();
