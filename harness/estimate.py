@@ -10,6 +10,9 @@ docs/scoring.md:
   ``REQUEST_OVERHEAD`` (the assistant priming), as OpenAI documents for its chat format;
 - tools and a native response schema count as their JSON text.
 
+An ``llm-rubric`` assertion adds one judge call per cell (``judge_requests``); its input is
+estimated with an output as long as the cell's ``max_tokens`` allows.
+
 The upper bound of one call is its estimated input at the full input price (no prompt-cache
 discount) plus ``max_tokens`` output at the output price (or the reasoning price when that
 is higher). The expected cost assumes ``min(max_tokens, EXPECTED_OUTPUT_TOKENS)`` output
@@ -20,12 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.pricing import PER_TOKENS, Price, PriceTable
-from harness.types import Request
+from harness.types import Message, Request
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD = 4
@@ -49,6 +52,37 @@ def estimate_input_tokens(request: Request) -> int:
     if request.response_schema is not None and request.structured == "native":
         total += estimate_tokens(json.dumps(request.response_schema, separators=(",", ":")))
     return total
+
+
+def judge_requests(
+    request: Request, specs: Iterable[Mapping[str, Any]], vars: Mapping[str, Any] | None = None
+) -> list[tuple[str, Request]]:
+    """The judge calls the ``llm-rubric`` assertions in ``specs`` would make for one cell,
+    as ``(judge target, Request)`` built like session.judge (rubric prompt, JUDGE_MAX_TOKENS),
+    with a placeholder answer of the cell's full ``max_tokens`` length (an upper bound)."""
+    from harness.scoring.base import ScoreContext, split_type
+    from harness.scoring.rubric import JUDGE_MAX_TOKENS, build_messages, judge_target
+    from harness.targets import parse_target
+
+    out: list[tuple[str, Request]] = []
+    placeholder = "x" * (request.max_tokens * CHARS_PER_TOKEN)
+    ctx = ScoreContext(output=placeholder, vars=dict(vars or {}))
+    for spec in specs:
+        if split_type(str(spec.get("type", "")))[0] != "llm-rubric":
+            continue
+        target = str(judge_target(spec))
+        judge = parse_target(target)
+        try:
+            messages = build_messages(ctx, spec)
+        except ValueError:  # a template needing vars we were not given: rubric alone
+            messages = build_messages(ScoreContext(output=placeholder), {**spec, "value": "?"})
+        out.append((target, Request(
+            provider=judge.provider,
+            model=judge.model,
+            messages=tuple(Message(m["role"], m["content"]) for m in messages),
+            max_tokens=JUDGE_MAX_TOKENS,
+        )))
+    return out
 
 
 def _output_rate(price: Price) -> float:

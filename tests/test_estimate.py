@@ -10,6 +10,7 @@ from harness.estimate import (
     estimate_request_cost,
     estimate_tokens,
     format_estimate,
+    judge_requests,
 )
 from harness.pricing import load_prices
 from harness.types import Message, Request, Tool
@@ -85,3 +86,21 @@ def test_format_estimate_table() -> None:
 def test_format_empty() -> None:
     text = format_estimate([])
     assert "total" in text and "$0.0000" in text
+
+
+def test_judge_requests_for_rubric_assertions() -> None:
+    cell = _req("openai", "gpt-4o-mini", max_tokens=100)
+    specs = [
+        {"type": "contains", "value": "x"},
+        {"type": "llm-rubric", "value": "polite to {{ name }}", "provider": "anthropic:claude-haiku-4-5"},
+        {"type": "not-llm-rubric", "value": "rude", "target": "openai:gpt-4o-mini"},
+    ]
+    calls = judge_requests(cell, specs, {"name": "Ann"})
+    assert [t for t, _ in calls] == ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini"]
+    _, req = calls[0]
+    assert (req.provider, req.model, req.max_tokens) == ("anthropic", "claude-haiku-4-5", 512)
+    assert "polite to Ann" in req.messages[1].content
+    # the placeholder answer is as long as the cell may answer: 100 tokens * 4 chars
+    assert estimate_input_tokens(req) >= 100
+    rows = estimate_calls([cell, *calls], load_prices())
+    assert [r.calls for r in rows] == [2, 1]

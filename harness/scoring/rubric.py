@@ -27,6 +27,9 @@ from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import is_number, need_number, need_str, render
 from harness.types import Score
 
+#: The judge's answer limit (session.judge sends this max_tokens; the estimate uses it).
+JUDGE_MAX_TOKENS = 512
+
 SYSTEM_PROMPT = (
     "You grade the output of an AI system against a rubric. Judge only whether the output "
     "meets the rubric. Reply with one JSON object and nothing else: "
