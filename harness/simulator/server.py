@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from harness.simulator import answers, faults, tokens, wire_anthropic, wire_chat, wire_errors
-from harness.simulator.config import SimConfig
+from harness.simulator.config import STREAM_ONLY_FAULTS, SimConfig
 from harness.simulator.faults import Fault
 from harness.simulator.requests import InvalidRequest, ParsedRequest, parse
 from harness.simulator.sse import Frame
@@ -135,9 +135,9 @@ def _chat_handler(state: State, provider: str) -> Any:
         def error(situation: str, message: str = "", status: int | None = None) -> web.Response:
             return _error(provider, situation, rid, message, status)
 
-        def fail(situation: str, message: str = "", status: int | None = None) -> web.Response:
-            response = error(situation, message, status)
-            counters.outcome(response.status, situation)
+        def fail(situation: str, message: str = "") -> web.Response:
+            response = error(situation, message)
+            counters.status(response.status)
             return response
 
         if not _authorized(config, provider, request):
@@ -156,18 +156,20 @@ def _chat_handler(state: State, provider: str) -> Any:
             if not config.model_known(provider, model):
                 return fail("not_found", f"The model `{model}` does not exist.")
             fault = faults.draw(script, req.stream, u_fault)
+        if fault is not None and fault.kind in STREAM_ONLY_FAULTS and not req.stream:
+            fault = None  # nothing to cut in a plain response: answer normally
+        if fault is not None:
+            counters.fault(fault.kind)
         await asyncio.sleep(script.latency.draw(u_latency) / 1000)
         if fault is not None:
             response = await _apply_fault(fault, config, provider, req, rid, u_status, error)
             if response is not None:
-                counters.outcome(response.status, fault.kind)
+                counters.status(response.status)
                 return response
-            if fault.kind == "hang" or not req.stream:
-                counters.outcome(200, fault.kind)
-                fault = None
         answer = answers.build(req, script, rng)
         ids = wire_chat.Ids(provider, rng.getrandbits(96))
         headers = {wire_errors.request_id_header(provider): rid}
+        counters.status(200)
         if not req.stream:
             if script.token_rate:
                 await asyncio.sleep(answer.completion_tokens / script.token_rate)
@@ -175,20 +177,14 @@ def _chat_handler(state: State, provider: str) -> Any:
                 payload = wire_anthropic.body(req, answer, ids)
             else:
                 payload = wire_chat.body(req, answer, ids, script.token_rate)
-            if fault is None:
-                counters.outcome(200, None)
             return web.json_response(payload, headers=headers)
         if provider == "anthropic":
             frames = wire_anthropic.stream(req, answer, ids)
         else:
             frames = wire_chat.stream(req, answer, ids, script.token_rate)
-        kind = fault.kind if fault is not None else None
-        if kind is None:
-            counters.outcome(200, None)
-        else:
-            counters.outcome(200, kind)
+        cut = fault.kind if fault is not None and fault.kind in STREAM_ONLY_FAULTS else None
         return await _send_stream(
-            request, frames, headers, script.token_rate, kind, provider, config
+            request, frames, headers, script.token_rate, cut, provider, config
         )
 
     return handler
@@ -219,10 +215,11 @@ async def _apply_fault(
         await asyncio.sleep(config.hang_s)
         return None
     if kind == "malformed":
-        return web.Response(
-            body=_MALFORMED if not req.stream else b"data: {not json\n\n",
-            content_type="text/event-stream" if req.stream else "application/json",
-        )
+        if not req.stream:
+            return web.Response(body=_MALFORMED, content_type="application/json")
+        # Anthropic's SDK drops events without a name, so name this one to be parsed.
+        event = b"event: message_start\n" if provider == "anthropic" else b""
+        return web.Response(body=event + b"data: {not json\n\n", content_type="text/event-stream")
     return None
 
 

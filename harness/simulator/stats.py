@@ -19,11 +19,15 @@ class Counters:
         with self._lock:
             self._by_route_model[(route, model)] += 1
 
-    def outcome(self, status: int, fault: str | None) -> None:
+    def status(self, status: int) -> None:
+        """A response was sent (a hung request that the client gave up on never gets one)."""
         with self._lock:
             self._by_status[status] += 1
-            if fault:
-                self._by_fault[fault] += 1
+
+    def fault(self, kind: str) -> None:
+        """A fault was injected into a request."""
+        with self._lock:
+            self._by_fault[kind] += 1
 
     def occurrence(self, route: str, model: str, digest: str) -> int:
         """How many times this exact body was seen before (0 the first time)."""
