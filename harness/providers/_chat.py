@@ -25,7 +25,7 @@ class ChatCompletionsProvider:
 
     #: The body field carrying the output limit. OpenAI's reasoning models reject
     #: ``max_tokens``; many self-hosted servers only know ``max_tokens``.
-    max_tokens_param: ClassVar[str] = "max_completion_tokens"
+    max_tokens_param: str = "max_completion_tokens"
     #: Target options passed as SDK keyword arguments.
     sdk_options: ClassVar[tuple[str, ...]] = (
         "top_p",

@@ -1,0 +1,58 @@
+"""Groq through the official ``groq`` SDK (OpenAI-style chat completions).
+
+Base URL: the target's ``base_url`` > GROQ_BASE_URL > https://api.groq.com (no path: the
+SDK adds /openai/v1). Streamed usage arrives in the last chunk's ``x_groq.usage`` (the SDK
+has no ``stream_options`` argument), with Groq's queue/prompt/completion timings beside it.
+Structured output (``json_schema``) is model-dependent on Groq; a model without it answers
+400, which surfaces as BadRequest with Groq's own message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import groq
+
+from harness.providers import _common as common
+from harness.providers._chat import ChatCompletionsProvider
+from harness.providers.base import ProviderSettings
+from harness.types import Usage
+
+BASE_URL_ENV = "GROQ_BASE_URL"
+
+
+class GroqProvider(ChatCompletionsProvider):
+    name: ClassVar[str] = "groq"
+    api_key_env: ClassVar[str | None] = "GROQ_API_KEY"
+    extra: ClassVar[str] = "groq"
+    sdk_options = (
+        "top_p",
+        "frequency_penalty",
+        "presence_penalty",
+        "stop",
+        "reasoning_effort",
+        "reasoning_format",
+        "include_reasoning",
+        "service_tier",
+        "parallel_tool_calls",
+    )
+
+    def usage(self, response_or_chunk: Any) -> Usage | None:
+        usage = getattr(response_or_chunk, "usage", None)
+        if usage is None:
+            usage = getattr(getattr(response_or_chunk, "x_groq", None), "usage", None)
+        return None if usage is None else common.chat_usage(usage)
+
+    def stream_params(self) -> dict[str, Any]:
+        return {}
+
+
+def create(settings: ProviderSettings) -> GroqProvider:
+    key = settings.require_key()
+    client = groq.AsyncGroq(
+        api_key=key,
+        base_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        max_retries=0,
+        _strict_response_validation=common.strict_validation(settings),
+    )
+    return GroqProvider(client, groq, secret=key)
