@@ -104,3 +104,39 @@ def test_judge_requests_for_rubric_assertions() -> None:
     assert estimate_input_tokens(req) >= 100
     rows = estimate_calls([cell, *calls], load_prices())
     assert [r.calls for r in rows] == [2, 1]
+
+
+E2E_SUITE = """\
+name: est
+targets: [openai:gpt-4o-mini]
+repeat: 2
+max_tokens: 50
+prompt:
+  user: "Say {{ word }}"
+cases:
+  - {id: one, vars: {word: hi}}
+  - {id: two, vars: {word: yo}}
+  - {id: three, vars: {word: hey}}
+"""
+
+
+def test_estimate_matches_the_calls_the_run_makes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("openai")
+    from harness.simulator import Simulator
+
+    pytester.makefile(".yaml", **{"evals/est": E2E_SUITE})
+    with Simulator({"default": {"latency_ms": 0}}) as sim:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-sim")
+        monkeypatch.setenv("OPENAI_BASE_URL", sim.base_url("openai"))
+        args = ("-p", "no:cacheprovider", "--llm-report=false")
+        first = pytester.runpytest(*args, "--llm-estimate")
+        first.stdout.fnmatch_lines(["*6 cells, 6 calls would miss the cache; nothing was sent*",
+                                    "openai:gpt-4o-mini * 6 *"])
+        assert sim.request_count() == 0
+        pytester.runpytest(*args).assert_outcomes(passed=6)
+        assert sim.request_count() == 6
+        again = pytester.runpytest(*args, "--llm-estimate")
+        again.stdout.fnmatch_lines(["*6 cells, 0 calls would miss the cache*"])
+        assert sim.request_count() == 6
