@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -71,7 +72,10 @@ class Price:
         if self.cached_input is not None:
             parts.append(f"cached in ${_fmt(self.cached_input)}/M")
         if self.cache_write_5m is not None:
-            parts.append(f"cache write ${_fmt(self.cache_write_5m)}/M")
+            write = f"cache write ${_fmt(self.cache_write_5m)}/M"
+            if self.cache_write_1h is not None:
+                write += f" (1h ${_fmt(self.cache_write_1h)}/M)"
+            parts.append(write)
         parts.append(f"out ${_fmt(self.output)}/M")
         if self.reasoning_output is not None:
             parts.append(f"reasoning ${_fmt(self.reasoning_output)}/M")
@@ -168,6 +172,21 @@ def _load_builtin() -> tuple[dict[str, dict[str, Price]], str]:
     rows: dict[str, dict[str, Price]] = {}
     _merge(rows, data["providers"], "harness/data/prices.yaml")
     return rows, str(data["date"])
+
+
+def read_price_file(path: str | Path) -> Mapping[str, Any]:
+    """Overrides from a YAML or JSON file (``--llm-prices`` / ``llm_prices``), in either
+    shape: ``{provider: {model: fields}}`` or the data file's ``{providers: {...}}``."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    except OSError as exc:
+        raise ConfigError(f"cannot read price file {p}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"price file {p} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"price file {p}: expected a mapping provider -> model -> fields")
+    return data
 
 
 def load_prices(overrides: Mapping[str, Any] | None = None) -> PriceTable:

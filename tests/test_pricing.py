@@ -133,3 +133,23 @@ def test_bad_overrides_are_config_errors(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as info:
         load_prices(overrides)
     assert message in str(info.value)
+
+
+def test_price_file(tmp_path) -> None:
+    from harness.pricing import read_price_file
+
+    f = tmp_path / "prices.yaml"
+    f.write_text("openai-compatible:\n  llama3: {input: 0.1, output: 0.2, source: vLLM box}\n")
+    table = load_prices(read_price_file(f))
+    row = table.price_for("openai-compatible", "llama3")
+    assert row is not None and row.source == "vLLM box"
+    (tmp_path / "bad.yaml").write_text("- a\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        read_price_file(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="cannot read price file"):
+        read_price_file(tmp_path / "missing.yaml")
+
+
+def test_models_for_shows_both_cache_write_prices() -> None:
+    row = next(r for r in load_prices().models_for("anthropic") if r.startswith("claude-haiku"))
+    assert "cache write $1.25/M (1h $2/M)" in row
