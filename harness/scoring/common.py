@@ -14,6 +14,11 @@ from harness import templating
 from harness.scoring.base import ScoreContext, Validator
 
 
+def render_text(value: Any, ctx: ScoreContext) -> str:
+    """A scalar value as text, vars filled in."""
+    return str(render(value if isinstance(value, str) else str(value), ctx))
+
+
 def render(value: Any, ctx: ScoreContext) -> Any:
     """Render ``{{ var }}`` in a string value with the case's vars (lists: each item)."""
     if isinstance(value, str):
@@ -48,10 +53,27 @@ def need_str(key: str = "value", example: str = "ACME") -> Validator:
     return validate
 
 
+def _texty(x: Any) -> bool:
+    return (isinstance(x, str) and x != "") or is_number(x)
+
+
+def need_text(key: str = "value", example: str = "ACME") -> Validator:
+    """A non-empty string or a number (YAML reads ``value: 42`` as an int)."""
+
+    def validate(spec: Mapping[str, Any]) -> str | None:
+        if not _texty(spec.get(key)):
+            return f"{spec['type']}: needs '{key}' as a non-empty string, e.g. {key}: {example}"
+        return None
+
+    return validate
+
+
 def need_str_list(key: str = "value") -> Validator:
+    """A non-empty list of non-empty strings (numbers accepted, as in need_text)."""
+
     def validate(spec: Mapping[str, Any]) -> str | None:
         v = spec.get(key)
-        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+        if not isinstance(v, list) or not v or not all(_texty(x) for x in v):
             return (
                 f"{spec['type']}: needs '{key}' as a non-empty list of strings, "
                 f"e.g. {key}: [red, green]"

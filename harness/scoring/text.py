@@ -12,7 +12,15 @@ from typing import Any
 
 from harness.jsonparse import JSONParseError, parse_json
 from harness.scoring.base import ScoreContext, scorer
-from harness.scoring.common import check_all, need_number, need_str, need_str_list, render
+from harness.scoring.common import (
+    check_all,
+    need_number,
+    need_str,
+    need_str_list,
+    need_text,
+    render,
+    render_text,
+)
 from harness.types import Score
 
 _SHOW = 80
@@ -44,11 +52,11 @@ def equals(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
 
 
 def _contains(name: str, fold: bool, mode: str) -> None:
-    validate = need_str("value") if mode == "one" else need_str_list("value")
+    validate = need_text("value") if mode == "one" else need_str_list("value")
 
     def score(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
-        raw = render(spec["value"], ctx)
-        needles: list[str] = [raw] if mode == "one" else list(raw)
+        raw = spec["value"]
+        needles = [render_text(x, ctx) for x in (raw if isinstance(raw, list) else [raw])]
         hay = ctx.output.casefold() if fold else ctx.output
         found = [n for n in needles if (n.casefold() if fold else n) in hay]
         missing = [n for n in needles if n not in found]
@@ -109,10 +117,10 @@ def regex(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     return Score("regex", True, m.group(0), "")
 
 
-@scorer("starts-with", validate=need_str("value"))
+@scorer("starts-with", validate=need_text("value"))
 def starts_with(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Leading whitespace of the output is ignored (models often emit a newline first)."""
-    prefix = render(spec["value"], ctx)
+    prefix = render_text(spec["value"], ctx)
     ok = ctx.output.lstrip().startswith(prefix)
     reason = "" if ok else f"output starts with {_show(ctx.output.lstrip()[:len(prefix) + 20])}"
     return Score("starts-with", ok, ok, reason)
@@ -138,12 +146,12 @@ DEFAULT_MAX_DISTANCE = 5
 
 @scorer(
     "levenshtein",
-    validate=check_all(need_str("value"), need_number("threshold", required=False)),
+    validate=check_all(need_text("value"), need_number("threshold", required=False)),
 )
 def levenshtein(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Edit distance between the stripped output and the value; ``threshold`` is the
     largest distance that passes (default 5). The value is the distance."""
-    expected = render(spec["value"], ctx).strip()
+    expected = render_text(spec["value"], ctx).strip()
     limit = spec.get("threshold", DEFAULT_MAX_DISTANCE)
     dist = levenshtein_distance(ctx.output.strip(), expected)
     ok = dist <= limit

@@ -116,7 +116,7 @@ def test_weights_and_threshold() -> None:
         ({"type": "equals"}, "needs 'value'"),
         ({"type": "regex", "value": "("}, "invalid pattern"),
         ({"type": "regex", "value": "a", "flags": "q"}, "flags"),
-        ({"type": "starts-with", "value": 3}, "non-empty string"),
+        ({"type": "starts-with", "value": ["a"]}, "non-empty string"),
         ({"type": "levenshtein", "value": "a", "threshold": -1}, "number >= 0"),
         ({"type": "finish-reason"}, "finish-reason: needs 'value'"),
         ({"type": "not-nope"}, "unknown assertion type"),
@@ -131,3 +131,11 @@ def test_validation_problems(spec: dict[str, Any], problem: str) -> None:
 def test_missing_template_var_is_a_failed_score_not_a_crash() -> None:
     s = run_one(ScoreContext(output="x"), {"type": "contains", "value": "{{ nope }}"})
     assert not s.passed and "nope" in s.reason
+
+
+def test_numbers_from_yaml_are_text() -> None:
+    assert score("The answer is 42.", type="contains", value=42).passed
+    assert score("3.5 stars", type="starts-with", value=3.5).passed
+    assert score("7 and 8", type="contains-all", value=[7, 8]).passed
+    assert not score("7", type="contains-any", value=[9, 10]).passed
+    assert validate_assertion({"type": "contains", "value": True}) is not None
