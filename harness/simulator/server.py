@@ -42,6 +42,9 @@ class State:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.counters = Counters()
+        #: while cleared, provider requests wait after arrival (``Simulator.hold``); made
+        #: by the server loop, since an asyncio.Event belongs to one loop
+        self.gate: asyncio.Event | None = None
 
 
 def build_app(state: State) -> web.Application:
@@ -116,78 +119,87 @@ def _count_handler(state: State) -> Any:
 
 def _chat_handler(state: State, provider: str) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        config = state.config  # one snapshot per request, even if configure() runs meanwhile
-        raw = await request.read()
-        digest = faults.body_digest(raw)
+        state.counters.enter()
         try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        model = body.get("model") if isinstance(body, dict) else None
-        model = model if isinstance(model, str) else "?"
-        counters = state.counters
-        counters.record(provider, model)
-        occurrence = counters.occurrence(provider, model, digest)
-        rng = faults.request_rng(config.seed, provider, model, digest, occurrence)
-        u_fault, u_status, u_latency = rng.random(), rng.random(), rng.random()
-        rid = f"req_sim{rng.getrandbits(96):024x}"
-
-        def error(situation: str, message: str = "", status: int | None = None) -> web.Response:
-            return _error(provider, situation, rid, message, status)
-
-        def fail(situation: str, message: str = "") -> web.Response:
-            response = error(situation, message)
-            counters.status(response.status)
-            return response
-
-        if not _authorized(config, provider, request):
-            return fail("auth")
-        if body is None:
-            return fail("invalid_request", "The request body is not valid JSON.")
-        try:
-            req = parse(provider, body, request.headers)
-        except InvalidRequest as exc:
-            return fail("invalid_request", str(exc))
-        script = config.script_for(provider, model)
-        fault = faults.forced(request.headers.get("x-sim-fault"), model)
-        if fault is not None and fault.times is not None and occurrence >= fault.times:
-            fault = None
-        if fault is None and faults.forced(None, model) is None:
-            if not config.model_known(provider, model):
-                return fail("not_found", f"The model `{model}` does not exist.")
-            fault = faults.draw(script, req.stream, u_fault)
-        if fault is not None and fault.kind in STREAM_ONLY_FAULTS and not req.stream:
-            fault = None  # nothing to cut in a plain response: answer normally
-        if fault is not None:
-            counters.fault(fault.kind)
-        await asyncio.sleep(script.latency.draw(u_latency) / 1000)
-        if fault is not None:
-            response = await _apply_fault(fault, config, provider, req, rid, u_status, error)
-            if response is not None:
-                counters.status(response.status)
-                return response
-        answer = answers.build(req, script, rng)
-        ids = wire_chat.Ids(provider, rng.getrandbits(96))
-        headers = {wire_errors.request_id_header(provider): rid}
-        counters.status(200)
-        if not req.stream:
-            if script.token_rate:
-                await asyncio.sleep(answer.completion_tokens / script.token_rate)
-            if provider == "anthropic":
-                payload = wire_anthropic.body(req, answer, ids)
-            else:
-                payload = wire_chat.body(req, answer, ids, script.token_rate)
-            return web.json_response(payload, headers=headers)
-        if provider == "anthropic":
-            frames = wire_anthropic.stream(req, answer, ids)
-        else:
-            frames = wire_chat.stream(req, answer, ids, script.token_rate)
-        cut = fault.kind if fault is not None and fault.kind in STREAM_ONLY_FAULTS else None
-        return await _send_stream(
-            request, frames, headers, script.token_rate, cut, provider, config
-        )
+            gate = state.gate
+            if gate is not None and not gate.is_set():
+                await gate.wait()
+            return await _chat(state, provider, request)
+        finally:
+            state.counters.leave()
 
     return handler
+
+
+async def _chat(state: State, provider: str, request: web.Request) -> web.StreamResponse:
+    config = state.config  # one snapshot per request, even if configure() runs meanwhile
+    raw = await request.read()
+    digest = faults.body_digest(raw)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    model = body.get("model") if isinstance(body, dict) else None
+    model = model if isinstance(model, str) else "?"
+    counters = state.counters
+    counters.record(provider, model)
+    occurrence = counters.occurrence(provider, model, digest)
+    rng = faults.request_rng(config.seed, provider, model, digest, occurrence)
+    u_fault, u_status, u_latency = rng.random(), rng.random(), rng.random()
+    rid = f"req_sim{rng.getrandbits(96):024x}"
+
+    def error(situation: str, message: str = "", status: int | None = None) -> web.Response:
+        return _error(provider, situation, rid, message, status)
+
+    def fail(situation: str, message: str = "") -> web.Response:
+        response = error(situation, message)
+        counters.status(response.status)
+        return response
+
+    if not _authorized(config, provider, request):
+        return fail("auth")
+    if body is None:
+        return fail("invalid_request", "The request body is not valid JSON.")
+    try:
+        req = parse(provider, body, request.headers)
+    except InvalidRequest as exc:
+        return fail("invalid_request", str(exc))
+    script = config.script_for(provider, model)
+    fault = faults.forced(request.headers.get("x-sim-fault"), model)
+    if fault is not None and fault.times is not None and occurrence >= fault.times:
+        fault = None
+    if fault is None and faults.forced(None, model) is None:
+        if not config.model_known(provider, model):
+            return fail("not_found", f"The model `{model}` does not exist.")
+        fault = faults.draw(script, req.stream, u_fault)
+    if fault is not None and fault.kind in STREAM_ONLY_FAULTS and not req.stream:
+        fault = None  # nothing to cut in a plain response: answer normally
+    if fault is not None:
+        counters.fault(fault.kind)
+    await asyncio.sleep(script.latency.draw(u_latency) / 1000)
+    if fault is not None:
+        response = await _apply_fault(fault, config, provider, req, rid, u_status, error)
+        if response is not None:
+            counters.status(response.status)
+            return response
+    answer = answers.build(req, script, rng)
+    ids = wire_chat.Ids(provider, rng.getrandbits(96))
+    headers = {wire_errors.request_id_header(provider): rid}
+    counters.status(200)
+    if not req.stream:
+        if script.token_rate:
+            await asyncio.sleep(answer.completion_tokens / script.token_rate)
+        if provider == "anthropic":
+            payload = wire_anthropic.body(req, answer, ids)
+        else:
+            payload = wire_chat.body(req, answer, ids, script.token_rate)
+        return web.json_response(payload, headers=headers)
+    if provider == "anthropic":
+        frames = wire_anthropic.stream(req, answer, ids)
+    else:
+        frames = wire_chat.stream(req, answer, ids, script.token_rate)
+    cut = fault.kind if fault is not None and fault.kind in STREAM_ONLY_FAULTS else None
+    return await _send_stream(request, frames, headers, script.token_rate, cut, provider, config)
 
 
 async def _apply_fault(

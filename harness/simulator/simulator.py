@@ -82,6 +82,8 @@ class Simulator:
         from aiohttp import web
 
         self._stopped = asyncio.Event()
+        self._state.gate = asyncio.Event()
+        self._state.gate.set()
         runner = web.AppRunner(
             build_app(self._state),
             access_log=None,  # no request logging: nothing that could carry a key
@@ -105,6 +107,28 @@ class Simulator:
             await self._stopped.wait()
         finally:
             await runner.cleanup()
+
+    def hold(self) -> None:
+        """Make provider requests wait on arrival until ``release()``: lets a test pile up a
+        known number of concurrent connections (see ``stats()["in_flight"]``)."""
+        self._set_gate(False)
+
+    def release(self) -> None:
+        """Let held requests (and later ones) through."""
+        self._set_gate(True)
+
+    def _set_gate(self, open_: bool) -> None:
+        loop, gate = self._loop, self._state.gate
+        if loop is None or gate is None:
+            raise RuntimeError("the simulator is not running; call start() or use `with`")
+
+        async def flip() -> None:
+            if open_:
+                gate.set()
+            else:
+                gate.clear()
+
+        asyncio.run_coroutine_threadsafe(flip(), loop).result()
 
     # -- addresses -------------------------------------------------------------------------
     @property

@@ -14,6 +14,18 @@ class Counters:
         self._by_fault: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
         self._occurrences: Counter[tuple[str, str, str]] = Counter()
+        self._in_flight = 0
+        self._max_in_flight = 0
+
+    def enter(self) -> None:
+        """A provider request started (gauges the concurrency the server is holding)."""
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def record(self, route: str, model: str) -> None:
         with self._lock:
@@ -43,6 +55,7 @@ class Counters:
             self._by_fault.clear()
             self._by_status.clear()
             self._occurrences.clear()
+            self._max_in_flight = self._in_flight
 
     def count(self, route: str | None = None, model: str | None = None) -> int:
         with self._lock:
@@ -68,4 +81,6 @@ class Counters:
                 "by_route_model": nested,
                 "by_fault": dict(self._by_fault),
                 "by_status": {str(k): v for k, v in sorted(self._by_status.items())},
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
             }

@@ -1,0 +1,80 @@
+"""``llm-harness simulate`` / ``python -m harness.simulator``: run the simulator in the
+foreground, print where each SDK should point, serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+
+from harness.errors import ConfigError
+from harness.simulator.config import SimConfig
+from harness.simulator.simulator import BASE_PATHS, Simulator
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-harness simulate",
+        description="Serve the OpenAI, Anthropic, Groq and Mistral wire protocols on "
+        "127.0.0.1 with scripted answers, latency and faults.",
+    )
+    parser.add_argument("--port", type=int, default=8400, help="port (0: any free port)")
+    parser.add_argument("--config", help="YAML or JSON simulator script (docs/simulator.md)")
+    parser.add_argument("--latency-ms", type=float, help="fixed latency for every model")
+    parser.add_argument("--token-rate", type=float, help="streaming tokens/s for every model")
+    parser.add_argument("--seed", type=int, help="seed for fault draws and generated values")
+    parser.add_argument(
+        "--require-key-env",
+        metavar="VAR",
+        help="answer 401 unless the request carries the key held in env var VAR",
+    )
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> SimConfig:
+    config = SimConfig.load(args.config) if args.config else SimConfig()
+    default = dict(config.default)
+    if args.latency_ms is not None:
+        if args.latency_ms < 0:
+            raise ConfigError("--latency-ms must not be negative")
+        default["latency_ms"] = args.latency_ms
+    if args.token_rate is not None:
+        default["token_rate"] = args.token_rate
+    changes: dict[str, object] = {"default": default}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.require_key_env:
+        key = os.environ.get(args.require_key_env)
+        if not key:
+            raise ConfigError(f"--require-key-env: {args.require_key_env} is not set")
+        changes["require_key"] = key
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
+    """Serve until Ctrl-C (or until ``stop`` is set, for embedding and tests)."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args)
+        sim = Simulator(config, port=args.port).start()
+    except ConfigError as exc:
+        print(f"llm-harness simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        print(f"simulator listening on {sim.url}  (stats: {sim.url}/stats)")
+        for provider in BASE_PATHS:
+            print(f"  {provider:<18} {sim.base_url(provider)}")
+        print("Ctrl-C to stop", flush=True)
+        waiter = stop or threading.Event()
+        while not waiter.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
