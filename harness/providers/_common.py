@@ -393,6 +393,8 @@ def status_error(
 
 
 def malformed(provider: str, what: str, secret: str | None = None) -> TransientError:
+    # Validation errors span lines; a record's error is one line.
+    what = " ".join(what.split())
     return TransientError(
         f"{provider}: malformed response: {redact(what, secret)}", provider=provider
     )

@@ -1,0 +1,311 @@
+"""Mistral through the official ``mistralai`` SDK (Speakeasy; chat completions).
+
+Base URL: the target's ``base_url`` > MISTRAL_BASE_URL (ours: the SDK reads none) >
+https://api.mistral.ai. The SDK retries nothing unless given a RetryConfig, and none is
+given. It raises its own errors for HTTP statuses (``MistralError``: status, headers, body)
+and lets httpx2 transport errors through unwrapped; both are translated here.
+- Message content may be a string or a list of chunks (text, thinking): text chunks only.
+- Usage must be on every plain body; a stream carries it on its last chunk. Cached prompt
+  tokens arrive as an extra field (``prompt_tokens_details.cached_tokens``).
+- Streamed tool calls arrive whole, each with its own id (their ``index`` is often 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from mistralai.client import Mistral, errors, models
+
+from harness.errors import ProviderError, TransientError
+from harness.providers import _common as common
+from harness.providers.base import ProviderSettings
+from harness.types import Completion, Message, Request, ToolCall, Usage
+
+BASE_URL_ENV = "MISTRAL_BASE_URL"
+_SDK_OPTIONS = (
+    "top_p",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "safe_prompt",
+    "prompt_mode",
+    "reasoning_effort",
+    "parallel_tool_calls",
+    "min_tokens",
+)
+
+
+class MistralProvider:
+    name: ClassVar[str] = "mistral"
+    api_key_env: ClassVar[str | None] = "MISTRAL_API_KEY"
+    extra: ClassVar[str] = "mistral"
+
+    def __init__(self, client: Mistral, *, secret: str | None) -> None:
+        self.client = client
+        self._secret = secret
+
+    # -- protocol ------------------------------------------------------------------------
+
+    def check(self, request: Request) -> None:
+        """Mistral takes every setting the harness sends (temperature 0-1.5 per model)."""
+
+    async def complete(self, request: Request) -> Completion:
+        params = self.params(request)
+        clock = common.Clock()
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                if request.stream:
+                    return await self._stream(request, params, clock)
+                return await self._once(request, params, clock)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = self.map_error(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    async def aclose(self) -> None:
+        # The SDK owns a sync and an async httpx2 client; close both.
+        await self.client.__aexit__(None, None, None)
+        self.client.__exit__(None, None, None)
+
+    # -- request -------------------------------------------------------------------------
+
+    def params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": mistral_messages(request.messages),
+            "max_tokens": request.max_tokens,
+            "timeout_ms": max(1, int(request.timeout_s * 1000)),
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.seed is not None:
+            params["random_seed"] = request.seed
+        if request.structured == "native" and request.response_schema:
+            fmt = common.openai_response_format(request.response_schema)["json_schema"]
+            params["response_format"] = models.ResponseFormat(
+                type="json_schema",
+                json_schema=models.JSONSchema.model_validate(fmt),
+            )
+        if request.tools:
+            params["tools"] = common.openai_tools(request.tools)
+            choice = common.openai_tool_choice(request.tool_choice)
+            if choice is not None:
+                params["tool_choice"] = choice
+        params.update(common.passthrough(request.options, _SDK_OPTIONS))
+        return params
+
+    # -- response ------------------------------------------------------------------------
+
+    async def _once(
+        self, request: Request, params: dict[str, Any], clock: common.Clock
+    ) -> Completion:
+        response = await self.client.chat.complete_async(**params)
+        clock.stop()
+        try:
+            if not response.choices:
+                raise common.malformed(self.name, "no choices in the response")
+            choice = response.choices[0]
+            message = choice.message
+            if message is None:
+                raise common.malformed(self.name, "a choice without a message")
+            calls = tuple(
+                common.tool_call(tc.function.name, tc.function.arguments, _id(tc.id))
+                for tc in (message.tool_calls or [])
+            )
+            text = content_text(message.content)
+            usage = mistral_usage(response.usage)
+            raw_finish = choice.finish_reason
+            model = response.model
+            response_id = response.id
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
+        finish, raw = common.finish_reason(raw_finish)
+        return Completion(
+            text=text,
+            usage=usage,
+            finish_reason=finish,
+            raw_finish_reason=raw,
+            tool_calls=calls,
+            model=model or request.model,
+            latency_ms=clock.latency_ms,
+            ttft_ms=None,
+            request_id=response_id or None,
+        )
+
+    async def _stream(
+        self, request: Request, params: dict[str, Any], clock: common.Clock
+    ) -> Completion:
+        stream = await self.client.chat.stream_async(**params)
+        text: list[str] = []
+        calls: list[list[Any]] = []  # [id, name, [argument pieces]]
+        raw_finish: Any = None
+        usage: Usage | None = None
+        model = ""
+        response_id: str | None = None
+        try:
+            async for event in stream:
+                chunk = event.data
+                model = chunk.model or model
+                response_id = response_id or chunk.id
+                if chunk.usage is not None:
+                    usage = mistral_usage(chunk.usage)
+                for choice in chunk.choices or ():
+                    delta = choice.delta
+                    piece = content_text(delta.content)
+                    if piece:
+                        clock.first()
+                        text.append(piece)
+                    for tc in delta.tool_calls or ():
+                        clock.first()
+                        _add_call(calls, _id(tc.id), tc.function.name, tc.function.arguments)
+                    if choice.finish_reason:
+                        raw_finish = choice.finish_reason
+        finally:
+            await stream.close()
+        clock.stop()
+        if raw_finish is None:
+            raise TransientError(
+                f"{self.name}: the stream ended before the model finished (truncated)",
+                provider=self.name,
+            )
+        finish, raw = common.finish_reason(raw_finish)
+        tool_calls: tuple[ToolCall, ...] = tuple(
+            common.tool_call(name, _join(args), call_id) for call_id, name, args in calls
+        )
+        return Completion(
+            text="".join(text),
+            usage=usage or Usage(),
+            finish_reason=finish,
+            raw_finish_reason=raw,
+            tool_calls=tool_calls,
+            model=model or request.model,
+            latency_ms=clock.latency_ms,
+            ttft_ms=clock.ttft_ms,
+            request_id=response_id,
+        )
+
+    # -- errors --------------------------------------------------------------------------
+
+    def map_error(self, exc: BaseException, request: Request) -> ProviderError | None:
+        if isinstance(exc, errors.ResponseValidationError):
+            # A 200 whose body is not a completion: malformed, or an error event mid-stream.
+            detail = _event_message(exc.body)
+            if detail:
+                return TransientError(
+                    f"{self.name}: error event mid-stream: {common.redact(detail, self._secret)}",
+                    provider=self.name,
+                )
+            return common.malformed(self.name, str(exc), self._secret)
+        if isinstance(exc, errors.MistralError):
+            return common.status_error(
+                self.name,
+                exc.status_code,
+                common.body_message(exc.body, exc.message),
+                headers=exc.headers,
+                model=request.model,
+                secret=self._secret,
+            )
+        if isinstance(exc, errors.NoResponseError):
+            return TransientError(f"{self.name}: no response received", provider=self.name)
+        return common.transport_error(exc, self.name, request.timeout_s)
+
+
+# -- translation helpers ---------------------------------------------------------------------
+
+
+def mistral_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    # A bare "tool" turn (no tool_call_id: harness messages carry none) is sent as user text.
+    return [
+        {"role": "user" if m.role == "tool" else m.role, "content": m.content} for m in messages
+    ]
+
+
+def content_text(content: Any) -> str:
+    """Text of a message or delta content: a string, or chunks of which only text counts."""
+    if isinstance(content, str):
+        return content
+    if not content or not isinstance(content, list):
+        return ""
+    return "".join(
+        str(getattr(chunk, "text", "") or "")
+        for chunk in content
+        if getattr(chunk, "type", None) == "text"
+    )
+
+
+def _event_message(body: Any) -> str:
+    """The message of an error object sent where a completion (or chunk) was expected."""
+    try:
+        data = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        return ""
+    if isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
+        data = data["data"]  # a stream event wraps the chunk
+    if not isinstance(data, Mapping):
+        return ""
+    if "error" in data or data.get("object") == "error":
+        return common.body_message(data, "error")
+    return ""
+
+
+def _id(value: Any) -> str:
+    # The SDK defaults a missing id to the string "null".
+    return value if isinstance(value, str) and value != "null" else ""
+
+
+def _join(pieces: list[Any]) -> Any:
+    if len(pieces) == 1 and isinstance(pieces[0], Mapping):
+        return pieces[0]
+    return "".join(p if isinstance(p, str) else "" for p in pieces)
+
+
+def _add_call(calls: list[list[Any]], call_id: str, name: str | None, args: Any) -> None:
+    last = calls[-1] if calls else None
+    if last is not None and (not call_id or call_id == last[0]) and not name:
+        last[2].append(args)  # a continuation of the previous call's arguments
+        return
+    calls.append([call_id, name or "", [args]])
+
+
+def _cached(usage: Any) -> int:
+    extra = getattr(usage, "additional_properties", None) or {}
+    for key in ("prompt_tokens_details", "prompt_token_details"):
+        details = extra.get(key)
+        if isinstance(details, Mapping) and isinstance(details.get("cached_tokens"), int):
+            return int(details["cached_tokens"])
+    value = extra.get("num_cached_tokens", extra.get("cached_tokens"))
+    return value if isinstance(value, int) else 0
+
+
+def mistral_usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    # The SDK defaults absent counts to 0; an empty usage object means "not reported".
+    present: set[str] = getattr(usage, "model_fields_set", set())
+    prompt = usage.prompt_tokens if "prompt_tokens" in present else None
+    completion = usage.completion_tokens if "completion_tokens" in present else None
+    extra = getattr(usage, "additional_properties", None) or {}
+    details = extra.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=completion,
+        cached_input_tokens=_cached(usage),
+        reasoning_tokens=reasoning if isinstance(reasoning, int) else 0,
+    )
+
+
+def create(settings: ProviderSettings) -> MistralProvider:
+    key = settings.require_key()
+    client = Mistral(
+        api_key=key,
+        server_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        retry_config=None,  # the runner owns retries
+    )
+    return MistralProvider(client, secret=key)
