@@ -24,6 +24,9 @@ _FORMATS = {
     "ipv4": "192.0.2.1",
     "hostname": "example.com",
 }
+#: Below this nesting depth only required properties and minItems items are generated, so
+#: recursive schemas end.
+_DEEP = 4
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
 
 
@@ -90,7 +93,12 @@ def _gen(schema: Any, rng: random.Random, root: Any, name: str, depth: int) -> A
 
 def _object(schema: dict[str, Any], rng: random.Random, root: Any, depth: int) -> dict[str, Any]:
     props = schema.get("properties") or {}
-    out = {key: _gen(sub, rng, root, key, depth + 1) for key, sub in props.items()}
+    required = set(schema.get("required") or [])
+    out = {
+        key: _gen(sub, rng, root, key, depth + 1)
+        for key, sub in props.items()
+        if depth < _DEEP or key in required  # deep inside recursive schemas: the minimum
+    }
     for key in schema.get("required") or []:
         if key not in out:
             extra = schema.get("additionalProperties")
@@ -109,9 +117,9 @@ def _object(schema: dict[str, Any], rng: random.Random, root: Any, depth: int) -
 def _array(
     schema: dict[str, Any], rng: random.Random, root: Any, name: str, depth: int
 ) -> list[Any]:
-    lo = int(schema.get("minItems", 1))
+    lo = int(schema.get("minItems", 0 if depth >= _DEEP else 1))
     hi = int(schema.get("maxItems", max(lo, 3)))
-    n = max(lo, min(hi, rng.randint(lo, max(lo, min(hi, lo + 2)))))
+    n = lo if depth >= _DEEP else max(lo, min(hi, rng.randint(lo, max(lo, min(hi, lo + 2)))))
     prefix = schema.get("prefixItems") or []
     items = schema.get("items", {})
     out = [_gen(s, rng, root, name, depth + 1) for s in prefix[:n]]
