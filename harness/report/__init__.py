@@ -43,17 +43,19 @@ def write_reports(
     from harness.report.exports import results_frame, write_csv, write_parquet
     from harness.report.html import render_html
     from harness.report.markdown import render_markdown
+    from harness.report.views import build_model
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = list(results)
     groups = list(groups)
+    model = build_model(results, meta, groups)
     files: dict[str, Path] = {}
     html_target = Path(html_path) if html_path is not None else out_dir / "report.html"
     html_target.parent.mkdir(parents=True, exist_ok=True)
-    files["report.html"] = _write_text(html_target, render_html(results, meta, groups))
+    files["report.html"] = _write_text(html_target, render_html(results, meta, groups, model=model))
     files["summary.md"] = _write_text(
-        out_dir / "summary.md", render_markdown(results, meta, groups)
+        out_dir / "summary.md", render_markdown(results, meta, groups, model=model)
     )
     frame = results_frame(results)
     files["results.csv"] = write_csv(frame, out_dir / "results.csv")

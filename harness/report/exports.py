@@ -24,21 +24,22 @@ NESTED_FIELDS = ("tool_calls", "scores", "prompt", "vars")
 COLUMNS = tuple(f.name for f in dataclasses.fields(Result))
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=False)
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def results_frame(results: list[Result]) -> pd.DataFrame:
     """One row per result; nested fields as JSON strings."""
     import pandas as pd
 
-    rows = []
-    for r in results:
-        row = r.to_dict()
-        for name in NESTED_FIELDS:
-            row[name] = _json(row[name])
-        rows.append(row)
-    return pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+    # Column by column from the attributes: Result.to_dict (dataclasses.asdict) deep-copies
+    # every nested value, which costs more than all the rest of the export.
+    columns: dict[str, list[Any]] = {}
+    for name in COLUMNS:
+        if name in NESTED_FIELDS:
+            columns[name] = [_json(getattr(r, name)) for r in results]
+        else:
+            columns[name] = [getattr(r, name) for r in results]
+    return pd.DataFrame(columns, columns=list(COLUMNS))
 
 
 def parquet_available() -> bool:

@@ -20,15 +20,12 @@ from harness.report import charts
 from harness.report.markdown import fmt_time
 from harness.report.views import (
     ALL_SUITES,
-    cache_share,
-    failure_groups,
+    ReportModel,
+    build_model,
     fmt_ci,
     fmt_ms,
     fmt_num,
     fmt_rate,
-    leaderboard,
-    overall_groups,
-    runs_of,
     temp_label,
 )
 from harness.stats import GroupStats
@@ -40,7 +37,7 @@ CELL_FIELDS = (
     "case", "col", "repeat", "status", "cached", "output", "prompt", "scores", "latency_ms",
     "ttft_ms", "queue_ms", "tokens_per_s", "input_tokens", "output_tokens",
     "cached_input_tokens", "cost_usd", "cost_if_live_usd", "finish_reason", "error_kind",
-    "error", "skip_reason", "tool_calls", "schema_valid", "retries", "run_id", "passed",
+    "error", "skip_reason", "tool_calls", "schema_valid", "retries", "run",
 )
 # fmt: on
 
@@ -70,6 +67,16 @@ def column_labels(results: Sequence[Result]) -> dict[tuple[str, float | None], s
     }
 
 
+def _ms(x: float | None) -> float | None:
+    # A tenth of a millisecond is finer than any network timing; shorter numbers keep the
+    # page small at 10,000 cells.
+    return None if x is None else round(x, 1)
+
+
+def _usd(x: float | None) -> float | None:
+    return None if x is None else float(f"{x:.6g}")
+
+
 def build_data(results: Sequence[Result]) -> dict[str, Any]:
     """The blob behind the matrix and case details; prompts and suites are interned."""
     labels = column_labels(results)
@@ -80,6 +87,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
     prompts: dict[str, int] = {}
     prompt_rows: list[Any] = []
     cells: list[list[Any]] = []
+    runs: dict[str, int] = {}
     for r in results:
         s = suites.setdefault(r.suite, len(suites))
         ckey = (r.suite, r.case_id)
@@ -103,13 +111,14 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
             for s_ in r.scores
         ]
         # fmt: off
+        run = runs.setdefault(r.run_id, len(runs))
         cells.append([
             c, col_index[(r.target, r.temperature)], r.repeat, STATUS_CODE.get(r.status, "S"),
-            1 if r.cached else 0, r.output, p, scores, r.latency_ms, r.ttft_ms, r.queue_ms,
-            r.tokens_per_s, r.input_tokens, r.output_tokens, r.cached_input_tokens,
-            r.cost_usd, r.cost_if_live_usd, r.finish_reason, r.error_kind, r.error,
-            r.skip_reason, r.tool_calls or None, r.schema_valid, r.retries, r.run_id,
-            r.passed,
+            1 if r.cached else 0, r.output, p, scores, _ms(r.latency_ms), _ms(r.ttft_ms),
+            _ms(r.queue_ms), _ms(r.tokens_per_s), r.input_tokens, r.output_tokens,
+            r.cached_input_tokens, _usd(r.cost_usd), _usd(r.cost_if_live_usd), r.finish_reason,
+            r.error_kind, r.error, r.skip_reason, r.tool_calls or None, r.schema_valid,
+            r.retries, run,
         ])
         # fmt: on
     return {
@@ -119,16 +128,16 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
             {"label": label, "target": key[0], "temp": temp_label(key[1])}
             for key, label in labels.items()
         ],
+        "runs": list(runs),
         "cases": case_rows,
         "prompts": prompt_rows,
         "cells": cells,
     }
 
 
-def build_charts(results: Sequence[Result], groups: Sequence[GroupStats]) -> dict[str, Any]:
+def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> dict[str, Any]:
     """Charts per target x temperature over all suites (the provider-selection view)."""
     labels = column_labels(results)
-    overall = overall_groups(results) if len({g.suite for g in groups}) > 1 else list(groups)
     by_key = {(g.target, g.temperature): g for g in overall}
     points = []
     unpriced = []
@@ -162,7 +171,11 @@ def build_charts(results: Sequence[Result], groups: Sequence[GroupStats]) -> dic
 
 
 def render_html(
-    results: Sequence[Result], meta: dict[str, Any], groups: Sequence[GroupStats]
+    results: Sequence[Result],
+    meta: dict[str, Any],
+    groups: Sequence[GroupStats],
+    *,
+    model: ReportModel | None = None,
 ) -> str:
     import jinja2
 
@@ -180,23 +193,22 @@ def render_html(
         num=fmt_num,
         time=fmt_time,
     )
-    runs = runs_of(meta)
-    share = cache_share(results)
-    rows = leaderboard(results, groups)
+    model = model or build_model(results, meta, groups)
+    runs = model.runs
     suites = list(dict.fromkeys(r.suite for r in results))
-    chart_data = build_charts(results, groups)
+    chart_data = build_charts(results, model.overall)
     template = env.get_template("report.html.j2")
     return template.render(
         title=_title(runs),
         runs=runs,
-        share=share,
-        rows=rows,
+        share=model.share,
+        rows=model.rows,
         all_suites=ALL_SUITES,
         multi_suite=len(suites) > 1,
         suites=suites,
         targets=list(dict.fromkeys(r.target for r in results)),
         charts=chart_data,
-        failures=failure_groups(results),
+        failures=model.failures,
         n_results=len(results),
         css=Markup(_template_text("report.css")),
         js=Markup(_template_text("report.js")),

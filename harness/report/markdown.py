@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.report.views import (
-    cache_share,
-    failure_groups,
+    ReportModel,
+    build_model,
     fmt_ci,
     fmt_ms,
     fmt_num,
     fmt_rate,
-    leaderboard,
     runs_of,
 )
 from harness.stats import GroupStats
@@ -65,32 +64,28 @@ def render_markdown(
     meta: dict[str, Any],
     groups: Sequence[GroupStats],
     *,
+    model: ReportModel | None = None,
     max_rows: int = 60,
     max_reasons: int = 15,
 ) -> str:
+    model = model or build_model(results, meta, groups)
     while True:
-        text = _render(results, meta, groups, max_rows, max_reasons)
+        text = _render(model, max_rows, max_reasons)
         if len(text.encode("utf-8")) <= MAX_BYTES or (max_rows <= 1 and max_reasons <= 1):
             return text
         max_rows, max_reasons = max(1, max_rows // 2), max(1, max_reasons // 2)
 
 
-def _render(
-    results: Sequence[Result],
-    meta: dict[str, Any],
-    groups: Sequence[GroupStats],
-    max_rows: int,
-    max_reasons: int,
-) -> str:
-    share = cache_share(results)
-    out = ["## llm-harness report", "", *_run_lines(meta), f"- cache: {share.text}", ""]
+def _render(model: ReportModel, max_rows: int, max_reasons: int) -> str:
+    share = model.share
+    out = ["## llm-harness report", "", *_run_lines(model.meta), f"- cache: {share.text}", ""]
     if share.replayed:
         out += [
             "Replayed cells cost $0 in this run; cost per 1k calls below is what they would "
             "cost live.",
             "",
         ]
-    rows = leaderboard(results, groups)
+    rows = model.rows
     header = (
         "suite",
         "target",
@@ -129,7 +124,7 @@ def _render(
     out += ["### Leaderboard", "", *_table(header, body)]
     if len(rows) > max_rows:
         out.append(f"\n_{len(rows) - max_rows} more rows in report.html_")
-    fails = failure_groups(results, max_examples=3)
+    fails = model.failures
     out += ["", "### Top failure reasons", ""]
     if not fails:
         out.append("No failures.")
@@ -140,7 +135,7 @@ def _render(
                 g.kind,
                 g.reason or "-",
                 g.targets_text,
-                ", ".join(dict.fromkeys(e[2] for e in g.examples)),
+                ", ".join(list(dict.fromkeys(e[2] for e in g.examples))[:3]),
             )
             for g in fails[:max_reasons]
         ]

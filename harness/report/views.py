@@ -7,7 +7,7 @@ GroupStats gains fields over time; every field beyond the original set is read w
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -125,16 +125,29 @@ def leader_row(g: GroupStats) -> LeaderRow:
     )
 
 
+def _relabelled(r: Result, suite: str) -> Result:
+    # A shallow copy is enough (only ``suite`` changes) and far cheaper than replace().
+    twin = copy.copy(r)
+    twin.suite = suite
+    return twin
+
+
 def overall_groups(results: Sequence[Result]) -> list[GroupStats]:
-    """Groups per (target, temperature) over all suites, for runs with several suites."""
-    return summarize(dataclasses.replace(r, suite=ALL_SUITES) for r in results)
+    """Groups per (target, temperature) over all suites."""
+    return summarize(_relabelled(r, ALL_SUITES) for r in results)
 
 
-def leaderboard(results: Sequence[Result], groups: Sequence[GroupStats]) -> list[LeaderRow]:
+def leaderboard(
+    results: Sequence[Result],
+    groups: Sequence[GroupStats],
+    overall: Sequence[GroupStats] | None = None,
+) -> list[LeaderRow]:
     """Per-suite rows, plus per-target rows over all suites when there is more than one."""
     rows = [leader_row(g) for g in groups]
     if len({g.suite for g in groups}) > 1:
-        rows = [leader_row(g) for g in overall_groups(results)] + rows
+        if overall is None:
+            overall = overall_groups(results)
+        rows = [leader_row(g) for g in overall] + rows
     return rows
 
 
@@ -224,7 +237,9 @@ def failure_groups(results: Sequence[Result], max_examples: int = 8) -> list[Fai
                 g = groups[key] = FailureGroup(kind=kind, reason=key[1])
             g.count += 1
             g.targets[r.target] += 1
-            if len(g.examples) < max_examples:
+            if len(g.examples) < max_examples and not any(
+                e[1] == r.suite and e[2] == r.case_id for e in g.examples
+            ):
                 g.examples.append((i, r.suite, r.case_id, r.target))
     return sorted(groups.values(), key=lambda g: (-g.count, g.kind, g.reason))
 
@@ -235,3 +250,39 @@ def runs_of(meta: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(runs, list) and runs:
         return [m for m in runs if isinstance(m, dict)]
     return [meta]
+
+
+@dataclass
+class ReportModel:
+    """Everything the renderers need, computed once per report."""
+
+    results: list[Result]
+    meta: dict[str, Any]
+    groups: list[GroupStats]
+    #: Groups over all suites per (target, temperature); the groups themselves for one suite.
+    overall: list[GroupStats]
+    rows: list[LeaderRow]
+    share: CacheShare
+    failures: list[FailureGroup]
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return runs_of(self.meta)
+
+
+def build_model(
+    results: Sequence[Result], meta: dict[str, Any], groups: Sequence[GroupStats]
+) -> ReportModel:
+    results = list(results)
+    groups = list(groups)
+    multi = len({g.suite for g in groups}) > 1
+    overall = overall_groups(results) if multi else groups
+    return ReportModel(
+        results=results,
+        meta=meta,
+        groups=groups,
+        overall=overall,
+        rows=leaderboard(results, groups, overall),
+        share=cache_share(results),
+        failures=failure_groups(results),
+    )

@@ -212,12 +212,14 @@
       m.push("tokens " + (c[F.input_tokens] === null ? "?" : c[F.input_tokens]) + " in / " + (c[F.output_tokens] === null ? "?" : c[F.output_tokens]) + " out");
       if (c[F.cached_input_tokens]) m.push(c[F.cached_input_tokens] + " input tokens from provider cache");
       if (c[F.tokens_per_s] !== null) m.push(c[F.tokens_per_s].toFixed(1) + " tok/s");
-      m.push(c[F.cached] ? "cost $0 this run (" + fmtUsd(c[F.cost_if_live_usd]) + " live)" : "cost " + fmtUsd(c[F.cost_if_live_usd] === null ? null : c[F.cost_usd]));
+      var live = c[F.cost_if_live_usd];
+      if (c[F.cached]) m.push("cost $0 this run (" + (live === null ? "unpriced" : fmtUsd(live) + " live") + ")");
+      else if (code !== "E") m.push(live === null ? "cost unpriced" : "cost " + fmtUsd(c[F.cost_usd]));
       if (c[F.retries]) m.push(c[F.retries] + " retr" + (c[F.retries] === 1 ? "y" : "ies"));
       if (c[F.finish_reason]) m.push("finish: " + c[F.finish_reason]);
       if (c[F.schema_valid] !== null) m.push(c[F.schema_valid] ? "schema valid" : "schema INVALID");
     }
-    m.push("run " + c[F.run_id]);
+    if (blob.runs.length > 1) m.push("run " + blob.runs[c[F.run]]);
     box.appendChild(el("div", "metrics", m.join(" · ")));
     if (showPrompt) { box.appendChild(el("h3", null, "Prompt")); box.appendChild(messagesBlock(c[F.prompt])); }
     if (c[F.error]) box.appendChild(el("pre", "errtext", (c[F.error_kind] ? c[F.error_kind] + ": " : "") + c[F.error]));
