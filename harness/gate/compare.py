@@ -190,7 +190,9 @@ class Comparison:
 
 def compare(baseline: Baseline, results: list[Result], settings: GateSettings) -> Comparison:
     """Compare this run's results with a baseline."""
-    return compare_baselines(baseline, baseline_from_results(results, source="this run"), settings)
+    run_ids = sorted({r.run_id for r in results if r.run_id})
+    label = "this run" + (f" ({', '.join(run_ids)})" if run_ids else "")
+    return compare_baselines(baseline, baseline_from_results(results, source=label), settings)
 
 
 def _by_group(cells: Iterable[CellOutcome]) -> dict[GroupKey, dict[str, list[CellOutcome]]]:

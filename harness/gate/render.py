@@ -133,10 +133,10 @@ def _listing(names: list[str]) -> str:
 
 
 def _notes(g: GroupComparison) -> list[str]:
-    notes = []
+    notes: list[str] = []
     if g.status == "missing":
-        notes.append(f"not in this run ({len(g.removed_cases)} cases): not compared")
-    elif g.status == "new":
+        return notes  # listed together by _missing: a partial run can miss many groups
+    if g.status == "new":
         notes.append(f"new in this run ({len(g.added_cases)} cases): no baseline to compare")
     else:
         if g.not_comparable_cases:
@@ -162,6 +162,20 @@ def _notes(g: GroupComparison) -> list[str]:
         if m.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NOT_COMPARABLE):
             notes.append(f"{LABELS.get(m.metric, m.metric)}: {m.verdict.value}: {m.reason}")
     return notes
+
+
+def _missing(comparison: Comparison) -> str | None:
+    missing = [
+        f"{g.suite} / {g.target} / t={_temp(g.temperature)}"
+        for g in comparison.groups
+        if g.status == "missing"
+    ]
+    if not missing:
+        return None
+    return (
+        f"in the baseline but not run (or all skipped) here, not compared ({len(missing)}): "
+        + _listing(missing)
+    )
 
 
 def _settings_line(comparison: Comparison) -> str:
@@ -222,6 +236,9 @@ def render_text(comparison: Comparison) -> str:
         if notes:
             lines.append(f"\n{g.suite} / {g.target} / t={_temp(g.temperature)}:")
             lines += [f"  {n}" for n in notes]
+    missing = _missing(comparison)
+    if missing:
+        lines.append("\n" + missing)
     lines.append("")
     lines.append("gate: " + _headline(comparison))
     return "\n".join(lines)
@@ -253,12 +270,15 @@ def render_markdown(comparison: Comparison) -> str:
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     details = [(g, _notes(g)) for g in comparison.groups]
     details = [(g, n) for g, n in details if n]
-    if details:
+    missing = _missing(comparison)
+    if details or missing:
         lines += ["", "<details><summary>cases and reasons</summary>", ""]
         for g, notes in details:
             lines.append(f"**{_md(g.suite)} / {_md(g.target)} / t={_temp(g.temperature)}**")
             lines.append("")
             lines += [f"- {_md(n)}" for n in notes]
             lines.append("")
+        if missing:
+            lines += [_md(missing), ""]
         lines.append("</details>")
     return "\n".join(lines) + "\n"

@@ -265,3 +265,17 @@ def test_to_dict_is_json() -> None:
     assert metrics["pass_rate"]["b"] == 10
     assert metrics["cost_per_call"]["verdict"] == "regression"
     assert data["settings"]["alpha"] == 0.05
+
+
+def test_missing_groups_are_listed_once() -> None:
+    before = (
+        run([True] * 10) + run([True] * 10, target="groq:a") + run([True] * 10, target="groq:b")
+    )
+    comparison = _compare(before, run([True] * 10))
+    text = render_text(comparison)
+    assert (
+        "not run (or all skipped) here, not compared (2): s / groq:a / t=0, s / groq:b / t=0"
+        in text
+    )
+    assert "not run (or all skipped) here" in render_markdown(comparison)
+    assert comparison.current == "this run (r)"
