@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -71,6 +72,9 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
             print(f"  {provider:<18} {sim.base_url(provider)}")
         print("Ctrl-C to stop", flush=True)
         waiter = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (e.g. a benchmark's terminate()) stops as cleanly as Ctrl-C.
+            signal.signal(signal.SIGTERM, lambda *_: waiter.set())
         while not waiter.wait(0.5):
             pass
     except KeyboardInterrupt:
