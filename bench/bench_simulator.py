@@ -6,7 +6,9 @@ Measures, against a simulator in its own process (so the client's CPU is not the
 - anthropic: N non-streamed Anthropic calls;
 - sdk: N calls through the official AsyncOpenAI client (what the harness adapters pay);
 - connections: K simultaneous requests held for HOLD ms each; wall time against the ideal
-  HOLD ms, and the simulator's own max_in_flight gauge from /stats.
+  HOLD ms, and the simulator's own max_in_flight gauge from /stats;
+- fidelity: sequential streamed calls with latency 100 ms and 200 tokens/s: measured time
+  to first content chunk and to the end, against the configured values.
 
     .venv/bin/python bench/bench_simulator.py [--requests 3000] [--concurrency 50]
         [--connections 1000] [--hold-ms 1000]
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -46,9 +49,21 @@ def stats(url: str) -> dict[str, Any]:
         return data
 
 
-def start_simulator(port: int, latency_ms: float) -> subprocess.Popen[bytes]:
+def start_simulator(
+    port: int, latency_ms: float, token_rate: float | None = None
+) -> subprocess.Popen[bytes]:
+    rate = ["--token-rate", str(token_rate)] if token_rate else []
     proc = subprocess.Popen(
-        [PY, "-m", "harness.simulator", "--port", str(port), "--latency-ms", str(latency_ms)],
+        [
+            PY,
+            "-m",
+            "harness.simulator",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            *rate,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -143,6 +158,37 @@ async def connections_run(url: str, k: int) -> tuple[float, int]:
         return time.perf_counter() - start, sum(1 for s in statuses if s == 200)
 
 
+async def fidelity_run(url: str, calls: int) -> tuple[float, float, int]:
+    """Median (ttft s, total s) and the completion token count of streamed calls."""
+    ttfts, totals, n_tokens = [], [], 0
+    async with aiohttp.ClientSession() as session:
+        for i in range(calls):
+            body = {
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": f"{PROMPT} {i}"}],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+            start = time.perf_counter()
+            first = None
+            async with session.post(url + "/openai/v1/chat/completions", json=body) as r:
+                async for line in r.content:
+                    if not line.startswith(b"data: {"):
+                        continue
+                    chunk = json.loads(line[6:])
+                    if (
+                        first is None
+                        and chunk["choices"]
+                        and chunk["choices"][0]["delta"].get("content")
+                    ):
+                        first = time.perf_counter() - start
+                    if chunk.get("usage"):
+                        n_tokens = chunk["usage"]["completion_tokens"]
+            totals.append(time.perf_counter() - start)
+            ttfts.append(first or 0.0)
+    return statistics.median(ttfts), statistics.median(totals), n_tokens
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -172,6 +218,15 @@ def main() -> int:
         sim.terminate()
         sim.wait(10)
 
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sim = start_simulator(port, 100, token_rate=200)
+    try:
+        ttft, total, n_tokens = asyncio.run(fidelity_run(url, 20))
+    finally:
+        sim.terminate()
+        sim.wait(10)
+
     print(f"command: {Path(PY).name} {' '.join(sys.argv)}")
     print(f"requests={n} concurrency={c} latency=0 ms (simulator in its own process)")
     for name, seconds in raw.items():
@@ -182,6 +237,12 @@ def main() -> int:
         f"connections: {args.connections} simultaneous requests held {args.hold_ms:g} ms: "
         f"{ok} answered 200 in {wall:.2f} s ({wall / hold:.2f}x the hold), "
         f"server max_in_flight={peak}"
+    )
+    expected = 0.1 + (n_tokens - 1) / 200
+    print(
+        f"fidelity: latency 100 ms, 200 tokens/s, {n_tokens} tokens: median ttft "
+        f"{ttft * 1000:.0f} ms (configured 100), median total {total * 1000:.0f} ms "
+        f"(expected {expected * 1000:.0f})"
     )
     return 0
 
