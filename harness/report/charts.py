@@ -78,6 +78,15 @@ def pareto_frontier(points: Sequence[Point]) -> list[Point]:
     return frontier
 
 
+def _fraction(x: float, lo: float, hi: float, log: bool) -> float:
+    """Where x sits between lo and hi (0..1), on the axis' own scale."""
+    if hi <= lo:
+        return 0.0
+    if log:
+        return (math.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return (x - lo) / (hi - lo)
+
+
 def quality_vs_cost(points: Sequence[Point]) -> str | None:
     priced = [p for p in points if p.cost_per_1k is not None and p.pass_rate is not None]
     if not priced:
@@ -87,25 +96,34 @@ def quality_vs_cost(points: Sequence[Point]) -> str | None:
     on_frontier = {id(p) for p in frontier}
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     costs = [p.cost_per_1k or 0.0 for p in priced]
-    positive = [c for c in costs if c > 0]
-    if positive and min(costs) > 0 and max(positive) / min(positive) > 20:
+    lo, hi = min(costs), max(costs)
+    log = lo > 0 and hi / lo > 20
+    if log:
         ax.set_xscale("log")
+    # Targets at the same spot (same model in two runs, two temperatures) share one label.
+    spots: dict[tuple[float, float], list[Point]] = {}
     for p in priced:
-        front = id(p) in on_frontier
+        spots.setdefault((p.cost_per_1k or 0.0, (p.pass_rate or 0.0) * 100), []).append(p)
+    for (x, y), group in spots.items():
+        front = any(id(p) in on_frontier for p in group)
         ax.scatter(
-            [p.cost_per_1k],
-            [(p.pass_rate or 0.0) * 100],
+            [x],
+            [y],
             s=46 if front else 30,
             color=ACCENT if front else MUTED,
             edgecolor="black" if front else "none",
             zorder=3,
         )
+        # Labels point inwards so they never push the plot area narrow.
+        right_half = _fraction(x, lo, hi, log) > 0.5
         ax.annotate(
-            p.label,
-            (p.cost_per_1k or 0.0, (p.pass_rate or 0.0) * 100),
+            "\n".join(p.label for p in group),
+            (x, y),
             textcoords="offset points",
-            xytext=(5, 4),
+            xytext=(-6 if right_half else 6, 4),
+            ha="right" if right_half else "left",
             fontsize=7.5,
+            va="top" if y > 90 else "bottom",
         )
     if len(frontier) > 1:
         ax.step(

@@ -140,7 +140,8 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
     labels = column_labels(results)
     by_key = {(g.target, g.temperature): g for g in overall}
     points = []
-    unpriced = []
+    unpriced: list[str] = []
+    unanswered: list[str] = []
     schema_rows = []
     for key, label in labels.items():
         g = by_key.get(key)
@@ -149,8 +150,10 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
         cost = getattr(g, "cost_per_1k_calls_usd", None)
         if cost is None:
             cost = getattr(g, "cost_per_1k_cases_usd", None)
-        if getattr(g, "unpriced", False) or cost is None:
+        if getattr(g, "unpriced", False):
             unpriced.append(label)
+        elif cost is None or g.pass_rate is None:
+            unanswered.append(label)
         else:
             points.append(charts.Point(label, cost, g.pass_rate))
         if g.schema_checked and g.schema_valid_rate is not None and g.schema_valid_ci:
@@ -165,6 +168,7 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
         "cost": charts.quality_vs_cost(points),
         "frontier": frontier,
         "unpriced": unpriced,
+        "unanswered": unanswered,
         "latency": charts.latency_distribution([(labels[k], v) for k, v in latencies.items()]),
         "schema": charts.schema_validity(schema_rows),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,8 +91,10 @@ def load_run(path: Path) -> Run:
 def merge_runs(runs: Sequence[Run]) -> tuple[list[Result], dict[str, Any]]:
     """One result list and one meta for several runs.
 
-    A target that appears in more than one run is renamed ``target [run id]`` in each, so
-    the runs sit side by side as separate columns instead of pooling into one.
+    A target that appears in more than one run is renamed ``target [run label]`` in each, so
+    the runs sit side by side as separate columns instead of pooling into one. The label is
+    the random tail of a store run id (``20261124-153000-a1b2c3`` -> ``a1b2c3``) when those
+    are unique across the runs, else the whole run id.
     """
     if len(runs) == 1:
         return list(runs[0].results), dict(runs[0].meta)
@@ -108,18 +111,26 @@ def merge_runs(runs: Sequence[Run]) -> tuple[list[Result], dict[str, Any]]:
             target = f"{r.target} [{label}]" if r.target in shared else r.target
             results.append(dataclasses.replace(r, target=target))
         m = dict(run.meta)
-        m.setdefault("run_id", label)
+        m.setdefault("run_id", run.run_id)
+        m["label"] = label
         m["source"] = str(run.path)
         metas.append(m)
     meta = {"run_id": "merged: " + ", ".join(labels), "runs": metas}
     return results, meta
 
 
+_STORE_ID = re.compile(r"\d{8}-\d{6}-([0-9a-f]+)")
+
+
 def _unique_labels(ids: Sequence[str]) -> list[str]:
-    """Run ids, with #2, #3 ... added when the same run is given more than once."""
+    """Short labels for runs: the id's random tail when unique, with #2, #3 ... added when
+    the same run is given more than once."""
+    tails = [m.group(1) if (m := _STORE_ID.fullmatch(rid)) else rid for rid in ids]
+    distinct_runs = len(set(ids))
+    names = tails if len(set(tails)) == distinct_runs else list(ids)
     counts: Counter[str] = Counter()
     out = []
-    for rid in ids:
-        counts[rid] += 1
-        out.append(rid if counts[rid] == 1 else f"{rid}#{counts[rid]}")
+    for name in names:
+        counts[name] += 1
+        out.append(name if counts[name] == 1 else f"{name}#{counts[name]}")
     return out

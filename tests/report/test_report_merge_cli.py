@@ -143,3 +143,17 @@ def test_bad_meta_json_names_the_file(
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_store_run_ids_are_shortened_to_their_random_tail(run_dir: Callable[..., Path]) -> None:
+    ids = ("20261124-153000-a1b2c3", "20261125-090000-d4e5f6")
+    runs = [load_run(run_dir(rid, sample_results(rid, ["openai:gpt-4o-mini"]))) for rid in ids]
+    results, meta = merge_runs(runs)
+    assert {r.target for r in results} == {
+        "openai:gpt-4o-mini [a1b2c3]",
+        "openai:gpt-4o-mini [d4e5f6]",
+    }
+    assert [(m["label"], m["run_id"]) for m in meta["runs"]] == [
+        ("a1b2c3", ids[0]),
+        ("d4e5f6", ids[1]),
+    ]
