@@ -3,6 +3,7 @@ built with strict response validation and no SDK retries."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,64 +35,60 @@ def fresh_sim() -> Iterator[Callable[..., Simulator]]:
         s.stop()
 
 
-def make_clients(s: Simulator, key: str = KEY, timeout: float = 10.0) -> dict[str, Any]:
-    import anthropic
-    import groq
-    import openai
-    from mistralai.client import Mistral
+class Clients(dict[str, Any]):
+    """provider -> SDK client, each built on first use (an SDK client costs tens of ms)."""
 
-    return {
-        "openai": openai.OpenAI(
-            base_url=s.base_url("openai"),
+    def __init__(self, sim: Simulator, key: str = KEY, timeout: float = 10.0) -> None:
+        super().__init__()
+        self.sim, self.key, self.timeout = sim, key, timeout
+
+    def __missing__(self, provider: str) -> Any:
+        client = self._build(provider)
+        self[provider] = client
+        return client
+
+    def _build(self, provider: str) -> Any:
+        s, key, timeout = self.sim, self.key, self.timeout
+        if provider == "mistral":
+            from mistralai.client import Mistral
+
+            return Mistral(
+                api_key=key, server_url=s.base_url("mistral"), timeout_ms=int(timeout * 1000)
+            )
+        module = importlib.import_module(provider)
+        cls = {"openai": "OpenAI", "anthropic": "Anthropic", "groq": "Groq"}[provider]
+        return getattr(module, cls)(
+            base_url=s.base_url(provider),
             api_key=key,
             max_retries=0,
             timeout=timeout,
             _strict_response_validation=True,
-        ),
-        "anthropic": anthropic.Anthropic(
-            base_url=s.base_url("anthropic"),
-            api_key=key,
-            max_retries=0,
-            timeout=timeout,
-            _strict_response_validation=True,
-        ),
-        "groq": groq.Groq(
-            base_url=s.base_url("groq"),
-            api_key=key,
-            max_retries=0,
-            timeout=timeout,
-            _strict_response_validation=True,
-        ),
-        "mistral": Mistral(
-            api_key=key, server_url=s.base_url("mistral"), timeout_ms=int(timeout * 1000)
-        ),
-    }
+        )
 
-
-def close_clients(clients: dict[str, Any]) -> None:
-    for name, client in clients.items():
-        if name == "mistral":
-            client.__exit__(None, None, None)
-        else:
-            client.close()
+    def close(self) -> None:
+        for name, client in self.items():
+            if name == "mistral":
+                client.__exit__(None, None, None)
+            else:
+                client.close()
 
 
 @pytest.fixture(scope="module")
 def clients(sim: Simulator) -> Iterator[dict[str, Any]]:
-    made = make_clients(sim)
+    made = Clients(sim)
     yield made
-    close_clients(made)
+    made.close()
 
 
 @pytest.fixture
 def clients_for() -> Iterator[Callable[..., dict[str, Any]]]:
-    made: list[dict[str, Any]] = []
+    made: list[Clients] = []
 
-    def make(s: Simulator, **kw: Any) -> dict[str, Any]:
-        c = make_clients(s, **kw)
+    def make(s: Simulator, **kw: Any) -> Clients:
+        c = Clients(s, **kw)
         made.append(c)
         return c
 
     yield make
     for c in made:
-        close_clients(c)
+        c.close()

@@ -154,9 +154,9 @@ def test_model_name_fault_with_count_fails_first_tries_then_answers(
 def test_sdk_retries_recover_from_a_counted_fault(fresh_sim: Any) -> None:
     s = fresh_sim({"retry_after_s": 0.01})
     with openai.OpenAI(base_url=s.base_url("openai"), api_key="k", max_retries=2) as oc:
-        r = call("openai", oc, model="fault-503x2")
+        r = call("openai", oc, model="fault-429x2")  # retry-after-ms 10: quick retries
     assert r.choices[0].finish_reason == "stop"
-    assert s.request_count(model="fault-503x2") == 3
+    assert s.request_count(model="fault-429x2") == 3
 
 
 @pytest.mark.parametrize("provider", STATUS_ERRORS)
