@@ -196,22 +196,25 @@ def is_strict_schema(schema: Any) -> bool:
     all its properties as required and forbids additional ones. A schema that is not
     strict-compatible is still sent, with strict off, rather than rewritten behind the
     suite author's back."""
-    if isinstance(schema, list):
-        return all(is_strict_schema(s) for s in schema)
-    if not isinstance(schema, dict):
+    if not isinstance(schema, Mapping):
         return True
-    is_object = schema.get("type") == "object" or "properties" in schema
-    if is_object:
-        props = schema.get("properties") or {}
+    props = schema.get("properties")
+    if schema.get("type") == "object" or isinstance(props, Mapping):
+        props = props if isinstance(props, Mapping) else {}
         if schema.get("additionalProperties") is not False:
             return False
         if set(schema.get("required") or []) != set(props):
             return False
-    return all(
-        is_strict_schema(v)
-        for k, v in schema.items()
-        if k not in ("required", "enum", "const", "default", "examples")
-    )
+    children: list[Any] = list(props.values()) if isinstance(props, Mapping) else []
+    for key in ("items", "additionalProperties", "not"):
+        children.append(schema.get(key))
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        value = schema.get(key)
+        children.extend(value if isinstance(value, list) else [])
+    for key in ("$defs", "definitions"):
+        value = schema.get(key)
+        children.extend(value.values() if isinstance(value, Mapping) else [])
+    return all(is_strict_schema(child) for child in children)
 
 
 def openai_response_format(schema: Mapping[str, Any]) -> dict[str, Any]:
