@@ -30,7 +30,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -262,9 +262,6 @@ class SimConfig:
         if isinstance(config, SimConfig):
             return config
         return cls.from_mapping(config)
-
-    def with_overrides(self, **changes: Any) -> SimConfig:
-        return replace(self, **changes)
 
     def script_for(self, provider: str, model: str) -> ModelScript:
         scripts: dict[str, ModelScript] = self._scripts  # type: ignore[attr-defined]

@@ -102,16 +102,20 @@ def _count_handler(state: State) -> Any:
     async def handler(request: web.Request) -> web.Response:
         config = state.config
         rid = "req_simcount"
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        model = body.get("model") if isinstance(body, dict) else None
+        state.counters.record("anthropic.count_tokens", model if isinstance(model, str) else "?")
         if not _authorized(config, "anthropic", request):
             return _error("anthropic", "auth", rid, "invalid x-api-key")
         try:
-            body = json.loads(await request.read())
-            if isinstance(body, dict):
-                body.setdefault("max_tokens", 1)
-            req = parse("anthropic", body, request.headers)
-        except (ValueError, InvalidRequest) as exc:
+            if not isinstance(body, dict):
+                raise InvalidRequest("the request body must be a JSON object")
+            req = parse("anthropic", {"max_tokens": 1, **body}, request.headers)
+        except InvalidRequest as exc:
             return _error("anthropic", "invalid_request", rid, str(exc))
-        state.counters.record("anthropic.count_tokens", req.model)
         return web.json_response({"input_tokens": tokens.count(req.prompt_text)})
 
     return handler
@@ -212,7 +216,7 @@ async def _apply_fault(
     error: Any,
 ) -> web.StreamResponse | None:
     """The response a fault produces, or None when the request should then be answered
-    normally (a hang that the client outlived, a stream-only fault on a plain call)."""
+    normally (after a hang the client outlived; stream faults act while streaming)."""
     kind = fault.kind
     if kind == "rate_limit":
         response: web.Response = error("rate_limit")

@@ -99,7 +99,7 @@ def test_anthropic_count_tokens(clients: dict[str, Any], sim: Simulator) -> None
         model="claude-haiku-4-5", messages=[{"role": "user", "content": "one two, three"}]
     )
     assert r.input_tokens == 4
-    assert sim.request_count("anthropic.count_tokens") >= 1
+    assert sim.request_count("anthropic.count_tokens", "claude-haiku-4-5") >= 1
 
 
 def test_configure_replaces_the_script_at_runtime(fresh_sim: Any, clients_for: Any) -> None:
