@@ -22,6 +22,7 @@ from harness.report.views import (
     ALL_SUITES,
     ReportModel,
     build_model,
+    cost_per_1k_calls,
     fmt_ci,
     fmt_ms,
     fmt_num,
@@ -42,6 +43,17 @@ CELL_FIELDS = (
 # fmt: on
 
 STATUS_CODE = {"passed": "P", "failed": "F", "error": "E", "skipped": "S"}
+
+#: Longest output and prompt message embedded in full; the rest is in results.jsonl. Keeps
+#: one runaway answer from making the page unusable.
+MAX_OUTPUT_CHARS = 20_000
+MAX_MESSAGE_CHARS = 50_000
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… [{len(text) - limit:,} more characters in results.jsonl]"
 
 
 def _template_text(name: str) -> str:
@@ -99,7 +111,12 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
         p = prompts.get(pkey)
         if p is None:
             p = prompts[pkey] = len(prompt_rows)
-            prompt_rows.append([[m.get("role", ""), m.get("content", "")] for m in r.prompt])
+            prompt_rows.append(
+                [
+                    [m.get("role", ""), clip(str(m.get("content", "")), MAX_MESSAGE_CHARS)]
+                    for m in r.prompt
+                ]
+            )
         scores = [
             [
                 s_.get("name", ""),
@@ -114,8 +131,9 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
         run = runs.setdefault(r.run_id, len(runs))
         cells.append([
             c, col_index[(r.target, r.temperature)], r.repeat, STATUS_CODE.get(r.status, "S"),
-            1 if r.cached else 0, r.output, p, scores, _ms(r.latency_ms), _ms(r.ttft_ms),
-            _ms(r.queue_ms), _ms(r.tokens_per_s), r.input_tokens, r.output_tokens,
+            1 if r.cached else 0, clip(r.output, MAX_OUTPUT_CHARS), p, scores,
+            _ms(r.latency_ms), _ms(r.ttft_ms), _ms(r.queue_ms), _ms(r.tokens_per_s),
+            r.input_tokens, r.output_tokens,
             r.cached_input_tokens, _usd(r.cost_usd), _usd(r.cost_if_live_usd), r.finish_reason,
             r.error_kind, r.error, r.skip_reason, r.tool_calls or None, r.schema_valid,
             r.retries, run,
@@ -147,9 +165,7 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
         g = by_key.get(key)
         if g is None:
             continue
-        cost = getattr(g, "cost_per_1k_calls_usd", None)
-        if cost is None:
-            cost = getattr(g, "cost_per_1k_cases_usd", None)
+        cost = cost_per_1k_calls(g)
         if getattr(g, "unpriced", False):
             unpriced.append(label)
         elif cost is None or g.pass_rate is None:

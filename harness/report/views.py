@@ -78,6 +78,10 @@ class LeaderRow:
     error_rate: float | None
     retry_rate: float | None
     cached: int
+    #: Cases whose repeats disagree (some passed, some not).
+    flaky: int = 0
+    #: Intervals widened for repeats of the same case (clustered by case).
+    clustered: bool = False
 
     @property
     def cost_text(self) -> str:
@@ -95,10 +99,22 @@ def _ci(value: Any) -> tuple[float, float] | None:
     return (float(lo), float(hi))
 
 
+def cost_per_1k_calls(g: GroupStats) -> float | None:
+    """Live-equivalent cost of 1,000 calls; None when unpriced or nothing ran.
+
+    Per call, not per case: with repeats a case is several calls
+    (``cost_per_1k_cases_usd`` is the per-case figure)."""
+    if getattr(g, "unpriced", False):
+        return None
+    per_call = getattr(g, "cost_per_call_usd", None)
+    if per_call is not None:
+        return float(per_call) * 1000
+    legacy = getattr(g, "cost_per_1k_calls_usd", None)
+    return None if legacy is None else float(legacy)
+
+
 def leader_row(g: GroupStats) -> LeaderRow:
-    cost_1k = getattr(g, "cost_per_1k_calls_usd", None)
-    if cost_1k is None:
-        cost_1k = getattr(g, "cost_per_1k_cases_usd", None)
+    cost_1k = cost_per_1k_calls(g)
     unpriced = bool(getattr(g, "unpriced", False))
     return LeaderRow(
         suite=g.suite,
@@ -115,14 +131,24 @@ def leader_row(g: GroupStats) -> LeaderRow:
         latency_p95=getattr(g, "latency_p95_ms", None),
         ttft_p50=getattr(g, "ttft_p50_ms", None),
         ttft_p95=getattr(g, "ttft_p95_ms", None),
-        tokens_per_s=getattr(g, "tokens_per_s", None),
+        tokens_per_s=_first(g, "tokens_per_s_p50", "tokens_per_s"),
         cost_per_1k=None if unpriced else cost_1k,
         unpriced=unpriced,
         cost_usd=float(getattr(g, "cost_usd", 0.0) or 0.0),
         error_rate=getattr(g, "error_rate", None),
         retry_rate=getattr(g, "retry_rate", None),
         cached=int(getattr(g, "cached", 0)),
+        flaky=len(getattr(g, "flaky_cases", None) or ()),
+        clustered=str(getattr(g, "ci_method", "wilson")) != "wilson",
     )
+
+
+def _first(g: GroupStats, *names: str) -> Any:
+    for name in names:
+        value = getattr(g, name, None)
+        if value is not None:
+            return value
+    return None
 
 
 def _relabelled(r: Result, suite: str) -> Result:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from reportkit import META, XSS, blob, make_result, sample_results
 
 from harness.report import write_reports
-from harness.report.html import CELL_FIELDS, render_html, script_json
-from harness.report.views import failure_groups, reason_key
+from harness.report.html import CELL_FIELDS, MAX_OUTPUT_CHARS, render_html, script_json
+from harness.report.views import build_model, failure_groups, reason_key
 from harness.stats import summarize
 
 
@@ -109,3 +110,37 @@ def test_write_reports_writes_every_file(tmp_path: Path) -> None:
     assert set(files) == {"report.html", "summary.md", "results.csv", "results.parquet"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in files.values())
     assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_cost_is_per_1000_calls_even_with_repeats() -> None:
+    results = [
+        make_result(
+            case_id=f"c{i}",
+            repeat=rep,
+            cost_usd=0.002,
+            cost_if_live_usd=0.002,
+            status="passed" if (i, rep) != (0, 1) else "failed",
+        )
+        for i in range(3)
+        for rep in range(2)
+    ]
+    row = build_model(results, META, summarize(results)).rows[0]
+    assert row.cost_per_1k == pytest.approx(2.0)  # $0.002 x 1000, not per case (x2 repeats)
+    assert row.cost_text == "$2.0000"
+    assert row.flaky == 1  # c0 passed once and failed once
+    html = _render(results)
+    assert "$2.0000" in html
+
+
+def test_empty_metadata_renders() -> None:
+    results = sample_results()
+    html = render_html(results, {}, summarize(results))
+    assert "<h1>llm-harness report</h1>" in html
+
+
+def test_runaway_output_is_clipped_with_a_note() -> None:
+    results = [make_result(output="y" * (MAX_OUTPUT_CHARS + 5000))]
+    data = blob(_render(results))
+    output = data["cells"][0][CELL_FIELDS.index("output")]
+    assert output.startswith("y" * MAX_OUTPUT_CHARS)
+    assert output.endswith("[5,000 more characters in results.jsonl]")

@@ -106,6 +106,7 @@
         var s = summary(caseIdx, ci);
         if (!s) { tr.appendChild(el("td", "none", "·")); return; }
         var td = el("td", "cell");
+        td.tabIndex = 0;
         td.dataset.case = caseIdx;
         td.dataset.col = ci;
         var text = s.code === "M" ? s.passed + "/" + s.ran : (s.n > 1 && s.code !== "S" ? MARK[s.code] + " " + s.passed + "/" + s.ran : MARK[s.code]);
@@ -271,6 +272,10 @@
   matrix.tBodies[0].addEventListener("click", function (e) {
     var td = e.target.closest("td.cell");
     if (td) openCase(parseInt(td.dataset.case, 10));
+  });
+  matrix.tBodies[0].addEventListener("keydown", function (e) {
+    var td = e.target.closest("td.cell");
+    if (td && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); openCase(parseInt(td.dataset.case, 10)); }
   });
   document.querySelectorAll(".open-cell").forEach(function (b) {
     b.addEventListener("click", function () { openCase(cells[parseInt(b.dataset.cell, 10)][F["case"]]); });
