@@ -151,18 +151,23 @@ class HarnessPlugin:
         from harness.estimate import estimate_calls, format_estimate
 
         cells = [i.cell for i in session.items if isinstance(i, CellItem)]
+        runner = self.session.runner
         requests = []
+        refused = 0
         for cell in cells:
             if self.session.skip_reason(cell) is not None:
                 continue
             request = self.session.request_for(cell)
-            if self.session.runner.lookup(cell.target, request) is None:
+            if runner.refusal(cell.target, request) is not None:
+                refused += 1
+            elif runner.lookup(cell.target, request) is None:
                 requests.append(request)
-        rows = estimate_calls(requests, self.session.runner.prices)
+        rows = estimate_calls(requests, runner.prices)
         tr = self.config.pluginmanager.getplugin("terminalreporter")
+        not_sent = f", {refused} would not be sent (unsupported settings)" if refused else ""
         text = (
             f"llm-harness estimate: {len(cells)} cells, {len(requests)} calls would miss "
-            f"the cache; nothing was sent\n" + format_estimate(rows)
+            f"the cache{not_sent}; nothing was sent\n" + format_estimate(rows)
         )
         if tr is not None:
             tr.write_sep("=", "llm-harness estimate")

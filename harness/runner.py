@@ -157,6 +157,17 @@ class Runner:
             loop.call_soon_threadsafe(self._spawn, pending)
         return futures
 
+    def refusal(self, target: TargetSpec, request: Request) -> str | None:
+        """Why this call would end without being sent (the provider cannot be built, or it
+        cannot honour a setting such as temperature), else None. Sends nothing; used by
+        the pre-run estimate so it counts only calls the run would really make."""
+        try:
+            provider, _ = self._provider(target)
+            provider.check(request)
+        except HarnessError as exc:
+            return str(exc)
+        return None
+
     def run(self, target: TargetSpec, request: Request) -> CallOutcome:
         return self.submit(target, request).result()
 
