@@ -195,6 +195,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="BOOL",
     ),
     Option(
+        "prices",
+        _text,
+        None,
+        "YAML/JSON price file that overrides and extends the shipped price table",
+        env="LLM_HARNESS_PRICES",
+        metavar="PATH",
+    ),
+    Option(
         "save_baseline", _text, None, "write this run's outcomes to a baseline file", metavar="PATH"
     ),
     Option(
@@ -261,6 +269,7 @@ class Settings:
     retry_time: float = 120.0
     estimate: bool = False
     report: bool = True
+    prices: Path | None = None
     save_baseline: Path | None = None
     baseline: Path | None = None
     gate: str = "off"
@@ -295,6 +304,7 @@ class Settings:
             retry_time=values.get("retry_time") or 120.0,
             estimate=bool(values.get("estimate")),
             report=values.get("report", True),
+            prices=path(values.get("prices")),
             save_baseline=path(values.get("save_baseline")),
             baseline=path(values.get("baseline")),
             gate=values.get("gate") or "off",

@@ -95,6 +95,14 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in PROVIDER_MARKERS:
         config.addinivalue_line("markers", f"{name}: cells that call the {name} provider")
     settings = _settings(config)
+    if settings.prices is not None:
+        # Checked here so a bad price file is one usage error, not a failure in every cell.
+        from harness.pricing import load_prices, read_price_file
+
+        try:
+            load_prices(read_price_file(settings.prices))
+        except ConfigError as exc:
+            raise pytest.UsageError(f"--llm-prices: {exc}") from None
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput.get("llm_run_id") if workerinput else None
     session = RunSession(settings, run_id=run_id, write=workerinput is None)
@@ -148,11 +156,11 @@ class HarnessPlugin:
         return None
 
     def _print_estimate(self, session: pytest.Session) -> None:
-        from harness.estimate import estimate_calls, format_estimate
+        from harness.estimate import estimate_calls, format_estimate, judge_requests
 
         cells = [i.cell for i in session.items if isinstance(i, CellItem)]
         runner = self.session.runner
-        requests = []
+        requests: list[tuple[str, Any]] = []
         refused = 0
         for cell in cells:
             if self.session.skip_reason(cell) is not None:
@@ -161,7 +169,10 @@ class HarnessPlugin:
             if runner.refusal(cell.target, request) is not None:
                 refused += 1
             elif runner.lookup(cell.target, request) is None:
-                requests.append(request)
+                requests.append((cell.target.id, request))
+                # llm-rubric assertions make judge calls of their own: count them too.
+                specs = [*cell.suite.assertions, *cell.case.assertions]
+                requests += judge_requests(request, specs, cell.case.vars)
         rows = estimate_calls(requests, runner.prices)
         tr = self.config.pluginmanager.getplugin("terminalreporter")
         not_sent = f", {refused} would not be sent (unsupported settings)" if refused else ""

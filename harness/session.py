@@ -96,11 +96,17 @@ class RunSession:
     def runner(self) -> Runner:
         if self._runner is None:
             s = self.settings
+            overrides: dict[str, Any] = {}
+            if s.prices is not None:
+                from harness.pricing import read_price_file
+
+                overrides = dict(read_price_file(s.prices))
             self._runner = Runner(
                 RunnerSettings(
                     concurrency=s.concurrency,
                     budget_usd=s.budget,
                     retry=RetryPolicy(max_retries=s.max_retries, max_total_s=s.retry_time),
+                    price_overrides=overrides,
                 ),
                 self.cache,
             )
@@ -139,6 +145,8 @@ class RunSession:
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried runner."""
+        from harness.scoring.rubric import JUDGE_MAX_TOKENS
+
         spec = parse_target(target)
         env = spec.missing_key()
         if env and self.settings.cache is not CacheMode.REPLAY:
@@ -147,7 +155,7 @@ class RunSession:
             provider=spec.provider,
             model=spec.model,
             messages=tuple(Message(m["role"], m["content"]) for m in messages),
-            max_tokens=512,
+            max_tokens=JUDGE_MAX_TOKENS,
             temperature=0.0 if spec.provider != "anthropic" else None,
             timeout_s=self.settings.timeout or 60.0,
         )

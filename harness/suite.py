@@ -345,7 +345,7 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
     for i, spec in enumerate(suite_asserts):
         problem = validate_assertion(spec)
         if problem:
-            raise fail(problem, "see docs/scorers.md for assertion types", ("assert", i))
+            raise fail(problem, "see docs/scoring.md for assertion types", ("assert", i))
 
     cases: list[Case] = []
     for i, c in enumerate(m.cases):
@@ -459,7 +459,7 @@ def _case(path: Path, raw: Mapping[str, Any], source: str, index: int, line: int
     for spec in model.assert_:
         spec_problem = validate_assertion(spec)
         if spec_problem:
-            raise SuiteError(source, spec_problem, "see docs/scorers.md for assertion types")
+            raise SuiteError(source, spec_problem, "see docs/scoring.md for assertion types")
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
     return Case(case_id, dict(model.vars), tuple(model.assert_), model.threshold, source)
 

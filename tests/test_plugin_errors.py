@@ -77,3 +77,28 @@ def test_items_have_readable_ids_and_provider_markers(pytester: pytest.Pytester)
             "*2/4 tests collected (2 deselected)*",
         ]
     )
+
+
+def test_bad_price_file_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", prices="openai:\n  gpt-4o-mini: {input: cheap}\n")
+    result = pytester.runpytest("--llm-prices=prices.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--llm-prices*gpt-4o-mini*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_price_file_overrides_the_shipped_table(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".yaml",
+        prices="openai:\n  my-finetune: {input: 1.0, output: 2.0, source: contract, date: 2026-11-01}\n",
+    )
+    pytester.makepyfile(
+        """
+        def test_prices(request):
+            from harness.plugin import SESSION_KEY
+            session = request.config.stash[SESSION_KEY]
+            price = session.runner.prices.price_for("openai", "my-finetune")
+            assert price is not None and price.input == 1.0 and price.output == 2.0
+        """
+    )
+    pytester.runpytest("--llm-prices=prices.yaml").assert_outcomes(passed=1)
