@@ -104,18 +104,14 @@ def results(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
 
-def run(
-    pytester: pytest.Pytester, out: Path, *args: str, report: bool = False
-) -> pytest.RunResult:
+def run(pytester: pytest.Pytester, out: Path, *args: str, report: bool = False) -> pytest.RunResult:
     # The report has tests of its own; skipping it here keeps each run about a second shorter.
     return pytester.runpytest_subprocess(
         "evals", f"--llm-out={out}", "-p", "no:cacheprovider", f"--llm-report={report}", *args
     )
 
 
-def test_reference_suite_runs_on_four_providers(
-    project: pytest.Pytester, sim: Simulator
-) -> None:
+def test_reference_suite_runs_on_four_providers(project: pytest.Pytester, sim: Simulator) -> None:
     out = project.path / "run1"
     result = run(project, out, report=True)
     result.assert_outcomes(passed=LIVE_CALLS, skipped=CELLS - LIVE_CALLS)
@@ -140,8 +136,12 @@ def test_reference_suite_runs_on_four_providers(
     summary = json.loads((out / "summary.json").read_text())
     assert {(g["target"], g["temperature"]) for g in summary} == {
         (t, temp)
-        for t in ("openai:gpt-4o-mini", "anthropic:claude-haiku-4-5",
-                  "groq:llama-3.1-8b-instant", "mistral:mistral-small-latest")
+        for t in (
+            "openai:gpt-4o-mini",
+            "anthropic:claude-haiku-4-5",
+            "groq:llama-3.1-8b-instant",
+            "mistral:mistral-small-latest",
+        )
         for temp in (0.0, 0.7)
     }
     result.stdout.fnmatch_lines(["*llm-harness summary*", "*openai:gpt-4o-mini*"])
