@@ -269,7 +269,7 @@ def _compare_group(
     ]
     g.worse_cases = [cc.case for cc in pass_counts if cc.diff < 0]
     g.better_cases = [cc.case for cc in pass_counts if cc.diff > 0]
-    g.metrics.append(_rate_metric("pass_rate", pass_counts, settings, g))
+    g.metrics.append(_rate_metric("pass_rate", pass_counts, settings))
 
     schema_counts = []
     any_schema = False
@@ -280,7 +280,7 @@ def _compare_group(
         if sb and sa:
             schema_counts.append(CaseCounts(c, sum(sb), len(sb), sum(sa), len(sa)))
     if any_schema:
-        g.metrics.append(_rate_metric("schema_valid_rate", schema_counts, settings, g))
+        g.metrics.append(_rate_metric("schema_valid_rate", schema_counts, settings))
 
     cells_before = [x for c in paired for x in before[c]]
     cells_after = [x for c in paired for x in after[c]]
@@ -288,9 +288,7 @@ def _compare_group(
     g.metrics.append(_cost_metric(cells_before, cells_after, settings))
 
 
-def _rate_metric(
-    name: str, counts: Sequence[CaseCounts], settings: GateSettings, g: GroupComparison
-) -> MetricResult:
+def _rate_metric(name: str, counts: Sequence[CaseCounts], settings: GateSettings) -> MetricResult:
     m = MetricResult(metric=name, verdict=Verdict.NOT_COMPARABLE, threshold=settings.min_effect)
     m.cases = len(counts)
     m.samples_before = sum(cc.n_before for cc in counts)
