@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import httpx2
 from mistralai.client import Mistral, errors, models
 
 from harness.errors import ProviderError, TransientError
@@ -43,9 +44,16 @@ class MistralProvider:
     api_key_env: ClassVar[str | None] = "MISTRAL_API_KEY"
     extra: ClassVar[str] = "mistral"
 
-    def __init__(self, client: Mistral, *, secret: str | None) -> None:
+    def __init__(
+        self,
+        client: Mistral,
+        *,
+        secret: str | None,
+        http: tuple[httpx2.Client, httpx2.AsyncClient] | None = None,
+    ) -> None:
         self.client = client
         self._secret = secret
+        self._http = http
 
     # -- protocol ------------------------------------------------------------------------
 
@@ -69,9 +77,14 @@ class MistralProvider:
             raise mapped from None
 
     async def aclose(self) -> None:
-        # The SDK owns a sync and an async httpx2 client; close both.
-        await self.client.__aexit__(None, None, None)
-        self.client.__exit__(None, None, None)
+        if self._http is None:
+            # Clients the SDK built itself: it closes them.
+            await self.client.__aexit__(None, None, None)
+            self.client.__exit__(None, None, None)
+            return
+        sync_http, async_http = self._http
+        await async_http.aclose()
+        sync_http.close()
 
     # -- request -------------------------------------------------------------------------
 
@@ -303,9 +316,16 @@ def mistral_usage(usage: Any) -> Usage:
 
 def create(settings: ProviderSettings) -> MistralProvider:
     key = settings.require_key()
+    # The SDK insists on a sync client too; both share one TLS context (building one
+    # loads the CA bundle, the bulk of the construction time).
+    tls = httpx2.create_ssl_context()
+    sync_http = httpx2.Client(verify=tls, follow_redirects=True)
+    async_http = httpx2.AsyncClient(verify=tls, follow_redirects=True)
     client = Mistral(
         api_key=key,
         server_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        client=sync_http,
+        async_client=async_http,
         retry_config=None,  # the runner owns retries
     )
-    return MistralProvider(client, secret=key)
+    return MistralProvider(client, secret=key, http=(sync_http, async_http))
