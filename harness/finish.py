@@ -33,24 +33,44 @@ def _fmt_ms(ms: float | None) -> str:
     return "-" if ms is None else f"{ms:,.0f}"
 
 
+def fmt_usd(usd: float | None) -> str:
+    """Dollars with enough digits that a small run's cost is not shown as 0."""
+    if usd is None:
+        return "-"
+    if usd == 0:
+        return "0"
+    if usd >= 1:
+        return f"{usd:,.2f}"
+    return f"{usd:.2g}" if usd < 0.0001 else f"{usd:.4f}"
+
+
+SUMMARY_COLUMNS = (
+    "suite",
+    "target",
+    "temp",
+    "cells",
+    "pass",
+    "schema",
+    "p50 ms",
+    "p95 ms",
+    "cost $",
+    "if live $",
+    "replayed",
+    "errors",
+    "skipped",
+)
+
+
 def summary_text(groups: list[GroupStats]) -> str:
-    header = (
-        "suite",
-        "target",
-        "temp",
-        "cells",
-        "pass",
-        "schema",
-        "p50 ms",
-        "p95 ms",
-        "cost $",
-        "cached",
-        "errors",
-    )
-    rows = [header]
+    """The terminal table: one row per (suite, target, temperature).
+
+    ``cost $`` is what this run spent (replays cost 0); ``if live $`` what the same answers
+    cost when they were live, so a cached rerun still shows the price of the choice.
+    """
+    rows = [SUMMARY_COLUMNS]
     for g in groups:
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
-        cost = "unpriced" if g.unpriced else f"{g.cost_usd:.4f}"
+        ran = g.cells - g.skipped
         rows.append(
             (
                 g.suite,
@@ -61,12 +81,14 @@ def summary_text(groups: list[GroupStats]) -> str:
                 _fmt_rate(g.schema_valid_rate),
                 _fmt_ms(g.latency_p50_ms),
                 _fmt_ms(g.latency_p95_ms),
-                cost,
-                f"{g.cached}/{g.cells - g.skipped}",
+                "unpriced" if g.unpriced else fmt_usd(g.cost_usd),
+                "unpriced" if g.unpriced else ("-" if not ran else fmt_usd(g.cost_if_live_usd)),
+                str(g.cached),
                 str(g.errors),
+                str(g.skipped),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(SUMMARY_COLUMNS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -82,10 +104,12 @@ def finish_run(session: RunSession) -> FinishOutcome:
     outcome.groups = groups
     replayed = sum(r.cached for r in results)
     live = sum(1 for r in results if not r.cached and r.status in ("passed", "failed"))
+    spent = sum(r.cost_usd or 0.0 for r in results)
     text = summary_text(groups)
     text += (
-        f"\n{len(results)} cells: {live} live calls, {replayed} replayed from cache "
-        f"(cost 0 this run), {sum(r.status == 'skipped' for r in results)} skipped"
+        f"\n{len(results)} cells: {live} answered live (${fmt_usd(spent)}), {replayed} replayed "
+        f"from cache (cost 0 this run), {sum(r.status == 'error' for r in results)} errors, "
+        f"{sum(r.status == 'skipped' for r in results)} skipped"
     )
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:

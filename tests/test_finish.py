@@ -1,0 +1,47 @@
+"""The terminal summary table: honest costs (never a small cost shown as 0, unpriced named)."""
+
+from __future__ import annotations
+
+from harness.finish import fmt_usd, summary_text
+from harness.stats import summarize
+from harness.types import Result
+
+
+def result(target: str, *, cached: bool = False, cost: float | None = 0.00002) -> Result:
+    return Result(
+        run_id="r",
+        suite="s",
+        case_id="c",
+        target=target,
+        provider=target.split(":")[0],
+        model=target.split(":")[1],
+        temperature=0.0,
+        repeat=0,
+        status="passed",
+        passed=True,
+        latency_ms=120.0,
+        cost_usd=0.0 if cached else cost,
+        cost_if_live_usd=cost,
+        cached=cached,
+    )
+
+
+def test_fmt_usd_keeps_small_costs_visible() -> None:
+    assert fmt_usd(0.0) == "0"
+    assert fmt_usd(0.000034) == "3.4e-05"
+    assert fmt_usd(0.0123) == "0.0123"
+    assert fmt_usd(12.5) == "12.50"
+    assert fmt_usd(None) == "-"
+
+
+def test_summary_shows_replayed_cells_at_zero_with_their_live_price() -> None:
+    text = summary_text(summarize([result("openai:gpt-4o-mini", cached=True)] * 2))
+    header, _, row = text.splitlines()
+    assert header.split()[-6:] == ["$", "if", "live", "$", "replayed", "errors", "skipped"][-6:]
+    # cost $ this run, if live $, replayed, errors, skipped
+    assert row.split()[-5:] == ["0", "4e-05", "2", "0", "0"]
+
+
+def test_summary_names_unpriced_targets() -> None:
+    text = summary_text(summarize([result("openai:my-finetune", cost=None)]))
+    assert "unpriced" in text.splitlines()[-1]
