@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import ConfigError
 from harness.session import RunSession
 from harness.stats import GroupStats, summarize
 
@@ -22,6 +23,8 @@ class FinishOutcome:
     sections: list[tuple[str, str]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     gate_failed: bool = False
+    #: The baseline comparison ran (so, under --llm-gate=fail, it decides the cells' verdict).
+    gate_ran: bool = False
     groups: list[GroupStats] = field(default_factory=list)
 
 
@@ -134,6 +137,10 @@ def finish_run(session: RunSession) -> FinishOutcome:
         where = "\n".join(f"  {name}: {path}" for name, path in outcome.files.items())
         outcome.sections.append(("llm-harness files", f"run {session.run_id}\n{where}"))
 
+    # Compare before saving: with the same path for both, the run is judged against the old
+    # baseline, never against itself.
+    if settings.baseline is not None:
+        outcome.gate_failed = _compare(session, outcome)
     if settings.save_baseline is not None:
         from harness.gate import save_baseline
 
@@ -141,8 +148,6 @@ def finish_run(session: RunSession) -> FinishOutcome:
         outcome.sections.append(
             ("llm-harness baseline", f"baseline written to {settings.save_baseline}")
         )
-    if settings.baseline is not None:
-        outcome.gate_failed = _compare(session, outcome)
     return outcome
 
 
@@ -157,8 +162,14 @@ def _compare(session: RunSession, outcome: FinishOutcome) -> bool:
 
     settings = session.settings
     assert settings.baseline is not None
-    baseline = load_baseline(settings.baseline)
-    comparison = compare(baseline, session.results, load_gate_settings(settings.rootdir))
+    try:
+        baseline = load_baseline(settings.baseline)
+        comparison = compare(baseline, session.results, load_gate_settings(settings.rootdir))
+    except ConfigError as exc:
+        # The plugin checks both files at start; this catches a file changed mid-run.
+        outcome.sections.append(("llm-harness gate", f"gate not run: {exc}"))
+        return settings.gate == "fail"  # a gate that could not judge must not pass
+    outcome.gate_ran = True
     text = render_text(comparison)
     mode = settings.gate
     regressed = comparison.has_regression
