@@ -187,6 +187,9 @@ class ChatCompletionsProvider:
                             )
                     if choice.finish_reason:
                         raw_finish = str(choice.finish_reason)
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            # A chunk that is not the shape the SDK promised (unvalidated in production).
+            raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
         finally:
             await stream.close()
         clock.stop()

@@ -270,6 +270,9 @@ class AnthropicProvider:
                     _merge_usage(usage, event.usage)
                 elif kind == "message_stop":
                     finished = True
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            # A chunk that is not the shape the SDK promised (unvalidated in production).
+            raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
         finally:
             await stream.close()
         clock.stop()

@@ -179,6 +179,9 @@ class MistralProvider:
                         _add_call(calls, _id(tc.id), tc.function.name, tc.function.arguments)
                     if choice.finish_reason:
                         raw_finish = choice.finish_reason
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            # A chunk that is not the shape the SDK promised (unvalidated in production).
+            raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
         finally:
             await stream.close()
         clock.stop()
