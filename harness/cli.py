@@ -34,11 +34,56 @@ DELEGATED = {
 }
 
 
+#: pytest options whose value is the next argument (so it is not taken for a suite path).
+PYTEST_VALUED = frozenset(
+    {
+        "-k",
+        "-m",
+        "-p",
+        "-n",
+        "-c",
+        "-o",
+        "-W",
+        "--rootdir",
+        "--junitxml",
+        "--junit-xml",
+        "--basetemp",
+        "--maxfail",
+        "--durations",
+        "--tb",
+        "--deselect",
+        "--ignore",
+        "--confcutdir",
+        "--dist",
+        "--override-ini",
+        "--log-level",
+        "--import-mode",
+    }
+)
+
+
+def _positional(args: Sequence[str]) -> list[str]:
+    """The arguments that are not options or option values (``--llm-baseline PATH``)."""
+    from harness.config import OPTIONS
+
+    valued = PYTEST_VALUED | {o.cli for o in OPTIONS if not o.flag}
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in valued
+        else:
+            out.append(arg)
+    return out
+
+
 def cmd_run(argv: Sequence[str]) -> int:
     """Run suites through pytest so plain tests, markers and plugins all behave the same.
     Every argument is passed to pytest; with no existing path among them, evals/ is run."""
     args = list(argv)
-    if not any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-")):
+    if not any(Path(a.split("::")[0]).exists() for a in _positional(args)):
         if not Path("evals").is_dir():
             print("llm-harness run: no suite path given and no evals/ folder here", file=sys.stderr)
             return EXIT_USAGE
