@@ -7,12 +7,13 @@ keeps the file small and the labels searchable.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 PASS = "#2e7d32"
 FAIL = "#c62828"
@@ -29,32 +30,34 @@ class Point:
     pass_rate: float | None
 
 
-def _pyplot() -> Any:
+#: Chart style, applied only while a chart is drawn and saved (never to the user's plots).
+RC: dict[str, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "llm-harness",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+@contextlib.contextmanager
+def _figure(width: float, height: float) -> Iterator[tuple[Any, Any]]:
+    """A Figure and its axes, without pyplot: no global figure registry, no GUI backend,
+    safe from any thread and whatever backend the user's own code picked."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "svg.fonttype": "none",
-            "svg.hashsalt": "llm-harness",
-            "font.size": 9,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
-    )
-    return plt
+    with matplotlib.rc_context(cast(Any, RC)):
+        fig = Figure(figsize=(width, height))
+        yield fig, fig.subplots()
 
 
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
 def _to_svg(fig: Any, chart_id: str) -> str:
-    plt = _pyplot()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
     svg = _PROLOG.sub("", buf.getvalue(), count=1)
     # Several charts share one page: give each its own id namespace so clip paths and
     # marker definitions never collide.
@@ -91,58 +94,57 @@ def quality_vs_cost(points: Sequence[Point]) -> str | None:
     priced = [p for p in points if p.cost_per_1k is not None and p.pass_rate is not None]
     if not priced:
         return None
-    plt = _pyplot()
     frontier = pareto_frontier(priced)
     on_frontier = {id(p) for p in frontier}
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    costs = [p.cost_per_1k or 0.0 for p in priced]
-    lo, hi = min(costs), max(costs)
-    log = lo > 0 and hi / lo > 20
-    if log:
-        ax.set_xscale("log")
-    # Targets at the same spot (same model in two runs, two temperatures) share one label.
-    spots: dict[tuple[float, float], list[Point]] = {}
-    for p in priced:
-        spots.setdefault((p.cost_per_1k or 0.0, (p.pass_rate or 0.0) * 100), []).append(p)
-    for (x, y), group in spots.items():
-        front = any(id(p) in on_frontier for p in group)
-        ax.scatter(
-            [x],
-            [y],
-            s=46 if front else 30,
-            color=ACCENT if front else MUTED,
-            edgecolor="black" if front else "none",
-            zorder=3,
-        )
-        # Labels point inwards so they never push the plot area narrow.
-        right_half = _fraction(x, lo, hi, log) > 0.5
-        ax.annotate(
-            "\n".join(p.label for p in group),
-            (x, y),
-            textcoords="offset points",
-            xytext=(-6 if right_half else 6, 4),
-            ha="right" if right_half else "left",
-            fontsize=7.5,
-            va="top" if y > 90 else "bottom",
-        )
-    if len(frontier) > 1:
-        ax.step(
-            [p.cost_per_1k for p in frontier],
-            [(p.pass_rate or 0.0) * 100 for p in frontier],
-            where="post",
-            color=ACCENT,
-            linewidth=1.2,
-            linestyle="--",
-            zorder=2,
-            label="Pareto frontier",
-        )
-        ax.legend(loc="lower right", frameon=False)
-    ax.set_xlabel("cost per 1,000 calls (USD, as if live)")
-    ax.set_ylabel("pass rate (%)")
-    ax.set_ylim(-3, 105)
-    ax.grid(alpha=0.25)
-    ax.set_title("Quality vs cost (Pareto frontier outlined)", loc="left", fontsize=10)
-    return _to_svg(fig, "chart-cost")
+    with _figure(7.5, 4.2) as (fig, ax):
+        costs = [p.cost_per_1k or 0.0 for p in priced]
+        lo, hi = min(costs), max(costs)
+        log = lo > 0 and hi / lo > 20
+        if log:
+            ax.set_xscale("log")
+        # Targets at the same spot (same model in two runs, two temperatures) share one label.
+        spots: dict[tuple[float, float], list[Point]] = {}
+        for p in priced:
+            spots.setdefault((p.cost_per_1k or 0.0, (p.pass_rate or 0.0) * 100), []).append(p)
+        for (x, y), group in spots.items():
+            front = any(id(p) in on_frontier for p in group)
+            ax.scatter(
+                [x],
+                [y],
+                s=46 if front else 30,
+                color=ACCENT if front else MUTED,
+                edgecolor="black" if front else "none",
+                zorder=3,
+            )
+            # Labels point inwards so they never push the plot area narrow.
+            right_half = _fraction(x, lo, hi, log) > 0.5
+            ax.annotate(
+                "\n".join(p.label for p in group),
+                (x, y),
+                textcoords="offset points",
+                xytext=(-6 if right_half else 6, 4),
+                ha="right" if right_half else "left",
+                fontsize=7.5,
+                va="top" if y > 90 else "bottom",
+            )
+        if len(frontier) > 1:
+            ax.step(
+                [p.cost_per_1k for p in frontier],
+                [(p.pass_rate or 0.0) * 100 for p in frontier],
+                where="post",
+                color=ACCENT,
+                linewidth=1.2,
+                linestyle="--",
+                zorder=2,
+                label="Pareto frontier",
+            )
+            ax.legend(loc="lower right", frameon=False)
+        ax.set_xlabel("cost per 1,000 calls (USD, as if live)")
+        ax.set_ylabel("pass rate (%)")
+        ax.set_ylim(-3, 105)
+        ax.grid(alpha=0.25)
+        ax.set_title("Quality vs cost (Pareto frontier outlined)", loc="left", fontsize=10)
+        return _to_svg(fig, "chart-cost")
 
 
 def _horizontal_box_kwargs(labels: list[str]) -> dict[str, Any]:
@@ -161,28 +163,27 @@ def latency_distribution(series: Sequence[tuple[str, Sequence[float]]]) -> str |
     data = [(label, list(values)) for label, values in series if values]
     if not data:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.42 * len(data)))
-    values = [v for _, v in data]
-    ax.boxplot(
-        values,
-        **_horizontal_box_kwargs([label for label, _ in data]),
-        whis=(5, 95),
-        showfliers=False,
-        widths=0.55,
-        medianprops={"color": FAIL},
-        patch_artist=True,
-        boxprops={"facecolor": "#dbe7f5", "edgecolor": ACCENT},
-    )
-    everything = [x for v in values for x in v]
-    lo, hi = min(everything), max(everything)
-    if lo > 0 and hi / lo > 30:
-        ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("latency (ms); box: p25–p75, line: median, whiskers: p5–p95")
-    ax.grid(axis="x", alpha=0.25)
-    ax.set_title("Latency distribution per target", loc="left", fontsize=10)
-    return _to_svg(fig, "chart-latency")
+    with _figure(7.5, 0.9 + 0.42 * len(data)) as (fig, ax):
+        values = [v for _, v in data]
+        ax.boxplot(
+            values,
+            **_horizontal_box_kwargs([label for label, _ in data]),
+            whis=(5, 95),
+            showfliers=False,
+            widths=0.55,
+            medianprops={"color": FAIL},
+            patch_artist=True,
+            boxprops={"facecolor": "#dbe7f5", "edgecolor": ACCENT},
+        )
+        everything = [x for v in values for x in v]
+        lo, hi = min(everything), max(everything)
+        if lo > 0 and hi / lo > 30:
+            ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_xlabel("latency (ms); box: p25–p75, line: median, whiskers: p5–p95")
+        ax.grid(axis="x", alpha=0.25)
+        ax.set_title("Latency distribution per target", loc="left", fontsize=10)
+        return _to_svg(fig, "chart-latency")
 
 
 def schema_validity(
@@ -191,26 +192,25 @@ def schema_validity(
     """rows: (label, valid rate, (ci low, ci high), cells checked)."""
     if not rows:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.42 * len(rows)))
-    ys = list(range(len(rows)))
-    rates = [r[1] * 100 for r in rows]
-    err_lo = [max(0.0, (r[1] - r[2][0]) * 100) for r in rows]
-    err_hi = [max(0.0, (r[2][1] - r[1]) * 100) for r in rows]
-    colors = [PASS if r[1] >= 0.95 else ("#f9a825" if r[1] >= 0.8 else FAIL) for r in rows]
-    ax.barh(ys, rates, color=colors, alpha=0.75, height=0.55)
-    ax.errorbar(
-        rates, ys, xerr=[err_lo, err_hi], fmt="none", ecolor="black", capsize=3, linewidth=1
-    )
-    for y, r in zip(ys, rows, strict=True):
-        ax.text(101, y, f"{r[1] * 100:.0f}% of {r[3]}", va="center", fontsize=7.5)
-    ax.set_yticks(ys, [r[0] for r in rows])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 115)
-    ax.set_xlabel("schema-valid answers (%), 95% Wilson interval")
-    ax.grid(axis="x", alpha=0.25)
-    ax.set_title("Schema validity", loc="left", fontsize=10)
-    return _to_svg(fig, "chart-schema")
+    with _figure(7.5, 0.9 + 0.42 * len(rows)) as (fig, ax):
+        ys = list(range(len(rows)))
+        rates = [r[1] * 100 for r in rows]
+        err_lo = [max(0.0, (r[1] - r[2][0]) * 100) for r in rows]
+        err_hi = [max(0.0, (r[2][1] - r[1]) * 100) for r in rows]
+        colors = [PASS if r[1] >= 0.95 else ("#f9a825" if r[1] >= 0.8 else FAIL) for r in rows]
+        ax.barh(ys, rates, color=colors, alpha=0.75, height=0.55)
+        ax.errorbar(
+            rates, ys, xerr=[err_lo, err_hi], fmt="none", ecolor="black", capsize=3, linewidth=1
+        )
+        for y, r in zip(ys, rows, strict=True):
+            ax.text(101, y, f"{r[1] * 100:.0f}% of {r[3]}", va="center", fontsize=7.5)
+        ax.set_yticks(ys, [r[0] for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 115)
+        ax.set_xlabel("schema-valid answers (%), 95% Wilson interval")
+        ax.grid(axis="x", alpha=0.25)
+        ax.set_title("Schema validity", loc="left", fontsize=10)
+        return _to_svg(fig, "chart-schema")
 
 
 def finite(values: Sequence[float | None]) -> list[float]:
