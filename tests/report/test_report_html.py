@@ -144,3 +144,14 @@ def test_runaway_output_is_clipped_with_a_note() -> None:
     output = data["cells"][0][CELL_FIELDS.index("output")]
     assert output.startswith("y" * MAX_OUTPUT_CHARS)
     assert output.endswith("[5,000 more characters in results.jsonl]")
+
+
+def test_rendering_leaves_the_users_matplotlib_settings_alone() -> None:
+    import matplotlib
+
+    before = {k: v for k, v in matplotlib.rcParams.items() if k != "backend"}
+    html = _render()
+    assert html.count("<svg") == 3
+    after = {k: v for k, v in matplotlib.rcParams.items() if k != "backend"}
+    assert after == before
+    assert before["svg.fonttype"] != "none" or before["font.size"] != 9  # defaults differ from RC
