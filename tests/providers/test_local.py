@@ -26,6 +26,7 @@ from harness.providers.local import (
     call_seed,
     chat_messages,
     create,
+    raw_prompt,
     tool_grammar,
 )
 from harness.types import Completion, Message, Request, Tool
@@ -225,12 +226,30 @@ def test_missing_model_file_is_a_config_error_with_the_fix(tmp_path: Any) -> Non
         run(p, request(model="gemma-99b"))
 
 
+def test_raw_format_continues_the_text_without_a_chat_template() -> None:
+    p = create(ProviderSettings("local", options={"chat_format": "raw"}))
+    try:
+        c = run(p, request(messages=(Message("user", "1, 2, 3, 4, 5, 6,"),), max_tokens=3))
+    finally:
+        asyncio.run(p.aclose())
+    assert c.text.lstrip().startswith("7")
+    assert c.usage.input_tokens is not None and c.usage.input_tokens < 20  # no turn markers
+
+
+def test_raw_prompt_joins_the_messages_with_blank_lines() -> None:
+    msgs = (Message("system", "Queues:"), Message("user", "Ticket: x\nQueue:"))
+    assert raw_prompt(msgs) == "Queues:\n\nTicket: x\nQueue:"
+
+
 def test_bad_options_are_config_errors() -> None:
     p = create(ProviderSettings("local", options={"n_threads": "two"}))
     with pytest.raises(ConfigError, match="n_threads"):
         run(p, request())
     p = create(ProviderSettings("local", options={"n_ctx": 64}))
     with pytest.raises(ConfigError, match="n_ctx must be an integer >= 256"):
+        run(p, request())
+    p = create(ProviderSettings("local", options={"chat_format": "gemmma"}))
+    with pytest.raises(ConfigError, match="valid formats"):
         run(p, request())
 
 
