@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 PASS = "#2e7d32"
 FAIL = "#c62828"
@@ -42,14 +42,20 @@ RC: dict[str, Any] = {
 
 @contextlib.contextmanager
 def _figure(width: float, height: float) -> Iterator[tuple[Any, Any]]:
-    """A Figure and its axes, without pyplot: no global figure registry, no GUI backend,
-    safe from any thread and whatever backend the user's own code picked."""
+    """A Figure and its axes, made without pyplot: nothing joins pyplot's figure registry
+    and no GUI backend is involved, whatever backend the user's own code picked."""
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(cast(Any, RC)):
+    # Set and restore only our keys, so the user's own settings stay as they were.
+    rc: Any = matplotlib.rcParams
+    saved = {key: rc[key] for key in RC}
+    rc.update(RC)
+    try:
         fig = Figure(figsize=(width, height))
         yield fig, fig.subplots()
+    finally:
+        rc.update(saved)
 
 
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)

@@ -96,7 +96,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
     suites: dict[str, int] = {}
     cases: dict[tuple[str, str], int] = {}
     case_rows: list[list[Any]] = []
-    prompts: dict[str, int] = {}
+    prompts: dict[tuple[tuple[tuple[str, Any], ...], ...], int] = {}
     prompt_rows: list[Any] = []
     cells: list[list[Any]] = []
     runs: dict[str, int] = {}
@@ -107,7 +107,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
         if c is None:
             c = cases[ckey] = len(case_rows)
             case_rows.append([s, r.case_id, r.vars or None])
-        pkey = json.dumps(r.prompt, ensure_ascii=False, sort_keys=True)
+        pkey = tuple(tuple(sorted(m.items())) for m in r.prompt)
         p = prompts.get(pkey)
         if p is None:
             p = prompts[pkey] = len(prompt_rows)
