@@ -3,12 +3,54 @@ and no network connection anywhere but loopback."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import ipaddress
+import pkgutil
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# pytester's in-process runs drop every module first imported inside the inner run. Modules
+# with native state (numpy under matplotlib/pandas) cannot be imported twice, and an SDK
+# imported twice has two copies of its exception classes, so an adapter's error mapping
+# would miss them. Importing them once here keeps one copy for the whole session.
+_PRELOAD = (
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "pyarrow",
+    "httpx",
+    "httpx2",
+    "openai",
+    "anthropic",
+    "groq",
+    "mistralai",
+    "harness.providers.openai",
+    "harness.providers.anthropic",
+    "harness.providers.groq",
+    "harness.providers.mistral",
+    "harness.providers.openai_compatible",
+    "harness.report",
+)
+#: Packages the SDKs import lazily, on their first request: loaded whole.
+_PRELOAD_WHOLE = ("h11", "httpcore", "httpcore2")
+for _name in _PRELOAD:
+    # An optional extra that is not installed: its tests skip.
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
+for _name in _PRELOAD_WHOLE:
+    try:
+        _package = importlib.import_module(_name)
+    except ImportError:
+        continue
+    for _info in pkgutil.walk_packages(_package.__path__, _name + "."):
+        # Optional backends (trio, socks) that are not installed.
+        with contextlib.suppress(ImportError):
+            importlib.import_module(_info.name)
 
 KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY")
 URL_VARS = (
