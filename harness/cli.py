@@ -97,6 +97,8 @@ def cmd_providers(argv: Sequence[str]) -> int:
         prog="llm-harness providers", description="List providers and their configuration."
     )
     parser.parse_args(argv)
+    from importlib import metadata, util
+
     from harness.pricing import load_prices
     from harness.providers import PROVIDERS
 
@@ -104,23 +106,31 @@ def cmd_providers(argv: Sequence[str]) -> int:
     for info in PROVIDERS.values():
         if info.api_key_env:
             key = "set" if os.environ.get(info.api_key_env) else f"not set ({info.api_key_env})"
+        elif info.base_url_env:
+            key = "optional (a target's api_key_env names the variable)"
         else:
             key = "not needed"
-        base = (
-            (os.environ.get(info.base_url_env) if info.base_url_env else None)
-            or info.default_base_url
-            or "-"
-        )
-        try:
-            importlib.import_module(info.module)
-            sdk = "installed"
-        except ImportError:
+        from_env = os.environ.get(info.base_url_env) if info.base_url_env else None
+        if from_env:
+            base = f"{from_env} (from {info.base_url_env})"
+        elif info.default_base_url:
+            base = f"{info.default_base_url} (default; {info.base_url_env} overrides)"
+        elif info.base_url_env:
+            base = f"not set ({info.base_url_env} or a target's base_url)"
+        else:
+            base = "-"
+        # find_spec, not import: importing some SDKs takes seconds.
+        if util.find_spec(info.sdk_module) is None:
             sdk = f"missing: pip install 'llm-harness[{info.extra}]'"
-        except HarnessError as exc:
-            sdk = str(exc)
+        else:
+            try:
+                sdk = f"{info.sdk_dist} {metadata.version(info.sdk_dist)}"
+            except metadata.PackageNotFoundError:
+                sdk = info.sdk_dist
         print(f"{info.name}\n  key: {key}\n  base URL: {base}\n  SDK: {sdk}")
-        rows = prices.models_for(info.name) if hasattr(prices, "models_for") else []
-        for row in rows:
+        if info.notes:
+            print(f"  notes: {info.notes}")
+        for row in prices.models_for(info.name):
             print(f"  {row}")
     print(f"prices as of {prices.date}")
     return 0

@@ -21,6 +21,12 @@ class ProviderInfo:
     base_url_env: str | None
     extra: str
     default_base_url: str | None
+    #: The SDK's import name and distribution, checked without importing it (importing
+    #: anthropic alone takes seconds).
+    sdk_module: str = ""
+    sdk_dist: str = ""
+    #: What a user should know about this provider's settings.
+    notes: str = ""
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
@@ -31,6 +37,9 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "OPENAI_BASE_URL",
         "openai",
         "https://api.openai.com/v1",
+        "openai",
+        "openai",
+        "o1/o3/o4 and gpt-5/-mini/-nano take only temperature 1 (others: unsupported)",
     ),
     "anthropic": ProviderInfo(
         "anthropic",
@@ -39,6 +48,9 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "ANTHROPIC_BASE_URL",
         "anthropic",
         "https://api.anthropic.com",
+        "anthropic",
+        "anthropic",
+        "temperature/top_p/top_k unsupported by the current API; seed not sent",
     ),
     "groq": ProviderInfo(
         "groq",
@@ -47,6 +59,9 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "GROQ_BASE_URL",
         "groq",
         "https://api.groq.com",
+        "groq",
+        "groq",
+        "json_schema structured output depends on the model",
     ),
     "mistral": ProviderInfo(
         "mistral",
@@ -55,6 +70,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "MISTRAL_BASE_URL",
         "mistral",
         "https://api.mistral.ai",
+        "mistralai",
+        "mistralai",
     ),
     "openai-compatible": ProviderInfo(
         "openai-compatible",
@@ -63,8 +80,21 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "OPENAI_COMPATIBLE_BASE_URL",
         "openai",
         None,
+        "openai",
+        "openai",
+        "needs a base URL: OPENAI_COMPATIBLE_BASE_URL or a target's base_url",
     ),
-    "local": ProviderInfo("local", "harness.providers.local", None, None, "local", None),
+    "local": ProviderInfo(
+        "local",
+        "harness.providers.local",
+        None,
+        None,
+        "local",
+        None,
+        "llama_cpp",
+        "llama-cpp-python",
+        "Gemma 3 270M in-process; one call at a time",
+    ),
 }
 
 
