@@ -203,7 +203,7 @@
     line.appendChild(el("span", "st st-" + code, MARK[code] + " " + STATUS[code]));
     line.appendChild(document.createTextNode(" repeat " + c[F.repeat] + " · "));
     if (c[F.cached]) line.appendChild(el("span", "cachemark", "↺ replayed from cache"));
-    else line.appendChild(el("span", null, "live call"));
+    else line.appendChild(el("span", null, code === "S" ? "not called" : "live call"));
     box.appendChild(line);
     var m = [];
     if (code !== "S") {
