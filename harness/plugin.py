@@ -272,7 +272,7 @@ class HarnessPlugin:
 
         self._recorded.add(report.nodeid)
         for data in results:
-            self.session.record(Result.from_dict(data))
+            self.session.record(Result.from_dict(data), data)
         self._maybe_progress()
 
     def _maybe_progress(self) -> None:

@@ -83,6 +83,7 @@ class RunSession:
         self._runner: Runner | None = None
         self._cache: ResponseCache | None = None
         self._futures: dict[int, concurrent.futures.Future[CallOutcome]] = {}
+        self._requests: dict[int, Request] = {}
 
     # -- pipeline pieces ---------------------------------------------------------------
 
@@ -113,11 +114,15 @@ class RunSession:
         return self._runner
 
     def request_for(self, cell: Cell) -> Request:
-        request = cell.request()
-        if self.settings.timeout is not None:
-            from dataclasses import replace
+        # Built once per cell: prefetch and scoring both need it, and rendering is not free.
+        request = self._requests.get(id(cell))
+        if request is None:
+            request = cell.request()
+            if self.settings.timeout is not None:
+                from dataclasses import replace
 
-            request = replace(request, timeout_s=self.settings.timeout)
+                request = replace(request, timeout_s=self.settings.timeout)
+            self._requests[id(cell)] = request
         return request
 
     def skip_reason(self, cell: Cell) -> str | None:
@@ -240,13 +245,15 @@ class RunSession:
 
     # -- recording and the end of the run ---------------------------------------------
 
-    def record(self, result: Result) -> None:
+    def record(self, result: Result, data: dict[str, Any] | None = None) -> None:
+        """Keep a cell's result and append it to results.jsonl at once. ``data`` is the
+        result's dict when the caller has it already (it came on a test report)."""
         self.results.append(result)
         if not self.write:
             return
         if self.store is None:
             self.store = RunStore(self.out_dir)
-        self.store.append(result)
+        self.store.append(data if data is not None else result)
 
     def meta(self) -> dict[str, Any]:
         price_date = self._runner.prices.date if self._runner is not None else None

@@ -36,8 +36,10 @@ class RunStore:
         self._lock = threading.Lock()
         self._fh: IO[str] | None = None
 
-    def append(self, result: Result) -> None:
-        line = json.dumps(result.to_dict(), ensure_ascii=False, default=str)
+    def append(self, result: Result | dict[str, Any]) -> None:
+        """Write one record and flush it, so a crash keeps every finished cell."""
+        data = result.to_dict() if isinstance(result, Result) else result
+        line = json.dumps(data, ensure_ascii=False, default=str)
         with self._lock:
             if self._fh is None:
                 self._fh = open(self.results_path, "a", encoding="utf-8")  # noqa: SIM115

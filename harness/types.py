@@ -173,9 +173,19 @@ class Result:
     started_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Not dataclasses.asdict: its recursive deep copy was the largest per-cell cost of a
+        # cached run. The fields are JSON values already; lists and dicts are copied one
+        # level so the record does not share them with this object.
+        return {
+            name: (value.copy() if isinstance(value, list | dict) else value)
+            for name in _RESULT_FIELDS
+            for value in (getattr(self, name),)
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _RESULT_FIELD_SET})
+
+
+_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(Result))
+_RESULT_FIELD_SET = frozenset(_RESULT_FIELDS)
