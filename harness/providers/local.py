@@ -319,10 +319,11 @@ class _FastGrammarLlama(llama_cpp.Llama):
 
     Stock llama-cpp-python applies the grammar to every token of the vocabulary at every
     step. Here a custom sampler placed before the grammar keeps the allowed tokens among the
-    128 most likely (plus end-of-generation tokens); when none is allowed it tries the 8192
-    most likely, and only then leaves the full list to the grammar. Under greedy decoding
-    the chosen token is the same; when sampling, candidates come from the likeliest 128
-    tokens that fit (the sampler's own top_k is 40).
+    128 most likely; when none is allowed it tries the 8192 most likely, and only then
+    leaves the full list to the grammar. If any of the k likeliest tokens is allowed, the
+    likeliest allowed token is among them, so greedy decoding picks the same token as the
+    stock sampler (bench/bench_local.py compares the outputs); when sampling, candidates
+    come from the likeliest tokens that fit (the sampler's own top_k is 40 anyway).
     """
 
     counter: _Counter | None = None
@@ -360,10 +361,7 @@ class _FastGrammarLlama(llama_cpp.Llama):
         return sampler
 
     def _prefilter(self, grammar_sampler: Any) -> Callable[[Any], None]:
-        eog = sorted(
-            {t for t in (self.token_eos(), _c.llama_vocab_eot(self._model.vocab)) if t >= 0}
-        )
-        small = np.zeros(max(GRAMMAR_TOP_K) + len(eog), dtype=_TOKEN_DATA)
+        small = np.zeros(max(GRAMMAR_TOP_K), dtype=_TOKEN_DATA)
         small_array = _c.llama_token_data_array(
             data=small.ctypes.data_as(_c.llama_token_data_p), size=0, selected=-1, sorted=False
         )
@@ -384,15 +382,13 @@ class _FastGrammarLlama(llama_cpp.Llama):
                 memoryview((ctypes.c_char * (size * _TOKEN_DATA.itemsize)).from_address(address)),
                 dtype=_TOKEN_DATA,
             )
-            logits = full["logit"]
-            # End-of-generation tokens are always candidates: once the grammar is complete
-            # they are the only tokens it allows (looked up by id: positions follow ids here).
-            extra = np.array([t for t in eog if t < size and full["id"][t] == t], dtype=np.intp)
             for k in GRAMMAR_TOP_K:
                 if k >= size:
                     return  # as many candidates as the list: let the grammar scan it
-                top = np.argpartition(logits, size - k)[size - k :]
-                allowed = allowed_among(full, np.union1d(top, extra))
+                # Only the k likeliest tokens, nothing added: then the likeliest allowed
+                # token among them is the likeliest allowed token overall.
+                top = np.argpartition(full["logit"], size - k)[size - k :]
+                allowed = allowed_among(full, top)
                 if len(allowed):
                     full[: len(allowed)] = allowed
                     cur_p.contents.size = len(allowed)
