@@ -21,6 +21,7 @@ import anthropic
 
 from harness.errors import ConfigError, ProviderError, TransientError, Unsupported
 from harness.providers import _common as common
+from harness.providers._transport import async_client, use_aiohttp
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
@@ -383,6 +384,16 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
         api_key=key,
         base_url=common.resolve_base_url(settings, BASE_URL_ENV),
         max_retries=0,
+        http_client=_http_client(settings),
         _strict_response_validation=common.strict_validation(settings),
     )
     return AnthropicProvider(client, secret=key)
+
+
+def _http_client(settings: ProviderSettings) -> Any:
+    """The SDK's httpx client: over aiohttp unless the target asks for plain httpx."""
+    if not use_aiohttp(settings.options):
+        return None  # the SDK builds its default client
+    import httpx2
+
+    return async_client(httpx2)

@@ -22,6 +22,7 @@ from mistralai.client import Mistral, errors, models
 
 from harness.errors import ProviderError, TransientError
 from harness.providers import _common as common
+from harness.providers._transport import async_client, use_aiohttp
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
@@ -323,7 +324,11 @@ def create(settings: ProviderSettings) -> MistralProvider:
     # loads the CA bundle, the bulk of the construction time).
     tls = httpx2.create_ssl_context()
     sync_http = httpx2.Client(verify=tls, follow_redirects=True)
-    async_http = httpx2.AsyncClient(verify=tls, follow_redirects=True)
+    async_http = (
+        async_client(httpx2)
+        if use_aiohttp(settings.options)
+        else httpx2.AsyncClient(verify=tls, follow_redirects=True)
+    )
     client = Mistral(
         api_key=key,
         server_url=common.resolve_base_url(settings, BASE_URL_ENV),

@@ -1,0 +1,138 @@
+"""An httpx / httpx2 transport that sends the SDKs' requests through aiohttp.
+
+Why: on a large concurrent run the SDKs' default transport (httpcore) costs more CPU per call
+than anything else in the harness process: its connection pool rescans every connection on
+each request and its HTTP/1.1 parser is pure Python. All four SDKs accept a caller's httpx
+client, and a transport is httpx's own extension point, so the official SDKs still build
+every request, parse every response and stream, and raise their own errors; only the bytes
+travel through aiohttp's C-accelerated client. Failures are raised as the httpx exceptions the
+SDKs expect (ConnectError, ReadTimeout, RemoteProtocolError, ...), so error handling is
+unchanged. A target can opt out with ``options: {transport: httpx}``.
+
+One transport belongs to one provider instance and to the event loop that first uses it (the
+runner's loop); its aiohttp session is created there, lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from types import ModuleType
+from typing import Any
+
+import aiohttp
+
+#: Connections per provider instance; the runner's per-provider semaphore is the real limit.
+DEFAULT_LIMIT = 512
+
+
+def use_aiohttp(options: Mapping[str, Any]) -> bool:
+    """Whether a target's options leave the aiohttp transport on (the default)."""
+    return str(options.get("transport", "aiohttp")).lower() != "httpx"
+
+
+def async_client(httpx_mod: ModuleType, *, limit: int = DEFAULT_LIMIT, **kwargs: Any) -> Any:
+    """An ``httpx_mod.AsyncClient`` (httpx or httpx2) whose transport is aiohttp."""
+    kwargs.setdefault("follow_redirects", True)
+    return httpx_mod.AsyncClient(transport=make_transport(httpx_mod, limit), **kwargs)
+
+
+def make_transport(httpx_mod: ModuleType, limit: int = DEFAULT_LIMIT) -> Any:
+    """Build the transport class for ``httpx_mod`` and return an instance of it."""
+    errors = _Errors(httpx_mod)
+
+    class AiohttpStream(httpx_mod.AsyncByteStream):  # type: ignore[name-defined]
+        def __init__(self, response: aiohttp.ClientResponse, request: Any) -> None:
+            self._response = response
+            self._request = request
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self._response.content.iter_any():
+                    yield chunk
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise errors.translate(exc, self._request, reading=True) from exc
+
+        async def aclose(self) -> None:
+            self._response.release()
+
+    class AiohttpTransport(httpx_mod.AsyncBaseTransport):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            self._session: aiohttp.ClientSession | None = None
+
+        def _client(self) -> aiohttp.ClientSession:
+            if self._session is None or self._session.closed:
+                connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
+                # Bodies are handed to httpx undecoded: it decodes per Content-Encoding.
+                self._session = aiohttp.ClientSession(
+                    connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+                )
+            return self._session
+
+        async def handle_async_request(self, request: Any) -> Any:
+            timeouts = request.extensions.get("timeout", {})
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=timeouts.get("connect"),
+                sock_read=timeouts.get("read"),
+            )
+            body = await request.aread()
+            headers = [
+                (k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"
+            ]
+            try:
+                response = await self._client().request(
+                    request.method,
+                    str(request.url),
+                    headers=headers,
+                    data=body or None,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    # httpx already set every header it wants; add none of aiohttp's.
+                    skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise errors.translate(exc, request, reading=False) from exc
+            return httpx_mod.Response(
+                status_code=response.status,
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
+                ],
+                stream=AiohttpStream(response, request),
+                extensions={
+                    "http_version": b"HTTP/1.1",
+                    "reason_phrase": (response.reason or "").encode("latin-1"),
+                },
+            )
+
+        async def aclose(self) -> None:
+            if self._session is not None and not self._session.closed:
+                await self._session.close()
+
+    return AiohttpTransport()
+
+
+class _Errors:
+    """aiohttp failures as the httpx exceptions the SDKs catch and classify."""
+
+    def __init__(self, httpx_mod: ModuleType) -> None:
+        self.httpx = httpx_mod
+
+    def translate(self, exc: BaseException, request: Any, *, reading: bool) -> Exception:
+        h = self.httpx
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return h.ConnectTimeout(message, request=request)
+        if isinstance(exc, asyncio.TimeoutError):
+            return h.ReadTimeout(message, request=request)
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return h.ConnectError(message, request=request)
+        if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+            return h.RemoteProtocolError(message, request=request)
+        if isinstance(exc, aiohttp.ClientResponseError):
+            # A response the parser rejected: the server broke the protocol.
+            return h.RemoteProtocolError(message, request=request)
+        if isinstance(exc, aiohttp.ClientOSError):
+            cls = h.ReadError if reading else h.ConnectError
+            return cls(message, request=request)
+        return h.TransportError(message, request=request)
