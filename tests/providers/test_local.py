@@ -236,6 +236,16 @@ def test_raw_format_continues_the_text_without_a_chat_template() -> None:
     assert c.usage.input_tokens is not None and c.usage.input_tokens < 20  # no turn markers
 
 
+def test_stop_option_ends_the_answer_before_the_stop_text() -> None:
+    p = create(ProviderSettings("local", options={"chat_format": "raw", "stop": [","]}))
+    try:
+        c = run(p, request(messages=(Message("user", "1, 2, 3, 4, 5, 6,"),), max_tokens=8))
+    finally:
+        asyncio.run(p.aclose())
+    assert c.text.strip() == "7"
+    assert c.finish_reason == "stop"
+
+
 def test_raw_prompt_joins_the_messages_with_blank_lines() -> None:
     msgs = (Message("system", "Queues:"), Message("user", "Ticket: x\nQueue:"))
     assert raw_prompt(msgs) == "Queues:\n\nTicket: x\nQueue:"
@@ -247,6 +257,9 @@ def test_bad_options_are_config_errors() -> None:
         run(p, request())
     p = create(ProviderSettings("local", options={"n_ctx": 64}))
     with pytest.raises(ConfigError, match="n_ctx must be an integer >= 256"):
+        run(p, request())
+    p = create(ProviderSettings("local", options={"stop": [""]}))
+    with pytest.raises(ConfigError, match="stop must be"):
         run(p, request())
     p = create(ProviderSettings("local", options={"chat_format": "gemmma"}))
     with pytest.raises(ConfigError, match="valid formats"):
