@@ -197,3 +197,14 @@ def test_retry_policy_honours_retry_after_and_time_bound() -> None:
         b is not None and 0.5 * 0.5 * 2**n <= b <= 0.5 * 2**n for n, b in enumerate(backoffs)
     )
     assert policy.delay(AuthError("401"), 0, 0.0, rng) is None
+
+
+def test_close_restores_the_interpreter_switch_interval(tmp_path: Path, fake: FakeProvider) -> None:
+    before = sys.getswitchinterval()
+    runner = make_runner(tmp_path)
+    try:
+        runner.run(TARGET, request())
+        assert sys.getswitchinterval() <= 0.001  # lowered while the loop thread runs
+    finally:
+        runner.close()
+    assert sys.getswitchinterval() == before
