@@ -30,6 +30,8 @@ from harness.suite import Cell, load_suite
 from harness.targets import TargetProblem, parse_target, selected
 
 SESSION_KEY = pytest.StashKey[RunSession]()
+#: Seconds between progress lines while calls are in flight.
+PROGRESS_INTERVAL_S = 5.0
 PROVIDER_MARKERS = ("openai", "anthropic", "groq", "mistral", "openai_compatible", "local")
 
 
@@ -278,7 +280,7 @@ class HarnessPlugin:
     def _maybe_progress(self) -> None:
         runner = self.session._runner
         now = time.monotonic()
-        if runner is None or now - self._last_progress < 5.0:
+        if runner is None or now - self._last_progress < PROGRESS_INTERVAL_S:
             return
         self._last_progress = now
         p = runner.progress
@@ -362,6 +364,11 @@ class CellFailed(Exception):
 
 class CellItem(pytest.Item):
     def __init__(self, *, cell: Cell, **kwargs: Any) -> None:
+        parent: Any = kwargs.get("parent")
+        if "nodeid" not in kwargs and hasattr(parent, "id"):
+            # pytest 9 keeps ids structured, params apart from the name, as it does for a
+            # parametrized test; built the same way, --lf and --sw recognise this cell.
+            kwargs["nodeid"] = parent.id.child(str(cell.case.id)).with_params(cell.param_id)
         super().__init__(**kwargs)
         self.cell = cell
         self.llm_results: list[dict[str, Any]] = []

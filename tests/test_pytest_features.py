@@ -1,0 +1,127 @@
+"""pytest features on suite cells and plain tests: the `llm` marker and fixture, `-m` per
+provider, `--junitxml`, `--lf`, and the progress line, all through the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.simulator import Simulator
+
+pytest.importorskip("openai")
+pytest.importorskip("groq")
+
+SUITE = """\
+name: capitals
+targets: [openai:gpt-4o-mini, groq:llama-3.1-8b-instant]
+max_tokens: 20
+prompt:
+  user: "Capital of {{ country }}?"
+assert:
+  - {type: icontains, value: "{{ capital }}"}
+cases:
+  - {id: fr, vars: {country: France, capital: Paris}}
+  - {id: jp, vars: {country: Japan, capital: Tokyo}}
+  - {id: pe, vars: {country: Peru, capital: Lima}}
+"""
+
+PLAIN_TEST = """\
+import pytest
+
+@pytest.mark.llm(targets=["openai:gpt-4o-mini", "groq:llama-3.1-8b-instant"], temperatures=[0.0, 0.5])
+def test_capital(llm):
+    response = llm.complete("Capital of France?", system="Be brief.", max_tokens=20)
+    assert "Paris" in response.text
+    assert response.completion.usage.output_tokens > 0
+"""
+
+# Peru's capital is answered wrongly, so one cell per target fails.
+SIM = {
+    "default": {
+        "latency_ms": 2,
+        "canned": {"France": "Paris.", "Japan": "Tokyo.", "Peru": "Cusco."},
+    }
+}
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    with Simulator(SIM) as simulator:
+        for provider in ("openai", "groq"):
+            monkeypatch.setenv(f"{provider.upper()}_BASE_URL", simulator.base_url(provider))
+            monkeypatch.setenv(f"{provider.upper()}_API_KEY", "sk-sim")
+        yield simulator
+
+
+def records(out: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def test_llm_marker_and_fixture_give_cached_recorded_calls(
+    pytester: pytest.Pytester, sim: Simulator
+) -> None:
+    pytester.makepyfile(test_plain=PLAIN_TEST)
+    first = pytester.runpytest_subprocess("--llm-out=run1", "--llm-report=false", "-v")
+    first.assert_outcomes(passed=4)
+    first.stdout.fnmatch_lines(["*test_capital?openai:gpt-4o-mini-t0-r0? PASSED*"])
+    assert sim.request_count() == 4
+    rows = records(pytester.path / "run1")
+    assert len(rows) == 4 and {r["suite"] for r in rows} == {"pytest"}
+    assert {(r["target"], r["temperature"]) for r in rows} == {
+        (t, temp)
+        for t in ("openai:gpt-4o-mini", "groq:llama-3.1-8b-instant")
+        for temp in (0.0, 0.5)
+    }
+    again = pytester.runpytest_subprocess("--llm-out=run2", "--llm-report=false")
+    again.assert_outcomes(passed=4)
+    assert sim.request_count() == 4  # every call replayed from the cache
+    assert all(r["cached"] for r in records(pytester.path / "run2"))
+
+
+def test_marker_without_targets_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import pytest\n\n@pytest.mark.llm()\ndef test_x(llm):\n    pass\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*@pytest.mark.llm needs targets=*"])
+    assert result.ret != 0
+
+
+def test_provider_marker_and_junitxml(pytester: pytest.Pytester, sim: Simulator) -> None:
+    pytester.makefile(".yaml", **{"evals/capitals": SUITE})
+    result = pytester.runpytest_subprocess(
+        "evals", "-m", "groq", "--junitxml=junit.xml", "--llm-report=false", "--llm-out=run"
+    )
+    result.assert_outcomes(passed=2, failed=1, deselected=3)
+    assert sim.request_count(route="openai") == 0 and sim.request_count(route="groq") == 3
+    xml = (pytester.path / "junit.xml").read_text()
+    assert xml.count("<testcase ") == 3
+    assert 'name="pe[groq:llama-3.1-8b-instant-t0-r0]"' in xml
+    assert "does not contain" in xml  # the failing cell's reason reaches the report
+
+
+def test_last_failed_reruns_only_the_failing_cells(
+    pytester: pytest.Pytester, sim: Simulator
+) -> None:
+    pytester.makefile(".yaml", **{"evals/capitals": SUITE})
+    first = pytester.runpytest_subprocess("evals", "--llm-report=false", "--llm-out=run1")
+    first.assert_outcomes(passed=4, failed=2)
+    rerun = pytester.runpytest_subprocess("evals", "--lf", "--llm-report=false", "--llm-out=run2")
+    rerun.assert_outcomes(failed=2)
+    rerun.stdout.fnmatch_lines(["*rerun previous 2 failures*"])
+    assert {r["case_id"] for r in records(pytester.path / "run2")} == {"pe"}
+
+
+def test_progress_line_while_calls_are_in_flight(
+    pytester: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import plugin
+
+    monkeypatch.setattr(plugin, "PROGRESS_INTERVAL_S", 0.0)
+    sim.configure({"default": {"latency_ms": 200, "canned_default": "Paris"}})
+    pytester.makefile(".yaml", **{"evals/capitals": SUITE})
+    result = pytester.runpytest(
+        "evals", "--llm-report=false", "--llm-out=run", "--llm-concurrency=1"
+    )
+    result.stdout.fnmatch_lines(["*[[]llm[]] llm calls */6 done, 0 from cache, * live, *$* spent*"])
