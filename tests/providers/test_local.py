@@ -77,6 +77,9 @@ def request(**overrides: Any) -> Request:
         "max_tokens": 8,
         "temperature": 0.0,
         "seed": 7,
+        # These tests check behaviour, not speed: a shared 2-core CI machine can make a
+        # grammar-constrained call take minutes, which must not read as a timeout.
+        "timeout_s": 600.0,
     }
     fields.update(overrides)
     return Request(**fields)
