@@ -82,7 +82,8 @@ def _positional(args: Sequence[str]) -> list[str]:
 def cmd_run(argv: Sequence[str]) -> int:
     """Run suites through pytest so plain tests, markers and plugins all behave the same.
     Every argument is passed to pytest; with no existing path among them, evals/ is run."""
-    args = list(argv)
+    # "--" separates our arguments from pytest's in the usage line; pytest must not see it.
+    args = [a for a in argv if a != "--"]
     if not any(Path(a.split("::")[0]).exists() for a in _positional(args)):
         if not Path("evals").is_dir():
             print("llm-harness run: no suite path given and no evals/ folder here", file=sys.stderr)

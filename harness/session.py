@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.cache import CacheMode, ResponseCache
+from harness.cache import CacheMode, ResponseCache, cache_key
 from harness.errors import BudgetExceeded, CacheMiss, HarnessError, ProviderError, Unsupported
 from harness.retry import RetryPolicy
 from harness.runner import CallOutcome, Runner, RunnerSettings
@@ -127,10 +127,17 @@ class RunSession:
 
     def skip_reason(self, cell: Cell) -> str | None:
         """Why a cell is skipped before any call, or None. A missing key is a skip naming
-        the variable (replay mode needs no key: nothing is sent)."""
+        the variable. Replay mode needs no key for what the cache holds; a miss on a target
+        whose key is missing is skipped too (it could never have been recorded here), while
+        a miss on a target with its key set fails as a replay miss."""
         env = cell.target.missing_key()
-        if env and self.settings.cache is not CacheMode.REPLAY:
+        if not env:
+            return None
+        if self.settings.cache is not CacheMode.REPLAY:
             return f"{cell.target.id}: {env} is not set; set it to run this target"
+        key = cache_key(self.request_for(cell), cell.target.settings().base_url)
+        if self.cache.get(key) is None:
+            return f"{cell.target.id}: not in the cache and {env} is not set"
         return None
 
     def prefetch(self, cells: Iterable[Cell]) -> None:

@@ -80,3 +80,12 @@ def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("1 responses")
     assert cli.main(["cache", "clear", "--dir", str(tmp_path / "c")]) == 0
     assert "removed 1" in capsys.readouterr().out
+
+
+def test_run_drops_the_double_dash_before_pytest_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[list[str]]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evals").mkdir()
+    assert cli.main(["run", "--", "--llm-cache", "replay"]) == 0
+    assert calls[0][-3:] == ["evals", "--llm-cache", "replay"]

@@ -184,6 +184,22 @@ def test_replay_mode_fails_a_miss_without_calling(project: pytest.Pytester, sim:
     result.stdout.fnmatch_lines(["*not in the cache*--llm-cache=use*"])
 
 
+def test_replay_without_a_key_skips_what_was_never_recorded(
+    project: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = project.path / "run"
+    run(project, out, "-k", "openai").assert_outcomes(passed=12)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("GROQ_API_KEY")
+    result = run(project, out, "--llm-cache=replay", "-k", "openai or groq", "-rs")
+    # Recorded answers replay with no key; a keyless target with nothing recorded is skipped.
+    result.assert_outcomes(passed=12, skipped=12)
+    result.stdout.fnmatch_lines(
+        ["*groq:llama-3.1-8b-instant: not in the cache and GROQ_API_KEY is not set*"]
+    )
+    assert sim.request_count() == 12
+
+
 def test_missing_key_skips_with_the_variable_to_set(
     project: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
