@@ -71,7 +71,12 @@ def summary_text(groups: list[GroupStats]) -> str:
     cost when they were live, so a cached rerun still shows the price of the choice.
     """
     rows = [SUMMARY_COLUMNS]
+    # Targets that did not run at all (no key, unsupported) get one line below, not a row of
+    # dashes per suite and temperature.
+    not_run = [g for g in groups if g.cells and g.skipped == g.cells]
     for g in groups:
+        if g in not_run:
+            continue
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
         ran = g.cells - g.skipped
         rows.append(
@@ -94,6 +99,12 @@ def summary_text(groups: list[GroupStats]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(SUMMARY_COLUMNS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if not_run:
+        cells: dict[str, int] = {}
+        for g in not_run:
+            cells[g.target] = cells.get(g.target, 0) + g.cells
+        listed = ", ".join(f"{target} ({n})" for target, n in cells.items())
+        lines.append(f"not run, every cell skipped (reasons above): {listed}")
     return "\n".join(lines)
 
 

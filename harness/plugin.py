@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -362,6 +362,11 @@ class CellFailed(Exception):
     """A cell's assertions failed or its call errored; the message is the whole story."""
 
 
+def _skip(reason: str) -> NoReturn:
+    """Skip a cell, reported at the suite file (not at this module's line) in -rs output."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
 class CellItem(pytest.Item):
     def __init__(self, *, cell: Cell, **kwargs: Any) -> None:
         parent: Any = kwargs.get("parent")
@@ -385,7 +390,7 @@ class CellItem(pytest.Item):
         if reason:
             verdict = session.skipped_verdict(self.cell, reason, self.nodeid)
             self.llm_results = [verdict.result.to_dict()]
-            pytest.skip(reason)
+            _skip(reason)
 
     def runtest(self) -> None:
         session = self.config.stash[SESSION_KEY]
@@ -394,7 +399,7 @@ class CellItem(pytest.Item):
         verdict = session.verdict(self.cell, outcome, self.nodeid)
         self.llm_results = [verdict.result.to_dict()]
         if verdict.result.status == "skipped":
-            pytest.skip(verdict.result.skip_reason or "skipped")
+            _skip(verdict.result.skip_reason or "skipped")
         if verdict.message:
             raise CellFailed(verdict.message)
 
@@ -404,7 +409,9 @@ class CellItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.cell.suite.name}::{self.name}"
+        # The suite file, so `-rs` groups a target's skips per suite instead of listing every
+        # case (and never points at this module).
+        return self.path, 0, f"{self.cell.suite.name}::{self.name}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -45,3 +45,12 @@ def test_summary_shows_replayed_cells_at_zero_with_their_live_price() -> None:
 def test_summary_names_unpriced_targets() -> None:
     text = summary_text(summarize([result("openai:my-finetune", cost=None)]))
     assert "unpriced" in text.splitlines()[-1]
+
+
+def test_targets_that_did_not_run_get_one_line_not_rows_of_dashes() -> None:
+    skipped = result("groq:llama-3.1-8b-instant")
+    skipped.status, skipped.passed = "skipped", False
+    text = summary_text(summarize([result("openai:gpt-4o-mini"), skipped, skipped]))
+    lines = text.splitlines()
+    assert len(lines) == 4  # header, rule, the openai row, the not-run line
+    assert lines[-1] == "not run, every cell skipped (reasons above): groq:llama-3.1-8b-instant (2)"
