@@ -16,6 +16,9 @@ from harness.stats import GroupStats, summarize
 
 log = logging.getLogger("harness.finish")
 
+#: Above this p95 event-loop lag the summary says latencies include client-side delay.
+LOOP_LAG_WARN_MS = 20.0
+
 
 @dataclass
 class FinishOutcome:
@@ -125,6 +128,13 @@ def finish_run(session: RunSession) -> FinishOutcome:
         f"from cache (cost 0 this run), {sum(r.status == 'error' for r in results)} errors, "
         f"{sum(r.status == 'skipped' for r in results)} skipped"
     )
+    lag = session.runner_loop_lag()
+    if lag is not None and lag["p95"] > LOOP_LAG_WARN_MS:
+        text += (
+            f"\nnote: this process was busy while calls were in flight (event-loop lag p50 "
+            f"{lag['p50']:.0f} ms, p95 {lag['p95']:.0f} ms), so latencies include up to that "
+            "much client-side delay; lower --llm-concurrency when comparing latency"
+        )
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:
         text += f"\nwarning: no price for {', '.join(unpriced)}: cost shown as unpriced, not 0"

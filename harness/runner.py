@@ -46,6 +46,9 @@ log = logging.getLogger("harness.runner")
 DEFAULT_CONCURRENCY = 16
 #: Providers whose calls share one in-process model: more than one at a time only queues.
 SERIAL_PROVIDERS = {"local": 1}
+#: How often the loop's wake-up lag is sampled, and at most how many samples are kept.
+LAG_SAMPLE_S = 0.05
+MAX_LAG_SAMPLES = 200_000
 #: GIL switch interval while the runner's loop thread is alive (see _ensure_loop).
 SWITCH_INTERVAL_S = 0.001
 #: Slack over the per-call timeout before the runner abandons a call the SDK did not end.
@@ -112,6 +115,8 @@ class Runner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._switch_interval: float | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self._lag_ms: list[float] = []
 
     # -- public API ------------------------------------------------------------------
 
@@ -207,6 +212,7 @@ class Runner:
                 def serve() -> None:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
+                    self._lag_task = loop.create_task(self._watch_lag())
                     loop.run_forever()
 
                 # The loop thread drops the GIL on every socket write and must then wait for
@@ -231,7 +237,42 @@ class Runner:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def _watch_lag(self) -> None:
+        """Sample how late this loop wakes up while calls are in flight.
+
+        A call's latency is timed on this loop, so when the process is CPU-bound (many
+        concurrent calls through SDKs that cost milliseconds each) a response waits for
+        the loop before it is timed. The lag is reported beside the latencies (meta.json,
+        terminal summary) instead of being passed off as provider time.
+        """
+        while True:
+            busy_before = self._in_flight()
+            started = time.perf_counter()
+            await asyncio.sleep(LAG_SAMPLE_S)
+            late_ms = (time.perf_counter() - started - LAG_SAMPLE_S) * 1000
+            busy = busy_before or self._in_flight()
+            if busy and len(self._lag_ms) < MAX_LAG_SAMPLES:
+                self._lag_ms.append(max(0.0, late_ms))
+
+    def _in_flight(self) -> bool:
+        with self._lock:
+            return self.progress.done < self.progress.submitted
+
+    def loop_lag(self) -> dict[str, float] | None:
+        """p50 / p95 / max of the loop's wake-up lag in ms while calls were in flight."""
+        samples = sorted(self._lag_ms)
+        if not samples:
+            return None
+
+        def at(q: float) -> float:
+            return round(samples[min(len(samples) - 1, int(q * len(samples)))], 1)
+
+        return {"p50": at(0.5), "p95": at(0.95), "max": at(1.0), "samples": len(samples)}
+
     async def _shutdown(self) -> None:
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            await asyncio.gather(self._lag_task, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

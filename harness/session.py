@@ -262,6 +262,10 @@ class RunSession:
             self.store = RunStore(self.out_dir)
         self.store.append(data if data is not None else result)
 
+    def runner_loop_lag(self) -> dict[str, float] | None:
+        """The runner's event-loop lag while calls were in flight (None: no runner, no calls)."""
+        return self._runner.loop_lag() if self._runner is not None else None
+
     def meta(self) -> dict[str, Any]:
         price_date = self._runner.prices.date if self._runner is not None else None
         if price_date is None:
@@ -278,6 +282,9 @@ class RunSession:
             "git_commit": git_commit(self.settings.rootdir),
             "versions": versions(),
             "price_table_date": price_date,
+            # How late the runner's loop woke up while calls were in flight: latencies can
+            # include up to this much client-side delay (see Runner._watch_lag).
+            "loop_lag_ms": self.runner_loop_lag(),
             "argv": sys.argv[1:],
             "cache_mode": self.settings.cache.value,
         }

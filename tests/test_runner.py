@@ -208,3 +208,24 @@ def test_close_restores_the_interpreter_switch_interval(tmp_path: Path, fake: Fa
     finally:
         runner.close()
     assert sys.getswitchinterval() == before
+
+
+def test_loop_lag_is_measured_while_calls_are_in_flight(
+    tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = fake.complete
+
+    async def blocking(request: Request) -> Completion:
+        time.sleep(0.2)  # a CPU-bound client: the loop cannot wake anyone for 200 ms
+        return await original(request)
+
+    monkeypatch.setattr(fake, "complete", blocking)
+    runner = make_runner(tmp_path)
+    try:
+        assert runner.loop_lag() is None
+        for f in runner.submit_many([(TARGET, request(str(i))) for i in range(4)]):
+            f.result()
+        lag = runner.loop_lag()
+    finally:
+        runner.close()
+    assert lag is not None and lag["max"] >= 100
