@@ -18,16 +18,17 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from harness.config import OPTIONS, OPTIONS_BY_NAME, Option, Settings, resolve_value
 from harness.errors import ConfigError, SuiteError
-from harness.gate.render import GATE_EXIT_CODE
 from harness.session import RunSession
-from harness.suite import Cell, load_suite
 from harness.targets import TargetProblem, parse_target, selected
+
+if TYPE_CHECKING:
+    from harness.suite import Cell
 
 SESSION_KEY = pytest.StashKey[RunSession]()
 #: Seconds between progress lines while calls are in flight.
@@ -302,6 +303,8 @@ class HarnessPlugin:
             outcome = finish_run(self.session)
             self.finish = outcome
             if outcome.gate_failed:
+                from harness.gate import GATE_EXIT_CODE
+
                 session.exitstatus = GATE_EXIT_CODE
             elif (
                 outcome.gate_ran
@@ -332,6 +335,8 @@ class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
         try:
+            from harness.suite import load_suite
+
             suite = load_suite(self.path)
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)

@@ -18,18 +18,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.cache import CacheMode, ResponseCache, cache_key
 from harness.errors import BudgetExceeded, CacheMiss, HarnessError, ProviderError, Unsupported
 from harness.retry import RetryPolicy
-from harness.runner import CallOutcome, Runner, RunnerSettings
-from harness.scoring import ScoreContext, run_assertions
 from harness.store import RunStore, new_run_id
-from harness.suite import Cell
 from harness.targets import parse_target
 from harness.types import Completion, Message, Request, Result, Score
+
+if TYPE_CHECKING:
+    # Imported where used: the plugin creates a RunSession in every pytest run, and a
+    # project's plain unit tests should not pay for the runner, scorers or suite loader.
+    from harness.runner import CallOutcome, Runner
+    from harness.suite import Cell
 
 log = logging.getLogger("harness.session")
 
@@ -96,6 +99,8 @@ class RunSession:
     @property
     def runner(self) -> Runner:
         if self._runner is None:
+            from harness.runner import Runner, RunnerSettings
+
             s = self.settings
             overrides: dict[str, Any] = {}
             if s.prices is not None:
@@ -179,6 +184,8 @@ class RunSession:
     # -- scoring -----------------------------------------------------------------------
 
     def verdict(self, cell: Cell, outcome: CallOutcome, nodeid: str = "") -> CellVerdict:
+        from harness.scoring import ScoreContext, run_assertions
+
         request = self.request_for(cell)
         result = self.base_result(cell, request, nodeid)
         result.retries = outcome.retries
