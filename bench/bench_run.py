@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 PY = sys.executable
+CPU_SECONDS: list[float] = []
 
 
 def free_port() -> int:
@@ -37,7 +38,8 @@ def free_port() -> int:
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit status) of one child process."""
+    """(wall seconds, peak RSS MB, exit status) of one child process; its CPU seconds
+    (user + system, steadier than wall time on a shared machine) go to CPU_SECONDS."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -45,6 +47,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
     proc.returncode = os.waitstatus_to_exitcode(status)
     code = proc.returncode
     if code not in (0, 1):
@@ -132,6 +135,10 @@ def main() -> int:
     print(f"cached: {cached:.2f} s = {cached / floor:.2f}x bare pytest; {cached_calls} calls; "
           f"peak rss {cached_rss:.0f} MB; exit {code2}")
     print(f"cached + report.html and exports: {with_report:.2f} s; peak rss {report_rss:.0f} MB")
+    floor_cpu, cold_cpu, cached_cpu, report_cpu = CPU_SECONDS
+    print(f"CPU seconds (user+sys): bare {floor_cpu:.2f}, cold {cold_cpu:.2f}, "
+          f"cached {cached_cpu:.2f} = {cached_cpu / floor_cpu:.2f}x bare, "
+          f"cached + report {report_cpu:.2f}")
     return 0
 
 
