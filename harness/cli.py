@@ -89,7 +89,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             print("llm-harness run: no suite path given and no evals/ folder here", file=sys.stderr)
             return EXIT_USAGE
         args.insert(0, "evals")
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfEs", *args]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", *args]
     return subprocess.call(cmd)
 
 
