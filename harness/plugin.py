@@ -253,8 +253,10 @@ class HarnessPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if isinstance(item, CellItem):
-            report.llm_cell = True  # rides to the xdist controller with the report
+        if isinstance(item, CellItem) and call.when == "call":
+            # Rides to the xdist controller with the report. Only the call phase: a cell
+            # whose setup crashed recorded nothing the gate could judge.
+            report.llm_cell = True
         results = getattr(item, "llm_results", None)
         if (
             results
