@@ -18,6 +18,13 @@ import pytest
 # imported twice has two copies of its exception classes, so an adapter's error mapping
 # would miss them. Importing them once here keeps one copy for the whole session.
 _PRELOAD = (
+    # The plugin loads the pipeline lazily; load it here, before any inner run, so a
+    # C extension such as libyaml's is never imported a second time.
+    "yaml",
+    "harness.suite",
+    "harness.scoring",
+    "harness.runner",
+    "harness.gate",
     "numpy",
     "pandas",
     "matplotlib",
