@@ -8,6 +8,7 @@ registry can name the missing extra) and hands the SDK module and client to this
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -39,12 +40,16 @@ class ChatCompletionsProvider:
     )
     #: Target options the SDK has no argument for, sent in the JSON body.
     body_options: ClassVar[tuple[str, ...]] = ()
+    #: The chat-completions path under the client's base URL.
+    chat_path: ClassVar[str] = "/chat/completions"
 
     def __init__(
         self, client: Any, sdk: Any, *, secret: str | None, stream_usage: bool = True
     ) -> None:
         self.client = client
         self._sdk = sdk
+        # Imported here: some SDKs load their types lazily, on the first create() call.
+        self._chat_types = importlib.import_module(f"{sdk.__name__}.types.chat")
         self._secret = secret
         self._stream_usage = stream_usage
 
@@ -98,12 +103,40 @@ class ChatCompletionsProvider:
             params["extra_body"] = body
         return params
 
+    async def _send(self, request: Request, params: dict[str, Any], *, stream: bool) -> Any:
+        """POST the chat request through the SDK's own request method.
+
+        ``client.post`` is the SDK's documented way to make a request: it builds, sends,
+        validates and parses exactly as ``chat.completions.create`` does and raises the same
+        errors, but skips create()'s recursive TypedDict transform of the parameters, which
+        is an identity for the plain JSON built above and was the largest CPU cost per call
+        (about a fifth of the runner's time at 50 concurrent calls).
+        """
+        body = {k: v for k, v in params.items() if k != "extra_body"}
+        body.update(params.get("extra_body") or {})
+        chat = self._chat_types
+        if not stream:
+            return await self.client.post(
+                self.chat_path,
+                body=body,
+                cast_to=chat.ChatCompletion,
+                options={"timeout": request.timeout_s},
+            )
+        return await self.client.post(
+            self.chat_path,
+            body={**body, "stream": True},
+            cast_to=chat.ChatCompletion,
+            options={"timeout": request.timeout_s},
+            stream=True,
+            stream_cls=self._sdk.AsyncStream[chat.ChatCompletionChunk],
+        )
+
     # -- response ------------------------------------------------------------------------
 
     async def _once(
         self, request: Request, params: dict[str, Any], clock: common.Clock
     ) -> Completion:
-        response = await self.client.chat.completions.create(**params, timeout=request.timeout_s)
+        response = await self._send(request, params, stream=False)
         clock.stop()
         try:
             return self._completion(request, response, clock)
@@ -111,7 +144,7 @@ class ChatCompletionsProvider:
             raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
 
     def _completion(self, request: Request, response: Any, clock: common.Clock) -> Completion:
-        if not isinstance(response, self._sdk.types.chat.ChatCompletion):
+        if not isinstance(response, self._chat_types.ChatCompletion):
             raise common.malformed(self.name, f"expected a chat completion, got {response!r:.80}")
         choices = response.choices or []
         if not choices:
@@ -151,9 +184,7 @@ class ChatCompletionsProvider:
     async def _stream(
         self, request: Request, params: dict[str, Any], clock: common.Clock
     ) -> Completion:
-        stream = await self.client.chat.completions.create(
-            **params, **self.stream_params(), stream=True, timeout=request.timeout_s
-        )
+        stream = await self._send(request, {**params, **self.stream_params()}, stream=True)
         text: list[str] = []
         calls = common.ToolCallDeltas()
         raw_finish: str | None = None
