@@ -174,6 +174,23 @@ def test_xdist_sends_each_call_once_and_the_controller_gets_every_result(
     records = results(out)
     assert len(records) == CELLS
     assert len({r["nodeid"] for r in records}) == CELLS
+    # The same cells run serially and live again, against a simulator whose answers depend
+    # only on the request and how often it was seen, give the same records. Repeats send
+    # identical requests, so which repeat got which sample may differ: compare per cell.
+    sim.reset()
+    serial = project.path / "serial"
+    run(project, serial, "--llm-cache=off")
+    assert sim.request_count() == LIVE_CALLS
+
+    def outcomes(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
+        cells: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        for r in rows:
+            key = (r["case_id"], r["target"], r["temperature"])
+            out = (r["status"], r["output"], r["schema_valid"], r["input_tokens"], r["cost_usd"])
+            cells.setdefault(key, []).append(out)
+        return {k: sorted(v, key=repr) for k, v in cells.items()}
+
+    assert outcomes(results(serial)) == outcomes(records)
 
 
 def test_replay_mode_fails_a_miss_without_calling(project: pytest.Pytester, sim: Simulator) -> None:
