@@ -334,7 +334,18 @@ def _score_dict(s: Score) -> dict[str, Any]:
     }
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data. Scalars and flat mappings of scalars (a case's vars,
+    most score values) are already that, and are passed through without a round trip."""
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, _JSON_SCALARS) for k, v in value.items()
+    ):
+        return dict(value)
     try:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError):
