@@ -125,3 +125,18 @@ def test_progress_line_while_calls_are_in_flight(
         "evals", "--llm-report=false", "--llm-out=run", "--llm-concurrency=1"
     )
     result.stdout.fnmatch_lines(["*[[]llm[]] llm calls */6 done, 0 from cache, * live, *$* spent*"])
+
+
+def test_the_collector_freeze_is_undone_at_session_end(
+    pytester: pytest.Pytester, sim: Simulator
+) -> None:
+    import gc
+
+    pytester.makefile(".yaml", **{"evals/capitals": SUITE})
+    pytester.makeconftest(
+        "import gc\n\ndef pytest_runtest_call(item):\n    assert gc.get_freeze_count() > 0\n"
+    )
+    before = gc.get_freeze_count()
+    result = pytester.runpytest("evals", "--llm-report=false", "--llm-out=run")
+    result.assert_outcomes(passed=4, failed=2)
+    assert gc.get_freeze_count() == before
