@@ -7,7 +7,6 @@ registry can name the missing extra) and hands the SDK module and client to this
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -59,20 +58,9 @@ class ChatCompletionsProvider:
         """Nothing to refuse up front for a generic chat endpoint; subclasses add rules."""
 
     async def complete(self, request: Request) -> Completion:
-        params = self.params(request)
-        clock = common.Clock()
-        try:
-            async with asyncio.timeout(request.timeout_s):
-                if request.stream:
-                    return await self._stream(request, params, clock)
-                return await self._once(request, params, clock)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from None
+        return await common.timed_call(
+            request, self.params(request), self._once, self._stream, self.map_error
+        )
 
     async def aclose(self) -> None:
         await self.client.close()

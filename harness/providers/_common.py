@@ -6,13 +6,14 @@ Nothing here imports an SDK at module level; the SDK-specific pieces stay in eac
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import math
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,39 @@ from harness.errors import (
     TransientError,
 )
 from harness.providers.base import ProviderSettings
-from harness.types import Message, Tool, ToolCall, Usage
+from harness.types import Completion, Message, Request, Tool, ToolCall, Usage
 
 #: Longest provider message kept in an error (bodies can be whole HTML pages).
 MAX_MESSAGE_CHARS = 500
 
 
 # -- timing ----------------------------------------------------------------------------
+
+
+#: An adapter's plain or streaming call: (request, params, clock) -> Completion.
+CallFn = Callable[[Request, dict[str, Any], "Clock"], Awaitable[Completion]]
+#: An adapter's translation of an SDK exception, or None when it is not the SDK's.
+MapError = Callable[[BaseException, Request], ProviderError | None]
+
+
+async def timed_call(
+    request: Request, params: dict[str, Any], once: CallFn, stream: CallFn, map_error: MapError
+) -> Completion:
+    """One call as every cloud adapter makes it: timed from just before it is sent, bounded
+    by the request's timeout, and any SDK failure translated at this boundary."""
+    clock = Clock()
+    try:
+        async with asyncio.timeout(request.timeout_s):
+            if request.stream:
+                return await stream(request, params, clock)
+            return await once(request, params, clock)
+    except ProviderError:
+        raise
+    except Exception as exc:
+        mapped = map_error(exc, request)
+        if mapped is None:
+            raise
+        raise mapped from None
 
 
 class Clock:

@@ -16,6 +16,7 @@ runner's loop); its aiohttp session is created there, lazily.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Mapping
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,15 @@ DEFAULT_LIMIT = 512
 def use_aiohttp(options: Mapping[str, Any]) -> bool:
     """Whether a target's options leave the aiohttp transport on (the default)."""
     return str(options.get("transport", "aiohttp")).lower() != "httpx"
+
+
+def sdk_http_client(options: Mapping[str, Any], httpx_name: str) -> Any:
+    """The async client to hand an SDK: ``httpx_name`` ("httpx" or "httpx2", whichever the
+    SDK is built on) over aiohttp, or None (the SDK builds its default) when the target's
+    options ask for plain httpx."""
+    if not use_aiohttp(options):
+        return None
+    return async_client(importlib.import_module(httpx_name))
 
 
 def async_client(httpx_mod: ModuleType, *, limit: int = DEFAULT_LIMIT, **kwargs: Any) -> Any:

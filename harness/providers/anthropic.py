@@ -14,14 +14,13 @@ Base URL: the target's ``base_url`` > ANTHROPIC_BASE_URL > https://api.anthropic
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, ClassVar
 
 import anthropic
 
 from harness.errors import ConfigError, ProviderError, TransientError, Unsupported
 from harness.providers import _common as common
-from harness.providers._transport import async_client, use_aiohttp
+from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
@@ -85,27 +84,19 @@ class AnthropicProvider:
                 )
 
     async def complete(self, request: Request) -> Completion:
-        params = self.params(request)
-        clock = common.Clock()
-        try:
-            async with asyncio.timeout(request.timeout_s):
-                if request.stream:
-                    return await self._stream(request, params, clock)
-                return await self._once(request, params, clock)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = common.stainless_error(
-                exc,
-                anthropic,
-                self.name,
-                model=request.model,
-                timeout_s=request.timeout_s,
-                secret=self._secret,
-            )
-            if mapped is None:
-                raise
-            raise mapped from None
+        return await common.timed_call(
+            request, self.params(request), self._once, self._stream, self.map_error
+        )
+
+    def map_error(self, exc: BaseException, request: Request) -> ProviderError | None:
+        return common.stainless_error(
+            exc,
+            anthropic,
+            self.name,
+            model=request.model,
+            timeout_s=request.timeout_s,
+            secret=self._secret,
+        )
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -384,16 +375,7 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
         api_key=key,
         base_url=common.resolve_base_url(settings, BASE_URL_ENV),
         max_retries=0,
-        http_client=_http_client(settings),
+        http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),
     )
     return AnthropicProvider(client, secret=key)
-
-
-def _http_client(settings: ProviderSettings) -> Any:
-    """The SDK's httpx client: over aiohttp unless the target asks for plain httpx."""
-    if not use_aiohttp(settings.options):
-        return None  # the SDK builds its default client
-    import httpx2
-
-    return async_client(httpx2)

@@ -15,7 +15,7 @@ import groq
 
 from harness.providers import _common as common
 from harness.providers._chat import ChatCompletionsProvider
-from harness.providers._transport import async_client, use_aiohttp
+from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Usage
 
@@ -55,16 +55,7 @@ def create(settings: ProviderSettings) -> GroqProvider:
         api_key=key,
         base_url=common.resolve_base_url(settings, BASE_URL_ENV),
         max_retries=0,
-        http_client=_http_client(settings),
+        http_client=sdk_http_client(settings.options, "httpx"),
         _strict_response_validation=common.strict_validation(settings),
     )
     return GroqProvider(client, groq, secret=key)
-
-
-def _http_client(settings: ProviderSettings) -> Any:
-    """The SDK's httpx client: over aiohttp unless the target asks for plain httpx."""
-    if not use_aiohttp(settings.options):
-        return None  # the SDK builds its default client
-    import httpx
-
-    return async_client(httpx)

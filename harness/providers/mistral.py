@@ -12,7 +12,6 @@ and lets httpx2 transport errors through unwrapped; both are translated here.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -22,7 +21,7 @@ from mistralai.client import Mistral, errors, models
 
 from harness.errors import ProviderError, TransientError
 from harness.providers import _common as common
-from harness.providers._transport import async_client, use_aiohttp
+from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
@@ -62,20 +61,9 @@ class MistralProvider:
         """Mistral takes every setting the harness sends (temperature 0-1.5 per model)."""
 
     async def complete(self, request: Request) -> Completion:
-        params = self.params(request)
-        clock = common.Clock()
-        try:
-            async with asyncio.timeout(request.timeout_s):
-                if request.stream:
-                    return await self._stream(request, params, clock)
-                return await self._once(request, params, clock)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from None
+        return await common.timed_call(
+            request, self.params(request), self._once, self._stream, self.map_error
+        )
 
     async def aclose(self) -> None:
         if self._http is None:
@@ -324,11 +312,9 @@ def create(settings: ProviderSettings) -> MistralProvider:
     # loads the CA bundle, the bulk of the construction time).
     tls = httpx2.create_ssl_context()
     sync_http = httpx2.Client(verify=tls, follow_redirects=True)
-    async_http = (
-        async_client(httpx2)
-        if use_aiohttp(settings.options)
-        else httpx2.AsyncClient(verify=tls, follow_redirects=True)
-    )
+    async_http = sdk_http_client(settings.options, "httpx2")
+    if async_http is None:
+        async_http = httpx2.AsyncClient(verify=tls, follow_redirects=True)
     client = Mistral(
         api_key=key,
         server_url=common.resolve_base_url(settings, BASE_URL_ENV),

@@ -10,14 +10,14 @@ table does not know answers 400, which is mapped to Unsupported as well.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import openai
 
 from harness.errors import Unsupported
 from harness.providers import _common as common
 from harness.providers._chat import ChatCompletionsProvider
-from harness.providers._transport import async_client, use_aiohttp
+from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Request
 
@@ -58,16 +58,7 @@ def create(settings: ProviderSettings) -> OpenAIProvider:
         api_key=key,
         base_url=common.resolve_base_url(settings, BASE_URL_ENV),
         max_retries=0,
-        http_client=_http_client(settings),
+        http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),
     )
     return OpenAIProvider(client, openai, secret=key)
-
-
-def _http_client(settings: ProviderSettings) -> Any:
-    """The SDK's httpx client: over aiohttp unless the target asks for plain httpx."""
-    if not use_aiohttp(settings.options):
-        return None  # the SDK builds its default client
-    import httpx2
-
-    return async_client(httpx2)

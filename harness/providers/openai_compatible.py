@@ -12,14 +12,14 @@ placeholder is sent (the SDK insists on some key). Target options:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import openai
 
 from harness.errors import ConfigError
 from harness.providers import _common as common
 from harness.providers._chat import ChatCompletionsProvider
-from harness.providers._transport import async_client, use_aiohttp
+from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 
 BASE_URL_ENV = "OPENAI_COMPATIBLE_BASE_URL"
@@ -65,7 +65,7 @@ def create(settings: ProviderSettings) -> OpenAICompatibleProvider:
         api_key=key or PLACEHOLDER_KEY,
         base_url=base_url,
         max_retries=0,
-        http_client=_http_client(settings),
+        http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),
     )
     provider = OpenAICompatibleProvider(
@@ -76,12 +76,3 @@ def create(settings: ProviderSettings) -> OpenAICompatibleProvider:
     )
     provider.max_tokens_param = token_param
     return provider
-
-
-def _http_client(settings: ProviderSettings) -> Any:
-    """The SDK's httpx client: over aiohttp unless the target asks for plain httpx."""
-    if not use_aiohttp(settings.options):
-        return None  # the SDK builds its default client
-    import httpx2
-
-    return async_client(httpx2)
