@@ -69,6 +69,14 @@ TOOLS = (
 )
 
 
+#: One worked tool call, then a new question: the few-shot shape the tool tests use.
+TOOL_DIALOGUE = (
+    Message("user", "Where is order A-1?"),
+    Message("assistant", '{"name": "track_order", "arguments": {"order_id": "A-1"}}'),
+    Message("user", "Is it raining in Oslo?"),
+)
+
+
 def request(**overrides: Any) -> Request:
     fields: dict[str, Any] = {
         "provider": "local",
@@ -132,11 +140,7 @@ def test_streaming_measures_time_to_first_token(provider: LocalProvider) -> None
 
 
 def test_forced_tool_call_is_normalised(provider: LocalProvider) -> None:
-    messages = (
-        Message("user", "Where is order A-1?"),
-        Message("assistant", '{"name": "track_order", "arguments": {"order_id": "A-1"}}'),
-        Message("user", "Is it raining in Oslo?"),
-    )
+    messages = TOOL_DIALOGUE
     c = run(
         provider,
         request(messages=messages, tools=TOOLS, tool_choice="required", max_tokens=40),
@@ -150,11 +154,7 @@ def test_forced_tool_call_is_normalised(provider: LocalProvider) -> None:
 
 
 def test_tool_choice_naming_a_tool_forces_that_tool(provider: LocalProvider) -> None:
-    messages = (
-        Message("user", "Where is order A-1?"),
-        Message("assistant", '{"name": "track_order", "arguments": {"order_id": "A-1"}}'),
-        Message("user", "Is it raining in Oslo?"),
-    )
+    messages = TOOL_DIALOGUE
     c = run(
         provider,
         request(messages=messages, tools=TOOLS, tool_choice="track_order", max_tokens=40),
