@@ -76,10 +76,11 @@ def summary_text(groups: list[GroupStats]) -> str:
     rows = [SUMMARY_COLUMNS]
     # Targets that did not run at all (no key, unsupported) get one line below, not a row of
     # dashes per suite and temperature.
-    not_run = [g for g in groups if g.cells and g.skipped == g.cells]
+    shown: list[GroupStats] = []
+    not_run: list[GroupStats] = []
     for g in groups:
-        if g in not_run:
-            continue
+        (not_run if g.cells and g.skipped == g.cells else shown).append(g)
+    for g in shown:
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
         ran = g.cells - g.skipped
         rows.append(
