@@ -136,6 +136,9 @@ class HarnessPlugin:
         #: overrules these.
         self.other_failures = 0
         self._froze_gc = False
+        # Registered before pytest's own cleanups (this plugin configures first), so it runs
+        # after them: pytest's closing gc.collect() passes then skip the frozen cells.
+        config.add_cleanup(self._unfreeze_gc)
 
     # -- xdist ---------------------------------------------------------------------
 
@@ -168,7 +171,7 @@ class HarnessPlugin:
         if any(isinstance(i, CellItem) for i in session.items):
             # Collected items and suites live until the session ends; moving them out of the
             # cyclic collector's reach saves its repeated full passes over thousands of cells
-            # (about a tenth of a 5000-cell cached run). Undone in pytest_sessionfinish.
+            # (about a tenth of a 5000-cell cached run). Undone by the last config cleanup.
             gc.freeze()
             self._froze_gc = True
 
@@ -303,11 +306,13 @@ class HarnessPlugin:
 
     # -- end of session ------------------------------------------------------------
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    def _unfreeze_gc(self) -> None:
         if self._froze_gc:
             gc.unfreeze()
             self._froze_gc = False
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
             if self.is_worker:
                 return
