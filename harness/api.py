@@ -97,7 +97,7 @@ class CellClient:
             repeat=self.repeat,
             options=dict(self.target.options),
         )
-        outcome = self.session.runner.run(self.target, request)
+        outcome = self.session.calls.run(self.target, request)
         n = len(self.results)
         result = Result(
             run_id=self.session.run_id,
@@ -198,17 +198,18 @@ def run_suites(
         for f in collect_suite_files(paths):
             suite = load_suite(f)
             cells.extend(suite.cells(settings.targets, settings.repeat))
-        session.prefetch(cells)
+        session.note_cells(cells)
+        session.prefetch((c, "") for c in cells)
         for i, cell in enumerate(cells, start=1):
             reason = session.skip_reason(cell)
-            verdict = (
-                session.skipped_verdict(cell, reason)
-                if reason
-                else session.verdict(cell, session.outcome(cell))
-            )
-            session.record(verdict.result)
-            if progress and (i % 50 == 0 or i == len(cells)):
-                progress(f"{i}/{len(cells)} cells; " + session.runner.progress.line())
+            if reason:
+                session.record(session.skipped_verdict(cell, reason).result)
+            else:
+                data, _ = session.evaluate(cell)
+                session.record(Result.from_dict(data), data)
+            done = session.progress()
+            if progress and done is not None and (i % 50 == 0 or i == len(cells)):
+                progress(f"{i}/{len(cells)} cells; " + done.line())
         finish = finish_run(session)
         if progress:
             for title, text in finish.sections:

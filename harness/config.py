@@ -63,6 +63,13 @@ def _gate(text: str) -> str:
     return value
 
 
+def _worker_mode(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("auto", "on", "off"):
+        raise ValueError(f"invalid worker mode {text!r}; valid modes: auto, on, off")
+    return value
+
+
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -222,6 +229,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
     ),
     Option(
+        "worker",
+        _worker_mode,
+        "auto",
+        "auto | on | off: run cells in a worker process beside pytest, so the two use "
+        "separate cores (auto: runs of 200 cells or more)",
+        env="LLM_HARNESS_WORKER",
+        metavar="MODE",
+    ),
+    Option(
         "suite_dirs",
         _text,
         "evals",
@@ -274,6 +290,7 @@ class Settings:
     baseline: Path | None = None
     gate: str = "off"
     suite_dirs: tuple[str, ...] = ("evals",)
+    worker: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -311,4 +328,5 @@ class Settings:
             suite_dirs=tuple(
                 d.strip() for d in str(values.get("suite_dirs") or "evals").split(",") if d.strip()
             ),
+            worker=values.get("worker") or "auto",
         )

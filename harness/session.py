@@ -31,8 +31,9 @@ from harness.types import Completion, Message, Request, Result, Score
 if TYPE_CHECKING:
     # Imported where used: the plugin creates a RunSession in every pytest run, and a
     # project's plain unit tests should not pay for the runner, scorers or suite loader.
-    from harness.runner import CallOutcome, Runner
+    from harness.runner import CallOutcome, Progress, Runner
     from harness.suite import Cell
+    from harness.worker import CellReply, WorkerClient
 
 log = logging.getLogger("harness.session")
 
@@ -86,7 +87,11 @@ class RunSession:
         self._runner: Runner | None = None
         self._cache: ResponseCache | None = None
         self._futures: dict[int, concurrent.futures.Future[CallOutcome]] = {}
+        self._replies: dict[int, concurrent.futures.Future[CellReply]] = {}
         self._requests: dict[int, Request] = {}
+        self._worker: WorkerClient | None = None
+        #: Cells collected before the run was known to be big enough for a worker.
+        self._noted: list[Cell] = []
 
     # -- pipeline pieces ---------------------------------------------------------------
 
@@ -118,6 +123,32 @@ class RunSession:
             )
         return self._runner
 
+    @property
+    def calls(self) -> Runner | WorkerClient:
+        """Where this run's calls go: the worker process when there is one (so limits and
+        the budget stay run-wide), else the in-process runner."""
+        return self._worker if self._worker is not None else self.runner
+
+    def note_cells(self, cells: list[Cell]) -> None:
+        """Collection found these cells. Once the run is big enough (see harness.worker) the
+        worker process starts and gets every cell at once, so it has looked them up in the
+        cache and loaded the SDKs they need by the time the first cell runs."""
+        from harness.worker import AUTO_MIN_CELLS
+
+        mode = self.settings.worker
+        if mode == "off" or self.settings.estimate or not self.write:
+            return  # under xdist (write=False) each pytest worker is a process already
+        if self._worker is not None:
+            self._worker.add_cells(cells)
+            return
+        self._noted.extend(cells)
+        if mode == "on" or len(self._noted) >= AUTO_MIN_CELLS:
+            from harness.worker import WorkerClient
+
+            self._worker = WorkerClient(self.settings, self.run_id, self.out_dir / "worker.log")
+            self._worker.add_cells(self._noted)
+            self._noted = []
+
     def request_for(self, cell: Cell) -> Request:
         # Built once per cell: prefetch and scoring both need it, and rendering is not free.
         request = self._requests.get(id(cell))
@@ -145,20 +176,48 @@ class RunSession:
             return f"{cell.target.id}: not in the cache and {env} is not set"
         return None
 
-    def prefetch(self, cells: Iterable[Cell]) -> None:
-        """Submit the calls of these cells (once each) so they run while earlier cells score."""
-        batch = [c for c in cells if id(c) not in self._futures and self.skip_reason(c) is None]
+    def prefetch(self, cells: Iterable[tuple[Cell, str]]) -> None:
+        """Submit these (cell, nodeid) pairs once each, so their calls run (and, with a
+        worker, their scoring too) while earlier cells are reported."""
+        pending = self._replies if self._worker is not None else self._futures
+        batch = [
+            (c, nodeid)
+            for c, nodeid in cells
+            if id(c) not in pending and self.skip_reason(c) is None
+        ]
         if not batch:
             return
-        futures = self.runner.submit_many((c.target, self.request_for(c)) for c in batch)
-        for cell, fut in zip(batch, futures, strict=True):
+        if self._worker is not None:
+            for (cell, _), reply in zip(batch, self._worker.evaluate_many(batch), strict=True):
+                self._replies[id(cell)] = reply
+            return
+        futures = self.runner.submit_many((c.target, self.request_for(c)) for c, _ in batch)
+        for (cell, _), fut in zip(batch, futures, strict=True):
             self._futures[id(cell)] = fut
 
     def outcome(self, cell: Cell) -> CallOutcome:
         fut = self._futures.pop(id(cell), None)
         if fut is None:
-            return self.runner.run(cell.target, self.request_for(cell))
+            return self.calls.run(cell.target, self.request_for(cell))
         return fut.result()
+
+    def evaluate(self, cell: Cell, nodeid: str = "") -> tuple[dict[str, Any], str | None]:
+        """A cell's result (as its dict) and its failure message (None when it passed or
+        was skipped): computed here, or by the worker process when there is one."""
+        if self._worker is None:
+            verdict = self.verdict(cell, self.outcome(cell), nodeid)
+            return verdict.result.to_dict(), verdict.message
+        from harness.worker import WorkerGone
+
+        reply = self._replies.pop(id(cell), None)
+        if reply is None:
+            reply = self._worker.evaluate_many([(cell, nodeid)])[0]
+        try:
+            return reply.result()
+        except WorkerGone as exc:
+            result = self.base_result(cell, self.request_for(cell), nodeid)
+            verdict = self._error_verdict(result, exc)
+            return verdict.result.to_dict(), verdict.message
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried runner."""
@@ -176,7 +235,7 @@ class RunSession:
             temperature=0.0 if spec.provider != "anthropic" else None,
             timeout_s=self.settings.timeout or 60.0,
         )
-        outcome = self.runner.run(spec, request)
+        outcome = self.calls.run(spec, request)
         if outcome.error is not None or outcome.completion is None:
             raise HarnessError(f"judge {target} failed: {outcome.error}")
         return outcome.completion
@@ -271,7 +330,15 @@ class RunSession:
 
     def runner_loop_lag(self) -> dict[str, float] | None:
         """The runner's event-loop lag while calls were in flight (None: no runner, no calls)."""
+        if self._worker is not None:
+            return self._worker.loop_lag()
         return self._runner.loop_lag() if self._runner is not None else None
+
+    def progress(self) -> Progress | None:
+        """Calls done so far (None before any was submitted)."""
+        if self._worker is not None:
+            return self._worker.progress
+        return self._runner.progress if self._runner is not None else None
 
     def meta(self) -> dict[str, Any]:
         price_date = self._runner.prices.date if self._runner is not None else None
@@ -297,6 +364,8 @@ class RunSession:
         }
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
         if self._runner is not None:
             self._runner.close()
         if self._cache is not None:

@@ -1,0 +1,426 @@
+"""A child process that takes cells from the pytest process and hands back scored results.
+
+Why: pytest spends ~0.35 ms of CPU on every item whatever the item does, and the pipeline
+behind a cell (cache lookup, the SDK's request building and response parsing, scoring, the
+Result) costs as much again. In one process those share one GIL, so a large run is CPU-bound
+on one core while the other idles. With the worker, the pytest process only collects, reports
+and records; the worker runs the cells' calls and scores them, concurrently with pytest's own
+per-item work. It is used for runs of at least AUTO_MIN_CELLS cells (``--llm-worker``).
+
+The worker is the same pipeline, not a second one: it builds a RunSession from the parent's
+Settings and runs ``Runner`` and ``RunSession.verdict`` exactly as the in-process path does.
+Every live call of the run goes through it while it exists (cells, plain-test ``llm`` calls,
+judges), so the concurrency limits, the budget and the auth short-circuit stay run-wide.
+
+Protocol: pickled tuples over the child's stdin (requests) and a duplicate of its stdout
+(replies); the child points its own stdout at its stderr, which goes to ``worker.log`` in the
+run directory, so a stray print can never corrupt a reply. API keys never cross the pipe: the
+child inherits the environment. The child ignores SIGINT: on Ctrl-C the parent closes it,
+which cancels its calls in flight; every answer already received is in the cache.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from harness.cache import CacheMode
+from harness.errors import TransientError
+
+if TYPE_CHECKING:
+    from harness.config import Settings
+    from harness.runner import CallOutcome, Progress
+    from harness.session import RunSession
+    from harness.suite import Cell
+    from harness.targets import TargetSpec
+    from harness.types import Request
+
+log = logging.getLogger("harness.worker")
+
+#: With --llm-worker=auto, a run of at least this many cells gets a worker process. Below it
+#: the ~0.3 s a new process takes to start is not paid back.
+AUTO_MIN_CELLS = 200
+#: Cells the worker takes from a batch before it lets replies and other work through.
+CHUNK = 64
+#: How long close() waits for the worker to cancel its calls and exit before killing it.
+CLOSE_TIMEOUT_S = 30.0
+
+#: (result dict, failure message or None) for one cell.
+CellReply = tuple[dict[str, Any], "str | None"]
+
+
+class WorkerGone(TransientError):
+    """The worker process ended before it answered."""
+
+    kind = "worker_gone"
+
+
+class WorkerJobError(Exception):
+    """Scoring a cell raised in the worker; the message carries the worker's traceback."""
+
+
+# ---------------------------------------------------------------------------------------
+# Parent side
+
+
+class WorkerClient:
+    """The pytest process's handle on its worker. For calls it offers the Runner's own
+    interface (submit_many, run, progress, loop_lag, close), so the library API and the
+    ``llm`` fixture use either without knowing which; cells go through evaluate_many."""
+
+    def __init__(self, settings: Settings, run_id: str, log_path: Path) -> None:
+        from harness.runner import Progress
+
+        self.progress: Progress = Progress()
+        self.log_path = log_path
+        self._ids = itertools.count(1)
+        self._futures: dict[int, concurrent.futures.Future[Any]] = {}
+        self._cell_jobs: dict[int, int] = {}
+        self._cell_replies: dict[int, concurrent.futures.Future[CellReply]] = {}
+        self._lock = threading.Lock()
+        self._gone: str | None = None
+        self._closed = False
+        self._final_lag: dict[str, float] | None = None
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the worker
+        env = dict(os.environ)
+        # The child must import this very harness (an editable checkout, a test's sys.path).
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH", "")) if p
+        )
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            close_fds=True,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._in: IO[bytes] = self._proc.stdin
+        self._out: IO[bytes] = self._proc.stdout
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._send(("init", settings, run_id))
+        self._writer = threading.Thread(
+            target=self._write, name="llm-harness-worker-writer", daemon=True
+        )
+        self._reader = threading.Thread(
+            target=self._read, name="llm-harness-worker-reader", daemon=True
+        )
+        self._writer.start()
+        self._reader.start()
+
+    # -- requests ------------------------------------------------------------------------
+
+    def add_cells(self, cells: Iterable[Cell]) -> None:
+        """Hand over cells as soon as they are collected. The worker renders their prompts,
+        reads their cache entries and loads the SDKs the misses will need, while pytest is
+        still collecting. Nothing is sent to a provider and nothing is scored before
+        evaluate_many: cells deselected later (-k, -m) cost no call."""
+        batch = []
+        with self._lock:
+            for cell in cells:
+                if id(cell) in self._cell_replies:
+                    continue
+                job = next(self._ids)
+                fut: concurrent.futures.Future[CellReply] = concurrent.futures.Future()
+                if self._gone is not None:
+                    fut.set_exception(WorkerGone(self._gone))
+                else:
+                    self._futures[job] = fut
+                self._cell_jobs[id(cell)] = job
+                self._cell_replies[id(cell)] = fut
+                batch.append((job, cell))
+        if batch and self._gone is None:
+            self._send(("cells", batch))
+
+    def evaluate_many(
+        self, jobs: Iterable[tuple[Cell, str]]
+    ) -> list[concurrent.futures.Future[CellReply]]:
+        """Run and score these (cell, nodeid) pairs; each future gives (result dict, message)."""
+        jobs = list(jobs)
+        self.add_cells(cell for cell, _ in jobs)
+        go = [(self._cell_jobs[id(cell)], nodeid) for cell, nodeid in jobs]
+        if go and self._gone is None:
+            self._send(("go", go))
+        return [self._cell_replies[id(cell)] for cell, _ in jobs]
+
+    def submit_many(
+        self, calls: Iterable[tuple[TargetSpec, Request]]
+    ) -> list[concurrent.futures.Future[CallOutcome]]:
+        batch, futures = self._register(calls)
+        if batch:
+            self._send(("calls", batch))
+        return futures
+
+    def submit(
+        self, target: TargetSpec, request: Request
+    ) -> concurrent.futures.Future[CallOutcome]:
+        return self.submit_many([(target, request)])[0]
+
+    def run(self, target: TargetSpec, request: Request) -> CallOutcome:
+        return self.submit(target, request).result()
+
+    def loop_lag(self) -> dict[str, float] | None:
+        """The worker's event-loop lag while its calls were in flight."""
+        if self._closed or self._gone:
+            return self._final_lag
+        batch, (future,) = self._register([None])
+        self._send(("stats", batch[0][0]))
+        try:
+            lag: dict[str, float] | None = future.result(timeout=CLOSE_TIMEOUT_S)
+        except (concurrent.futures.TimeoutError, WorkerGone):
+            return self._final_lag
+        self._final_lag = lag
+        return lag
+
+    def close(self) -> None:
+        """Ask the worker to cancel what is in flight and exit; kill it if it will not."""
+        if self._closed:
+            return
+        self._closed = True
+        self._send(("close",))
+        self._outbox.put(None)
+        self._writer.join(timeout=CLOSE_TIMEOUT_S)
+        try:
+            self._proc.wait(timeout=CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.warning("worker process did not exit; killing it")
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout=CLOSE_TIMEOUT_S)
+        with contextlib.suppress(OSError):
+            self._out.close()
+        self._fail_pending("the run closed before the worker answered")
+        self._log.close()
+        try:
+            if self.log_path.stat().st_size == 0:
+                self.log_path.unlink()
+        except OSError:
+            pass
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _register(self, items: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+        batch: list[Any] = []
+        futures: list[concurrent.futures.Future[Any]] = []
+        with self._lock:
+            for item in items:
+                fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                futures.append(fut)
+                if self._gone is not None:
+                    fut.set_exception(WorkerGone(self._gone))
+                    continue
+                job = next(self._ids)
+                self._futures[job] = fut
+                batch.append((job, *item) if isinstance(item, tuple) else (job, item))
+        return batch, futures
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        """Queue a message for the writer thread: pytest never waits on the pipe (a batch of
+        thousands of cells is larger than the pipe's buffer)."""
+        if self._closed and message[0] != "close":
+            raise RuntimeError("the worker is closed")
+        self._outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _write(self) -> None:
+        """Writer thread: messages to the worker in order; None ends it."""
+        while (data := self._outbox.get()) is not None:
+            try:
+                self._in.write(data)
+                self._in.flush()
+            except (BrokenPipeError, OSError) as exc:
+                self._died(f"could not send to it ({exc})")
+                return
+        with contextlib.suppress(OSError):
+            self._in.close()
+
+    def _read(self) -> None:
+        """Reader thread: resolve each job's future as its reply arrives."""
+        while True:
+            try:
+                message = pickle.load(self._out)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                break
+            kind, job, payload, snapshot = message
+            self._update_progress(snapshot)
+            with self._lock:
+                fut = self._futures.pop(job, None)
+            if fut is None or fut.done():
+                continue
+            if kind == "fail":
+                fut.set_exception(WorkerJobError(payload))
+            else:
+                fut.set_result(payload)
+        if not self._closed:
+            self._died("it exited")
+
+    def _update_progress(self, snapshot: tuple[Any, ...] | None) -> None:
+        if snapshot is None:
+            return
+        p = self.progress
+        (p.submitted, p.done, p.cache_hits, p.live, p.errors, p.retries, p.spent_usd,
+         p.reserved_usd) = snapshot
+
+    def _died(self, how: str) -> None:
+        status = self._proc.poll()
+        detail = f" (exit status {status})" if status is not None else ""
+        self._fail_pending(
+            f"the llm-harness worker process ended unexpectedly: {how}{detail}; "
+            f"its log is {self.log_path}"
+        )
+
+    def _fail_pending(self, reason: str) -> None:
+        with self._lock:
+            if self._gone is None:
+                self._gone = reason
+            pending = list(self._futures.values())
+            self._futures.clear()
+        for fut in pending:
+            if not fut.done():
+                fut.set_exception(WorkerGone(reason))
+
+
+# ---------------------------------------------------------------------------------------
+# Child side
+
+
+def _snapshot(session: RunSession) -> tuple[Any, ...] | None:
+    runner = session._runner
+    if runner is None:
+        return None
+    p = runner.progress
+    return (p.submitted, p.done, p.cache_hits, p.live, p.errors, p.retries, p.spent_usd,
+            p.reserved_usd)
+
+
+def _read_requests(source: IO[bytes], events: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+    while True:
+        try:
+            events.put(pickle.load(source))
+        except (EOFError, OSError, pickle.UnpicklingError):
+            events.put(("close",))
+            return
+
+
+def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: IO[bytes]) -> None:
+    """The worker's main thread: take cells in, look them up, run and score them, reply.
+
+    Calls run on the Runner's loop thread; their completions come back here through
+    ``events`` so that scoring (which may itself make a judge call and wait for it) never
+    runs on the loop. Large batches are taken CHUNK cells at a time, the rest put back at
+    the end of the queue, so the first results go out while later cells are still read.
+    """
+    from harness.cache import cache_key
+
+    # Every cell received, by job. Also keeps them alive: the session caches requests by
+    # id(cell), and an id must not be reused for another cell during the run.
+    cells: dict[int, Any] = {}
+
+    def reply(kind: str, job: int, payload: Any) -> None:
+        pickle.dump((kind, job, payload, _snapshot(session)), out, pickle.HIGHEST_PROTOCOL)
+
+    def on_done(kind: str, job_args: tuple[Any, ...]) -> Any:
+        return lambda fut: events.put((kind, job_args, fut))
+
+    def take(kind: str, items: list[Any]) -> list[Any]:
+        if len(items) > CHUNK:
+            events.put((kind, items[CHUNK:]))
+        return items[:CHUNK]
+
+    while True:
+        message = events.get()
+        while True:
+            kind = message[0]
+            if kind == "close":
+                out.flush()
+                return
+            if kind == "cells":
+                need_calls = set()
+                for job, cell in take("cells", message[1]):
+                    cells[job] = cell
+                    try:
+                        request = session.request_for(cell)
+                    except Exception:
+                        reply("fail", job, traceback.format_exc())
+                        continue
+                    key = cache_key(request, cell.target.settings().base_url)
+                    if not session.cache.preload(key) and not cell.target.missing_key():
+                        need_calls.add(cell.target.provider)
+                if need_calls and session.cache.mode is not CacheMode.REPLAY:
+                    session.runner.warm(need_calls)
+            elif kind == "go":
+                jobs = [(job, cells[job], nodeid) for job, nodeid in take("go", message[1])]
+                futures = session.runner.submit_many(
+                    (cell.target, session.request_for(cell)) for _, cell, _ in jobs
+                )
+                for job_args, fut in zip(jobs, futures, strict=True):
+                    fut.add_done_callback(on_done("scored", job_args))
+            elif kind == "scored":
+                (job, cell, nodeid), fut = message[1], message[2]
+                try:
+                    verdict = session.verdict(cell, fut.result(), nodeid)
+                    reply("cell", job, (verdict.result.to_dict(), verdict.message))
+                except Exception:
+                    reply("fail", job, traceback.format_exc())
+            elif kind == "calls":
+                jobs = message[1]
+                futures = session.runner.submit_many((t, r) for _, t, r in jobs)
+                for (job, _, _), fut in zip(jobs, futures, strict=True):
+                    fut.add_done_callback(on_done("outcome", (job,)))
+            elif kind == "outcome":
+                reply("call", message[1][0], message[2].result())
+            elif kind == "stats":
+                reply("stats", message[1], session.runner_loop_lag())
+            try:
+                message = events.get_nowait()
+            except queue.Empty:
+                break
+        # One flush per burst of work: under load many replies share a write.
+        out.flush()
+
+
+def main() -> int:
+    # Ctrl-C reaches the whole process group; the parent decides when this process stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    source = sys.stdin.buffer
+    kind, settings, run_id = pickle.load(source)
+    assert kind == "init"
+    # Read requests from the start: the parent must never block on a full pipe while this
+    # process is still importing.
+    events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+    threading.Thread(target=_read_requests, args=(source, events), daemon=True).start()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    from harness.session import RunSession
+
+    # write=False: the parent records every result; this process only computes them.
+    session = RunSession(settings, run_id=run_id, write=False)
+    try:
+        serve(session, events, out)
+    finally:
+        session.close()
+        out.close()
+        logging.shutdown()
+    # Everything is closed and flushed (the cache included); skip the interpreter's own
+    # teardown, which the parent would otherwise wait for at the end of every run.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
