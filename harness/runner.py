@@ -180,25 +180,6 @@ class Runner:
     def run(self, target: TargetSpec, request: Request) -> CallOutcome:
         return self.submit(target, request).result()
 
-    def warm(self, providers: Iterable[str]) -> None:
-        """Import these providers' adapters (and SDKs, ~0.5 s each) on the loop thread now,
-        so the first calls do not wait for it. A provider that cannot load is left for its
-        first call to report."""
-        loop = self._ensure_loop()
-
-        def load(name: str) -> None:
-            import importlib
-
-            from harness.providers import provider_info
-
-            try:
-                importlib.import_module(provider_info(name).module)
-            except Exception as exc:  # reported, with its fix, by the first call instead
-                log.debug("warming provider %s failed: %s", name, exc)
-
-        for name in providers:
-            loop.call_soon_threadsafe(load, name)
-
     def close(self) -> None:
         """Cancel what is in flight, close provider clients, stop the loop thread."""
         if self._closed:

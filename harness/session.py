@@ -359,6 +359,8 @@ class RunSession:
             # How late the runner's loop woke up while calls were in flight: latencies can
             # include up to this much client-side delay (see Runner._watch_lag).
             "loop_lag_ms": self.runner_loop_lag(),
+            # Whether cells ran in a worker process beside pytest (see harness.worker).
+            "worker": self._worker is not None,
             "argv": sys.argv[1:],
             "cache_mode": self.settings.cache.value,
         }

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import importlib
 import itertools
 import logging
 import os
@@ -308,6 +309,24 @@ def _snapshot(session: RunSession) -> tuple[Any, ...] | None:
             p.reserved_usd)
 
 
+def _warm(providers: Iterable[str]) -> None:
+    """Import these providers' adapters and SDKs (~0.5 s each) now, on a thread of their
+    own: not on the loop, where it would stall calls in flight and inflate their latency,
+    and not on the main thread, which has cells to score meanwhile. A provider that cannot
+    load is left for its first call to report, with the fix."""
+
+    def load() -> None:
+        from harness.providers import provider_info
+
+        for name in sorted(providers):
+            try:
+                importlib.import_module(provider_info(name).module)
+            except Exception as exc:
+                log.debug("warming provider %s failed: %s", name, exc)
+
+    threading.Thread(target=load, name="llm-harness-warm", daemon=True).start()
+
+
 def _read_requests(source: IO[bytes], events: queue.SimpleQueue[tuple[Any, ...]]) -> None:
     while True:
         try:
@@ -362,7 +381,7 @@ def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: 
                     if not session.cache.preload(key) and not cell.target.missing_key():
                         need_calls.add(cell.target.provider)
                 if need_calls and session.cache.mode is not CacheMode.REPLAY:
-                    session.runner.warm(need_calls)
+                    _warm(need_calls)
             elif kind == "go":
                 jobs = [(job, cells[job], nodeid) for job, nodeid in take("go", message[1])]
                 futures = session.runner.submit_many(

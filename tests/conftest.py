@@ -24,6 +24,7 @@ _PRELOAD = (
     "harness.suite",
     "harness.scoring",
     "harness.runner",
+    "harness.worker",
     "harness.gate",
     "numpy",
     "pandas",

@@ -1,0 +1,206 @@
+"""The worker process (harness.worker): cells evaluated in a child process beside pytest.
+
+It must be the same pipeline, only elsewhere: the same records as an in-process run, a cached
+rerun that sends nothing, no call for a deselected cell although the worker saw every cell
+at collection, plain-test calls and judges through it, and a worker that dies ends its cells
+with an error naming its log instead of hanging the run.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import (
+    AuthError,
+    BadRequest,
+    BudgetExceeded,
+    CacheMiss,
+    RateLimited,
+    TransientError,
+    Unsupported,
+)
+from harness.simulator import Simulator
+
+pytest.importorskip("openai")
+pytest.importorskip("groq")
+
+SCHEMA = {
+    "type": "object",
+    "required": ["vendor"],
+    "properties": {"vendor": {"type": "string"}},
+}
+CASES = 6
+SUITE = (
+    "name: w\ntargets: [openai:gpt-4o-mini, groq:llama-3.1-8b-instant]\n"
+    "temperatures: [0.0, 0.7]\nrepeat: 2\nmax_tokens: 50\nstructured: native\n"
+    "schema: schema.json\n"
+    "prompt:\n  user: 'Invoice {{ n }}'\n"
+    "assert:\n  - {type: schema-valid}\n  - {type: contains, value: vendor}\n"
+    "cases:\n" + "".join(f"  - {{id: c{i}, vars: {{n: item{i}}}}}\n" for i in range(CASES))
+)
+CELLS = CASES * 2 * 2 * 2
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    with Simulator({"seed": 5, "require_key": "sk-sim", "default": {"latency_ms": 5}}) as s:
+        for provider in ("openai", "groq"):
+            monkeypatch.setenv(f"{provider.upper()}_BASE_URL", s.base_url(provider))
+            monkeypatch.setenv(f"{provider.upper()}_API_KEY", "sk-sim")
+        yield s
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", **{"evals/w": SUITE})
+    (pytester.path / "evals" / "schema.json").write_text(json.dumps(SCHEMA))
+    return pytester
+
+
+def run(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "evals", f"--llm-out={out}", "-p", "no:cacheprovider", "--llm-report=false", *args
+    )
+
+
+def records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def meta(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "meta.json").read_text())
+    return data
+
+
+def by_cell(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
+    # Repeats send identical requests, so which repeat got which sample may differ.
+    cells: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for r in rows:
+        key = (r["case_id"], r["target"], r["temperature"])
+        seen = (r["status"], r["output"], r["schema_valid"], r["input_tokens"], r["cost_usd"])
+        cells.setdefault(key, []).append(seen)
+    return {k: sorted(v, key=repr) for k, v in cells.items()}
+
+
+def test_worker_run_gives_the_in_process_records_and_a_cached_rerun_sends_nothing(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    worker_out = project.path / "worker"
+    result = run(project, worker_out, "--llm-worker=on")
+    result.assert_outcomes(passed=CELLS)
+    assert meta(worker_out)["worker"] is True
+    assert sim.request_count() == CELLS
+    with_worker = records(worker_out)
+    assert len(with_worker) == CELLS
+    assert len({r["nodeid"] for r in with_worker}) == CELLS
+    assert all(r["latency_ms"] > 0 and not r["cached"] for r in with_worker)
+
+    sim.reset()
+    plain_out = project.path / "plain"
+    run(project, plain_out, "--llm-worker=off", "--llm-cache=off").assert_outcomes(passed=CELLS)
+    assert meta(plain_out)["worker"] is False
+    assert by_cell(records(plain_out)) == by_cell(with_worker)
+
+    sim.reset()
+    rerun_out = project.path / "rerun"
+    run(project, rerun_out, "--llm-worker=on").assert_outcomes(passed=CELLS)
+    assert sim.request_count() == 0
+    live = {r["nodeid"]: r for r in with_worker}
+    for r in records(rerun_out):
+        assert r["cached"] is True and r["cost_usd"] == 0
+        assert r["cost_if_live_usd"] == live[r["nodeid"]]["cost_usd"]
+
+
+def test_deselected_cells_cost_no_call_although_the_worker_saw_them(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    out = project.path / "run"
+    result = run(project, out, "--llm-worker=on", "-k", "c1 and openai")
+    result.assert_outcomes(passed=4)
+    assert sim.request_count() == 4
+    assert {r["case_id"] for r in records(out)} == {"c1"}
+
+
+def test_auto_uses_a_worker_for_large_runs_only(project: pytest.Pytester, sim: Simulator) -> None:
+    small = project.path / "small"
+    run(project, small).assert_outcomes(passed=CELLS)
+    assert meta(small)["worker"] is False
+    big = project.path / "big"
+    # 6 cases x 2 targets x 2 temperatures x repeat 10 = 240 cells: over the 200 threshold.
+    run(project, big, "--llm-repeat=10", "--llm-cache=off").assert_outcomes(passed=240)
+    assert meta(big)["worker"] is True
+    xdist = project.path / "xdist"
+    run(project, xdist, "--llm-worker=auto", "--llm-repeat=10", "-n", "2").assert_outcomes(
+        passed=240
+    )
+    assert meta(xdist)["worker"] is False  # each xdist worker is a process of its own
+
+
+def test_plain_test_calls_and_judges_go_through_the_worker(
+    pytester: pytest.Pytester, sim: Simulator
+) -> None:
+    pytester.makefile(".yaml", **{"evals/w": SUITE.replace("schema: schema.json\n", "")
+                                  .replace("structured: native\n", "")
+                                  .replace("  - {type: schema-valid}\n", "")
+                                  .replace("value: vendor", "value: Invoice")})
+    pytester.makepyfile(
+        test_plain="""
+        import pytest
+
+        @pytest.mark.llm(targets=["openai:gpt-4o-mini"], temperatures=[0.0])
+        def test_echo(llm):
+            result = llm.complete("Say the word apple")
+            assert "apple" in result.text
+        """
+    )
+    out = pytester.path / "run"
+    result = pytester.runpytest_subprocess(
+        "evals", "test_plain.py", f"--llm-out={out}", "-p", "no:cacheprovider",
+        "--llm-report=false", "--llm-worker=on",
+    )
+    result.assert_outcomes(passed=CELLS + 1)
+    assert sim.request_count() == CELLS + 1
+    assert meta(out)["worker"] is True
+    assert any(r["suite"] == "pytest" for r in records(out))
+
+
+def test_a_worker_that_dies_ends_its_cells_with_an_error_naming_its_log(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    # A user's python scorer that kills the interpreter it runs in: the worker's.
+    (project.path / "evals" / "fatal.py").write_text(
+        "import os\n\ndef check(output, ctx):\n    os._exit(3)\n"
+    )
+    suite = (project.path / "evals" / "w.yaml").read_text()
+    (project.path / "evals" / "w.yaml").write_text(
+        suite.replace("  - {type: schema-valid}\n", "  - {type: python, value: 'fatal:check'}\n")
+    )
+    out = project.path / "run"
+    result = run(project, out, "--llm-worker=on", "-x")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*worker process ended unexpectedly*exit status 3*worker.log*"])
+    assert records(out)[0]["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RateLimited("slow down", provider="openai", retry_after_s=2.5),
+        TransientError("503", provider="groq", status=503, retry_after_s=1.0),
+        AuthError("bad key", provider="mistral", status=401),
+        BadRequest("unknown model x", provider="openai", status=404),
+        Unsupported("temperature", provider="anthropic"),
+        CacheMiss("not in the cache"),
+        BudgetExceeded("budget reached"),
+    ],
+)
+def test_call_errors_cross_the_process_boundary_whole(error: Exception) -> None:
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error) and str(back) == str(error)
+    assert vars(back) == vars(error)
