@@ -30,7 +30,8 @@ def lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
-def test_ctrl_c_keeps_finished_cells_and_a_rerun_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("worker", ["off", "on"])
+def test_ctrl_c_keeps_finished_cells_and_a_rerun_resumes(tmp_path: Path, worker: str) -> None:
     (tmp_path / "evals").mkdir()
     (tmp_path / "evals" / "slow.yaml").write_text(SUITE)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
@@ -51,6 +52,7 @@ def test_ctrl_c_keeps_finished_cells_and_a_rerun_resumes(tmp_path: Path) -> None
             "-q",
             "--llm-report=false",
             "--llm-concurrency=2",
+            f"--llm-worker={worker}",
         ]
         first = tmp_path / "run1" / "results.jsonl"
         proc = subprocess.Popen(
