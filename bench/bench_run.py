@@ -6,7 +6,7 @@ Measures, in one run:
   compared with the ideal N x latency / C;
 - cached: the same N cells again, every answer replayed from the cache (simulator request
   count must not move);
-- peak RSS of each pytest process.
+- peak RSS of each run: the pytest process and its worker process together.
 
     .venv/bin/python bench/bench_run.py [--cells 5000] [--latency-ms 100] [--concurrency 50]
 
@@ -19,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -37,22 +39,52 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants (the pytest process and its llm-harness worker)."""
+    found = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in children:
+        found += _tree(int(child))
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit status) of one child process; its CPU seconds
-    (user + system, steadier than wall time on a shared machine) go to CPU_SECONDS."""
+    """(wall seconds, peak RSS MB, exit status) of one pytest run. The RSS is the peak of the
+    sum over the process and its children (the worker process counts), sampled every 20 ms.
+    Its CPU seconds (user + system of the process and its children; steadier than wall time
+    on a shared machine) go to CPU_SECONDS."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, sum(_rss_mb(p) for p in _tree(proc.pid)))
+        time.sleep(0.02)
     wall = time.perf_counter() - start
-    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime - sum(CPU_SECONDS))
     code = proc.returncode
     if code not in (0, 1):
-        sys.stderr.write(out.decode(errors="replace")[-3000:])
-    return wall, usage.ru_maxrss / 1024, code
+        sys.stderr.write(b"".join(chunks).decode(errors="replace")[-3000:])
+    return wall, peak, code
 
 
 def sim_requests(url: str) -> int:
@@ -131,9 +163,9 @@ def main() -> int:
     print(f"cells={n} latency={args.latency_ms:g}ms concurrency={args.concurrency}")
     print(f"bare pytest, {n} no-op items: {floor:.2f} s (rss {floor_rss:.0f} MB)")
     print(f"cold:   {cold:.2f} s = {cold / ideal:.2f}x ideal {ideal:.1f} s; {cold_calls} calls; "
-          f"peak rss {cold_rss:.0f} MB; exit {code}")
+          f"peak rss {cold_rss:.0f} MB (pytest + worker); exit {code}")
     print(f"cached: {cached:.2f} s = {cached / floor:.2f}x bare pytest; {cached_calls} calls; "
-          f"peak rss {cached_rss:.0f} MB; exit {code2}")
+          f"peak rss {cached_rss:.0f} MB (pytest + worker); exit {code2}")
     print(f"cached + report.html and exports: {with_report:.2f} s; peak rss {report_rss:.0f} MB")
     floor_cpu, cold_cpu, cached_cpu, report_cpu = CPU_SECONDS
     print(f"CPU seconds (user+sys): bare {floor_cpu:.2f}, cold {cold_cpu:.2f}, "

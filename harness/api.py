@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.cells import Cell
 from harness.config import OPTIONS, Settings, resolve_value
 from harness.errors import HarnessError
 from harness.scoring import ScoreContext, run_assertions
 from harness.session import RunSession
-from harness.suite import Cell, load_suite
+from harness.suite import load_suite
 from harness.targets import TargetSpec
 from harness.types import Completion, Message, Request, Result, Tool
 
@@ -205,8 +206,8 @@ def run_suites(
             if reason:
                 session.record(session.skipped_verdict(cell, reason).result)
             else:
-                data, _ = session.evaluate(cell)
-                session.record(Result.from_dict(data), data)
+                evaluated = session.evaluate(cell)
+                session.record(None, evaluated.data, evaluated.job)
             done = session.progress()
             if progress and done is not None and (i % 50 == 0 or i == len(cells)):
                 progress(f"{i}/{len(cells)} cells; " + done.line())

@@ -110,18 +110,25 @@ class ResponseCache:
         self.mode = mode
         self._cache: Any = None
         self._preloaded: dict[str, Any] = {}
+        #: Answers waiting for flush(); reads see them already.
+        self._deferred: dict[str, dict[str, Any]] = {}
         if mode is not CacheMode.OFF:
             import diskcache
 
             self.directory.mkdir(parents=True, exist_ok=True)
-            # Large-ish size limit: responses are small; eviction would cause silent re-spend.
-            self._cache = diskcache.Cache(str(self.directory), size_limit=4 * 2**30)
+            # Never evict on write (cull_limit=0): responses are small, and an evicted answer
+            # would be silently bought again. `llm-harness cache clear` empties it.
+            self._cache = diskcache.Cache(
+                str(self.directory), size_limit=4 * 2**30, cull_limit=0
+            )
 
     def get(self, key: str) -> tuple[Completion, float | None] | None:
         """(completion, original cost) or None. Never raises for a corrupt entry."""
         if self._cache is None or not self.mode.reads:
             return None
         entry = self._preloaded.pop(key, None)
+        if entry is None:
+            entry = self._deferred.get(key)
         if entry is None:
             entry = self._cache.get(key)
         if not isinstance(entry, dict) or entry.get("v") != CACHE_VERSION:
@@ -142,7 +149,12 @@ class ResponseCache:
         self._preloaded[key] = entry
         return True
 
-    def put(self, key: str, completion: Completion, cost_usd: float | None) -> bool:
+    def put(
+        self, key: str, completion: Completion, cost_usd: float | None, *, defer: bool = False
+    ) -> bool:
+        """Store an answer. With ``defer`` it waits for flush(), which writes all waiting
+        answers in one transaction (a quarter of the cost of one write each); the runner
+        flushes within FLUSH_DELAY_S and when it closes."""
         if self._cache is None or not self.mode.writes or cacheable(completion) is not None:
             return False
         entry = {
@@ -151,8 +163,21 @@ class ResponseCache:
             "cost_usd": cost_usd,
             "stored_at": time.time(),
         }
-        self._cache.set(key, entry)
+        if defer:
+            self._deferred[key] = entry
+        else:
+            self._cache.set(key, entry)
         return True
+
+    def flush(self) -> None:
+        if not self._deferred or self._cache is None:
+            return
+        waiting = dict(self._deferred)
+        with self._cache.transact():
+            for key, entry in waiting.items():
+                self._cache.set(key, entry)
+        for key in waiting:
+            self._deferred.pop(key, None)
 
     def stats(self) -> dict[str, Any]:
         if self._cache is None:
@@ -171,4 +196,5 @@ class ResponseCache:
 
     def close(self) -> None:
         if self._cache is not None:
+            self.flush()
             self._cache.close()

@@ -114,6 +114,8 @@ def summary_text(groups: list[GroupStats]) -> str:
 
 def finish_run(session: RunSession) -> FinishOutcome:
     outcome = FinishOutcome()
+    # Every record is on disk before anything reads the run or writes beside it.
+    session.sync_records()
     results = session.results
     settings = session.settings
     if not results:
@@ -142,8 +144,8 @@ def finish_run(session: RunSession) -> FinishOutcome:
     outcome.sections.append(("llm-harness summary", text))
 
     meta = session.meta()
-    if session.write and session.store is not None:
-        store = session.store
+    store = session.run_store()
+    if store is not None:
         outcome.files["summary.json"] = store.write_json(
             "summary.json", [g.to_dict() for g in groups]
         )
@@ -200,10 +202,11 @@ def _compare(session: RunSession, outcome: FinishOutcome) -> bool:
     elif regressed and mode == "warn":
         text += "\ngate warning: regression against the baseline (--llm-gate=warn)"
     outcome.sections.append(("llm-harness gate", text))
-    if session.write and session.store is not None:
-        md = session.store.out_dir / "summary.md"
+    store = session.run_store()
+    if store is not None:
+        md = store.out_dir / "summary.md"
         existing = md.read_text("utf-8") if md.exists() else ""
         md.write_text(existing + "\n\n" + render_markdown(comparison), "utf-8")
         outcome.files["summary.md"] = md
-        session.store.write_json("gate.json", comparison.to_dict())
+        store.write_json("gate.json", comparison.to_dict())
     return regressed and mode == "fail"

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from harness.cache import CacheMode
 from harness.config import OPTIONS, OPTIONS_BY_NAME, Option, Settings, resolve_value
 from harness.errors import ConfigError, SuiteError
 from harness.session import RunSession
 from harness.targets import TargetProblem, parse_target, selected
 
 if TYPE_CHECKING:
-    from harness.suite import Cell
+    from harness.cells import Cell
 
 SESSION_KEY = pytest.StashKey[RunSession]()
 #: Seconds between progress lines while calls are in flight.
@@ -140,6 +141,8 @@ class HarnessPlugin:
         # Registered before pytest's own cleanups (this plugin configures first), so it runs
         # after them: pytest's closing gc.collect() passes then skip the frozen cells.
         config.add_cleanup(self._unfreeze_gc)
+        global _RUNS_IN_PROCESS
+        _RUNS_IN_PROCESS += 1
 
     # -- xdist ---------------------------------------------------------------------
 
@@ -276,6 +279,7 @@ class HarnessPlugin:
             and (call.when == "call" or report.skipped)
         ):
             report.llm_results = list(results)
+            report.llm_job = getattr(item, "llm_job", None)
             item._llm_reported = True  # type: ignore[attr-defined]
         return report
 
@@ -285,11 +289,11 @@ class HarnessPlugin:
         results = getattr(report, "llm_results", None)
         if not results or self.is_worker or report.nodeid in self._recorded:
             return
-        from harness.types import Result
-
         self._recorded.add(report.nodeid)
+        job = getattr(report, "llm_job", None)
         for data in results:
-            self.session.record(Result.from_dict(data), data)
+            # Made into a Result only when the run's results are read (finish), not here.
+            self.session.record(None, data, job)
         self._maybe_progress()
 
     def _maybe_progress(self) -> None:
@@ -307,9 +311,18 @@ class HarnessPlugin:
     # -- end of session ------------------------------------------------------------
 
     def _unfreeze_gc(self) -> None:
-        if self._froze_gc:
+        global _RUNS_IN_PROCESS
+        _RUNS_IN_PROCESS -= 1
+        if not self._froze_gc:
+            return
+        self._froze_gc = False
+        if _RUNS_IN_PROCESS > 0:
+            # A run inside another (pytester): the outer run goes on, so its collector
+            # gets these objects back.
             gc.unfreeze()
-            self._froze_gc = False
+        else:
+            # The outermost run is ending and the process with it: leave the cells frozen
+            # and exit without the final collections over them.
             _skip_final_gc_at_exit()
 
     @pytest.hookimpl(trylast=True)
@@ -368,6 +381,8 @@ def _skip_final_gc_at_exit() -> None:
 
 
 _EXIT_HOOK_REGISTERED = False
+#: pytest runs with this plugin alive in this process: more than one only under pytester.
+_RUNS_IN_PROCESS = 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,14 +392,15 @@ _EXIT_HOOK_REGISTERED = False
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
+        settings = session.settings
         try:
-            from harness.suite import load_suite
+            from harness.suite_cache import load_suite_cached
 
-            suite = load_suite(self.path)
+            cache_dir = None if settings.cache is CacheMode.OFF else settings.resolved_cache_dir
+            suite = load_suite_cached(self.path, cache_dir)
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
-        settings = session.settings
         cells = suite.cells(settings.targets, settings.repeat)
         session.note_cells(cells)
         for cell in cells:
@@ -426,6 +442,7 @@ class CellItem(pytest.Item):
         super().__init__(**kwargs)
         self.cell = cell
         self.llm_results: list[dict[str, Any]] = []
+        self.llm_job: int | None = None
 
     @property
     def _harness(self) -> HarnessPlugin:
@@ -444,12 +461,14 @@ class CellItem(pytest.Item):
     def runtest(self) -> None:
         session = self.config.stash[SESSION_KEY]
         self._harness.prefetch_for(self)
-        data, message = session.evaluate(self.cell, self.nodeid)
+        evaluated = session.evaluate(self.cell, self.nodeid)
+        data = evaluated.data
         self.llm_results = [data]
+        self.llm_job = evaluated.job
         if data["status"] == "skipped":
             _skip(data.get("skip_reason") or "skipped")
-        if message:
-            raise CellFailed(message)
+        if evaluated.message:
+            raise CellFailed(evaluated.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CellFailed | ConfigError):

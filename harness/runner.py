@@ -51,6 +51,9 @@ LAG_SAMPLE_S = 0.05
 MAX_LAG_SAMPLES = 200_000
 #: GIL switch interval while the runner's loop thread is alive (see _ensure_loop).
 SWITCH_INTERVAL_S = 0.001
+#: Answers are written to the cache in batches, at most this long after they arrive (a
+#: crash loses at most this much of the cache; the results file has every answer).
+FLUSH_DELAY_S = 0.05
 #: Slack over the per-call timeout before the runner abandons a call the SDK did not end.
 TIMEOUT_GRACE_S = 5.0
 
@@ -117,6 +120,7 @@ class Runner:
         self._switch_interval: float | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._lag_ms: list[float] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     # -- public API ------------------------------------------------------------------
 
@@ -277,6 +281,9 @@ class Runner:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush_cache()
         for provider in self._providers.values():
             try:
                 await provider.aclose()
@@ -314,6 +321,13 @@ class Runner:
                 raise
         return self._providers[ident], settings
 
+    def _flush_cache(self) -> None:
+        self._flush_handle = None
+        try:
+            self.cache.flush()
+        except Exception as exc:  # a full disk must not stop the calls; they are recorded
+            log.warning("could not write answers to the cache: %s", exc)
+
     def _semaphore(self, provider: str) -> asyncio.Semaphore:
         sem = self._semaphores.get(provider)
         if sem is None:
@@ -338,7 +352,11 @@ class Runner:
             outcome.completion = completion
             outcome.cost_usd = cost
             outcome.cost_if_live_usd = cost
-            self.cache.put(cache_key(request, settings.base_url), completion, cost)
+            self.cache.put(cache_key(request, settings.base_url), completion, cost, defer=True)
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_later(
+                    FLUSH_DELAY_S, self._flush_cache
+                )
         except HarnessError as exc:
             outcome.error = exc
         except asyncio.CancelledError:

@@ -31,13 +31,24 @@ from harness.types import Completion, Message, Request, Result, Score
 if TYPE_CHECKING:
     # Imported where used: the plugin creates a RunSession in every pytest run, and a
     # project's plain unit tests should not pay for the runner, scorers or suite loader.
+    from harness.cells import Cell
     from harness.runner import CallOutcome, Progress, Runner
-    from harness.suite import Cell
     from harness.worker import CellReply, WorkerClient
 
 log = logging.getLogger("harness.session")
 
 SDK_DISTRIBUTIONS = ("openai", "anthropic", "groq", "mistralai", "llama-cpp-python")
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A cell's result as the test item reports it."""
+
+    data: dict[str, Any]
+    #: Failure text for the test report (None when passed or skipped).
+    message: str | None
+    #: The worker's id for this result when the worker computed it (it writes the record).
+    job: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,9 @@ class RunSession:
         self.out_dir = settings.out or settings.rootdir / "reports" / "runs" / self.run_id
         self.write = write
         self.store: RunStore | None = None
-        self.results: list[Result] = []
+        self._results: list[Result] = []
+        #: Results recorded as dicts (from the worker), turned into Results when read.
+        self._result_dicts: list[dict[str, Any]] = []
         self.started_at = time.time()
         self._runner: Runner | None = None
         self._cache: ResponseCache | None = None
@@ -145,9 +158,20 @@ class RunSession:
         if mode == "on" or len(self._noted) >= AUTO_MIN_CELLS:
             from harness.worker import WorkerClient
 
-            self._worker = WorkerClient(self.settings, self.run_id, self.out_dir / "worker.log")
+            self._worker = WorkerClient(
+                self.settings, self.run_id, self.out_dir / "worker.log", self._surely_live()
+            )
             self._worker.add_cells(self._noted)
             self._noted = []
+
+    def _surely_live(self) -> set[str]:
+        """Providers of the noted cells whose calls cannot come from the cache: it is not
+        read in this mode, or holds nothing yet (a first run)."""
+        mode = self.settings.cache
+        empty = not (self.settings.resolved_cache_dir / "cache.db").exists()
+        if mode in (CacheMode.OFF, CacheMode.REFRESH) or (mode is CacheMode.USE and empty):
+            return {c.target.provider for c in self._noted if not c.target.missing_key()}
+        return set()
 
     def request_for(self, cell: Cell) -> Request:
         # Built once per cell: prefetch and scoring both need it, and rendering is not free.
@@ -201,23 +225,24 @@ class RunSession:
             return self.calls.run(cell.target, self.request_for(cell))
         return fut.result()
 
-    def evaluate(self, cell: Cell, nodeid: str = "") -> tuple[dict[str, Any], str | None]:
-        """A cell's result (as its dict) and its failure message (None when it passed or
-        was skipped): computed here, or by the worker process when there is one."""
+    def evaluate(self, cell: Cell, nodeid: str = "") -> Evaluated:
+        """A cell's result and failure message: computed here, or by the worker process
+        when there is one (which then also writes the record, see record())."""
         if self._worker is None:
             verdict = self.verdict(cell, self.outcome(cell), nodeid)
-            return verdict.result.to_dict(), verdict.message
+            return Evaluated(verdict.result.to_dict(), verdict.message)
         from harness.worker import WorkerGone
 
         reply = self._replies.pop(id(cell), None)
         if reply is None:
             reply = self._worker.evaluate_many([(cell, nodeid)])[0]
         try:
-            return reply.result()
+            data, message = reply.result()
         except WorkerGone as exc:
             result = self.base_result(cell, self.request_for(cell), nodeid)
             verdict = self._error_verdict(result, exc)
-            return verdict.result.to_dict(), verdict.message
+            return Evaluated(verdict.result.to_dict(), verdict.message)
+        return Evaluated(data, message, self._worker.job_of(cell))
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried runner."""
@@ -318,15 +343,55 @@ class RunSession:
 
     # -- recording and the end of the run ---------------------------------------------
 
-    def record(self, result: Result, data: dict[str, Any] | None = None) -> None:
+    @property
+    def results(self) -> list[Result]:
+        """Every result recorded so far, in the order recorded."""
+        if self._result_dicts:
+            self._results.extend(Result.from_dict(d) for d in self._result_dicts)
+            self._result_dicts.clear()
+        return self._results
+
+    def record(
+        self, result: Result | None, data: dict[str, Any] | None = None, job: int | None = None
+    ) -> None:
         """Keep a cell's result and append it to results.jsonl at once. ``data`` is the
-        result's dict when the caller has it already (it came on a test report)."""
+        result's dict when the caller has it already (it came on a test report); ``job``
+        names a result the worker computed and still holds: the worker writes it."""
+        worker = self._worker
+        if self.write and worker is not None and worker.alive:
+            # One writer for results.jsonl while the worker lives: the worker. pytest's
+            # process only says which results to write, in the order it reports them.
+            data = data if data is not None else result.to_dict() if result else {}
+            self._result_dicts.append(data)
+            if job is not None:
+                worker.record(job)
+            else:
+                worker.record_data(data)
+            return
+        if result is None:
+            assert data is not None
+            result = Result.from_dict(data)
         self.results.append(result)
         if not self.write:
             return
         if self.store is None:
             self.store = RunStore(self.out_dir)
         self.store.append(data if data is not None else result)
+
+    def run_store(self) -> RunStore | None:
+        """The run directory's writer once anything was recorded (None when this process
+        does not write: an xdist worker, or nothing ran)."""
+        if not self.write or not (self._results or self._result_dicts):
+            return None
+        if self.store is None:
+            self.store = RunStore(self.out_dir)
+        return self.store
+
+    def sync_records(self) -> None:
+        """Wait until the worker has written every record sent to it (before the run's
+        files are read or finished)."""
+        if self._worker is not None and self._worker.alive:
+            self._worker.sync()
 
     def runner_loop_lag(self) -> dict[str, float] | None:
         """The runner's event-loop lag while calls were in flight (None: no runner, no calls)."""

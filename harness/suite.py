@@ -9,11 +9,8 @@ case x target x temperature x repeat.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,10 +20,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness import templating
+from harness.cells import Case, Suite
 from harness.errors import SuiteError
 from harness.scoring import validate_assertion
-from harness.targets import TargetProblem, TargetSpec, parse_target, selected
-from harness.types import Message, Request, Tool
+from harness.targets import TargetProblem, parse_target
+from harness.types import Tool
 
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_TIMEOUT_S = 60.0
@@ -74,114 +72,6 @@ class SuiteModel(_Strict):
     threshold: float | None = Field(default=None, ge=0, le=1)
     assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
     cases: list[CaseModel] = Field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    vars: Mapping[str, Any]
-    assertions: tuple[Mapping[str, Any], ...]
-    threshold: float | None
-    source: str  # "file:line" where the case is defined
-
-
-@dataclass(frozen=True)
-class Suite:
-    path: Path
-    name: str
-    targets: tuple[TargetSpec, ...]
-    temperatures: tuple[float | None, ...]
-    repeat: int
-    max_tokens: int
-    timeout_s: float
-    stream: bool
-    structured: Literal["none", "native", "json"]
-    seed: int | None
-    templates: tuple[tuple[str, str], ...]  # (role, template source)
-    schema: dict[str, Any] | None
-    tools: tuple[Tool, ...]
-    tool_choice: str | None
-    assertions: tuple[Mapping[str, Any], ...]
-    threshold: float | None
-    cases: tuple[Case, ...]
-
-    @property
-    def base_dir(self) -> Path:
-        return self.path.parent
-
-    def cells(self, target_filter: tuple[str, ...] = (), repeat: int | None = None) -> list[Cell]:
-        """Stable order: case, then target, then temperature, then repeat."""
-        n = repeat or self.repeat
-        targets = [t for t in self.targets if selected(t, target_filter)]
-        return [
-            Cell(self, case, target, temp, r)
-            for case in self.cases
-            for target in targets
-            for temp in self.temperatures
-            for r in range(n)
-        ]
-
-
-@dataclass(frozen=True, eq=False)
-class Cell:
-    suite: Suite
-    case: Case
-    target: TargetSpec
-    temperature: float | None
-    repeat: int
-
-    @property
-    def param_id(self) -> str:
-        temp = "tdefault" if self.temperature is None else f"t{self.temperature:g}"
-        return f"{self.target.id}-{temp}-r{self.repeat}"
-
-    @property
-    def name(self) -> str:
-        return f"{self.case.id}[{self.param_id}]"
-
-    @cached_property
-    def messages(self) -> tuple[Message, ...]:
-        return tuple(
-            Message(role, templating.render(src, self.case.vars))
-            for role, src in self.suite.templates
-        )
-
-    def request(self) -> Request:
-        s = self.suite
-        return Request(
-            provider=self.target.provider,
-            model=self.target.model,
-            messages=self.messages,
-            max_tokens=s.max_tokens,
-            temperature=self.temperature,
-            timeout_s=s.timeout_s,
-            stream=s.stream,
-            response_schema=s.schema if s.structured != "none" else None,
-            structured=s.structured,
-            tools=s.tools,
-            tool_choice=s.tool_choice,
-            seed=s.seed,
-            repeat=self.repeat,
-            options=dict(self.target.options),
-        )
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """Rendered prompt + output-shaping settings; the gate marks a changed one as
-        'not comparable' instead of comparing different prompts."""
-        s = self.suite
-        data = {
-            "messages": [[m.role, m.content] for m in self.messages],
-            "max_tokens": s.max_tokens,
-            "structured": s.structured,
-            "schema": s.schema,
-            "tools": [t.__dict__ for t in s.tools],
-            "tool_choice": s.tool_choice,
-            "assert": list(s.assertions) + list(self.case.assertions),
-            "threshold": self.case.threshold,
-        }
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------
@@ -340,6 +230,9 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         except templating.TemplateProblem as exc:
             raise fail(str(exc), "fix the jinja2 template", loc_of_templates) from None
 
+    sources: list[Path] = []
+    if isinstance(m.schema_, str):
+        sources.append(path.parent / m.schema_)
     schema = _load_schema(path, m.schema_, fail)
     if m.structured != "none" and schema is None and m.structured == "native":
         raise fail(
@@ -360,6 +253,7 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         line = lines.line(("cases", i))
         cases.append(_case(path, c.model_dump(by_alias=True), f"{path}:{line}", i, line))
     for ds in [m.dataset] if isinstance(m.dataset, str) else (m.dataset or []):
+        sources.append(path.parent / ds)
         cases.extend(_load_dataset(path, path.parent / ds, lines))
     if not cases:
         raise fail("the suite has no cases", "add 'cases:' or a 'dataset:' file", ())
@@ -398,6 +292,7 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         assertions=suite_asserts,
         threshold=m.threshold,
         cases=tuple(cases),
+        sources=tuple(sources),
     )
 
 

@@ -42,10 +42,11 @@ from harness.cache import CacheMode
 from harness.errors import TransientError
 
 if TYPE_CHECKING:
+    from harness.cells import Cell
     from harness.config import Settings
     from harness.runner import CallOutcome, Progress
     from harness.session import RunSession
-    from harness.suite import Cell
+    from harness.store import RunStore
     from harness.targets import TargetSpec
     from harness.types import Request
 
@@ -82,7 +83,11 @@ class WorkerClient:
     interface (submit_many, run, progress, loop_lag, close), so the library API and the
     ``llm`` fixture use either without knowing which; cells go through evaluate_many."""
 
-    def __init__(self, settings: Settings, run_id: str, log_path: Path) -> None:
+    def __init__(
+        self, settings: Settings, run_id: str, log_path: Path, live: Iterable[str] = ()
+    ) -> None:
+        """``live``: providers whose calls are sure to miss the cache (it is empty or not
+        read); the worker loads their SDKs first thing instead of after its lookups."""
         from harness.runner import Progress
 
         self.progress: Progress = Progress()
@@ -115,7 +120,7 @@ class WorkerClient:
         self._in: IO[bytes] = self._proc.stdin
         self._out: IO[bytes] = self._proc.stdout
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._send(("init", settings, run_id))
+        self._send(("init", settings, run_id, sorted(set(live))))
         self._writer = threading.Thread(
             target=self._write, name="llm-harness-worker-writer", daemon=True
         )
@@ -159,6 +164,28 @@ class WorkerClient:
         if go and self._gone is None:
             self._send(("go", go))
         return [self._cell_replies[id(cell)] for cell, _ in jobs]
+
+    def job_of(self, cell: Cell) -> int | None:
+        return self._cell_jobs.get(id(cell))
+
+    def record(self, job: int) -> None:
+        """Have the worker append the result it computed for this job to results.jsonl."""
+        self._send(("record", job))
+
+    def record_data(self, data: dict[str, Any]) -> None:
+        """Have the worker append a result made here (a skip, a plain test's call)."""
+        self._send(("record-data", data))
+
+    def sync(self) -> None:
+        """Return once the worker has handled everything sent before (records written)."""
+        batch, (future,) = self._register([None])
+        self._send(("sync", batch[0][0]))
+        with contextlib.suppress(concurrent.futures.TimeoutError, WorkerGone):
+            future.result(timeout=CLOSE_TIMEOUT_S)
+
+    @property
+    def alive(self) -> bool:
+        return self._gone is None and not self._closed
 
     def submit_many(
         self, calls: Iterable[tuple[TargetSpec, Request]]
@@ -278,7 +305,11 @@ class WorkerClient:
          p.reserved_usd) = snapshot
 
     def _died(self, how: str) -> None:
-        status = self._proc.poll()
+        try:
+            # Its pipe closed, so it is on its way out: wait a moment for its exit status.
+            status: int | None = self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            status = None
         detail = f" (exit status {status})" if status is not None else ""
         self._fail_pending(
             f"the llm-harness worker process ended unexpectedly: {how}{detail}; "
@@ -310,21 +341,20 @@ def _snapshot(session: RunSession) -> tuple[Any, ...] | None:
 
 
 def _warm(providers: Iterable[str]) -> None:
-    """Import these providers' adapters and SDKs (~0.5 s each) now, on a thread of their
-    own: not on the loop, where it would stall calls in flight and inflate their latency,
-    and not on the main thread, which has cells to score meanwhile. A provider that cannot
-    load is left for its first call to report, with the fix."""
+    """Import these providers' adapters and SDKs (~0.5 s each) before the first call.
 
-    def load() -> None:
-        from harness.providers import provider_info
+    Done on the main thread, before the cells that need them are submitted: the calls
+    cannot start without the SDK, and an import racing other work for the GIL took twice as
+    long. Not on the loop thread, where it would stall calls in flight and inflate their
+    latency. A provider that cannot load is left for its first call to report, with the fix.
+    """
+    from harness.providers import provider_info
 
-        for name in sorted(providers):
-            try:
-                importlib.import_module(provider_info(name).module)
-            except Exception as exc:
-                log.debug("warming provider %s failed: %s", name, exc)
-
-    threading.Thread(target=load, name="llm-harness-warm", daemon=True).start()
+    for name in sorted(providers):
+        try:
+            importlib.import_module(provider_info(name).module)
+        except Exception as exc:
+            log.debug("warming provider %s failed: %s", name, exc)
 
 
 def _read_requests(source: IO[bytes], events: queue.SimpleQueue[tuple[Any, ...]]) -> None:
@@ -336,7 +366,12 @@ def _read_requests(source: IO[bytes], events: queue.SimpleQueue[tuple[Any, ...]]
             return
 
 
-def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: IO[bytes]) -> None:
+def serve(
+    session: RunSession,
+    events: queue.SimpleQueue[tuple[Any, ...]],
+    out: IO[bytes],
+    warmed: set[str],
+) -> None:
     """The worker's main thread: take cells in, look them up, run and score them, reply.
 
     Calls run on the Runner's loop thread; their completions come back here through
@@ -356,6 +391,18 @@ def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: 
     def on_done(kind: str, job_args: tuple[Any, ...]) -> Any:
         return lambda fut: events.put((kind, job_args, fut))
 
+    # Results scored here and not yet recorded: pytest's process says when to write each
+    # (as it reports the cell), so a run cut short records what pytest reported, no more.
+    scored: dict[int, dict[str, Any]] = {}
+    stores: list[RunStore] = []
+
+    def store() -> RunStore:
+        if not stores:
+            from harness.store import RunStore
+
+            stores.append(RunStore(session.out_dir))
+        return stores[0]
+
     def take(kind: str, items: list[Any]) -> list[Any]:
         if len(items) > CHUNK:
             events.put((kind, items[CHUNK:]))
@@ -367,6 +414,8 @@ def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: 
             kind = message[0]
             if kind == "close":
                 out.flush()
+                if stores:
+                    stores[0].close()
                 return
             if kind == "cells":
                 need_calls = set()
@@ -380,7 +429,9 @@ def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: 
                     key = cache_key(request, cell.target.settings().base_url)
                     if not session.cache.preload(key) and not cell.target.missing_key():
                         need_calls.add(cell.target.provider)
+                need_calls -= warmed
                 if need_calls and session.cache.mode is not CacheMode.REPLAY:
+                    warmed.update(need_calls)
                     _warm(need_calls)
             elif kind == "go":
                 jobs = [(job, cells[job], nodeid) for job, nodeid in take("go", message[1])]
@@ -393,9 +444,17 @@ def serve(session: RunSession, events: queue.SimpleQueue[tuple[Any, ...]], out: 
                 (job, cell, nodeid), fut = message[1], message[2]
                 try:
                     verdict = session.verdict(cell, fut.result(), nodeid)
-                    reply("cell", job, (verdict.result.to_dict(), verdict.message))
+                    data = verdict.result.to_dict()
+                    scored[job] = data
+                    reply("cell", job, (data, verdict.message))
                 except Exception:
                     reply("fail", job, traceback.format_exc())
+            elif kind == "record":
+                store().append(scored.pop(message[1]))
+            elif kind == "record-data":
+                store().append(message[1])
+            elif kind == "sync":
+                reply("synced", message[1], None)
             elif kind == "calls":
                 jobs = message[1]
                 futures = session.runner.submit_many((t, r) for _, t, r in jobs)
@@ -419,19 +478,20 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     source = sys.stdin.buffer
-    kind, settings, run_id = pickle.load(source)
+    kind, settings, run_id, live = pickle.load(source)
     assert kind == "init"
     # Read requests from the start: the parent must never block on a full pipe while this
     # process is still importing.
     events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(source, events), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    _warm(live)
     from harness.session import RunSession
 
     # write=False: the parent records every result; this process only computes them.
     session = RunSession(settings, run_id=run_id, write=False)
     try:
-        serve(session, events, out)
+        serve(session, events, out, set(live))
     finally:
         session.close()
         out.close()

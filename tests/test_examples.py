@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.suite import Suite, load_suite
+from harness.cells import Suite
+from harness.suite import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = sorted((ROOT / "evals").glob("*.yaml"))

@@ -1,0 +1,119 @@
+"""Parsed suites kept on disk, so collecting an unchanged suite skips YAML and validation.
+
+Loading a 5000-case suite (YAML parse, pydantic validation, the checks that name a line)
+takes ~0.3 s, and importing the loader's libraries ~0.15 s more; a rerun of the same suite
+reads the pickled result instead. An entry is used only when the suite file, every file it
+read (datasets, schema) and the code defining a loaded suite are byte-for-byte what they
+were; anything else, and any unreadable entry, means a normal load. Only suites that loaded
+cleanly are kept, so every problem is still reported by the loader, with its line.
+
+Entries live in ``<cache dir>/suites/``; with ``--llm-cache=off`` nothing is read or written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.cells import Suite
+
+log = logging.getLogger("harness.suite_cache")
+
+#: Bump when the entry layout changes.
+ENTRY_FORMAT = 1
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _code_version() -> str:
+    # A loaded suite is made of harness.cells' classes; a changed definition must not be
+    # fed an old pickle (an editable install changes without a version bump).
+    import harness.cells
+
+    return f"{__version__}:{_digest(Path(harness.cells.__file__))}"
+
+
+def _entry_path(cache_dir: Path, suite_path: Path) -> Path:
+    name = hashlib.sha256(str(suite_path.resolve()).encode()).hexdigest()[:24]
+    return cache_dir / "suites" / f"{name}.pickle"
+
+
+def load_suite_cached(path: Path, cache_dir: Path | None) -> Suite:
+    """The suite at ``path``, from the parse cache when it is still valid (see module doc);
+    ``cache_dir`` None loads without the cache."""
+    if cache_dir is None:
+        from harness.suite import load_suite
+
+        return load_suite(path)
+    entry_path = _entry_path(cache_dir, path)
+    suite_digest = _digest(path)
+    cached = _read(entry_path, path, suite_digest)
+    if cached is not None:
+        return cached
+    from harness.suite import load_suite
+
+    suite = load_suite(path)  # raises SuiteError for a bad suite: nothing is stored
+    _write(entry_path, suite, suite_digest)
+    return suite
+
+
+def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | None:
+    if suite_digest is None:
+        return None
+    try:
+        entry: dict[str, Any] = pickle.loads(entry_path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a truncated or foreign file: load normally, then replace it
+        log.debug("ignoring unreadable suite cache entry %s: %s", entry_path, exc)
+        return None
+    try:
+        valid = (
+            entry["format"] == ENTRY_FORMAT
+            and entry["code"] == _code_version()
+            and entry["path"] == str(path.resolve())
+            and entry["digest"] == suite_digest
+            and all(_digest(Path(dep)) == digest for dep, digest in entry["sources"])
+        )
+        suite = entry["suite"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not valid or not isinstance(suite, Suite):
+        return None
+    if suite.path != path:
+        # The same file reached by another spelling (relative/absolute): keep the caller's,
+        # which is what item ids and messages are built from.
+        from dataclasses import replace
+
+        suite = replace(suite, path=path)
+    return suite
+
+
+def _write(entry_path: Path, suite: Suite, suite_digest: str | None) -> None:
+    if suite_digest is None:
+        return
+    entry = {
+        "format": ENTRY_FORMAT,
+        "code": _code_version(),
+        "path": str(suite.path.resolve()),
+        "digest": suite_digest,
+        "sources": [(str(p.resolve()), _digest(p)) for p in suite.sources],
+        "suite": suite,
+    }
+    try:
+        entry_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, entry_path)  # atomic: a concurrent reader sees old or new, whole
+    except OSError as exc:  # a read-only cache dir only costs the next run a parse
+        log.debug("could not store the parsed suite in %s: %s", entry_path, exc)
