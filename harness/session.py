@@ -93,9 +93,9 @@ class RunSession:
         self.out_dir = settings.out or settings.rootdir / "reports" / "runs" / self.run_id
         self.write = write
         self.store: RunStore | None = None
-        self._results: list[Result] = []
-        #: Results recorded as dicts (from the worker), turned into Results when read.
-        self._result_dicts: list[dict[str, Any]] = []
+        #: Every result recorded, in order; dicts (from reports, from the worker) become
+        #: Results only when the run's results are read.
+        self._recorded: list[Result | dict[str, Any]] = []
         self.started_at = time.time()
         self._runner: Runner | None = None
         self._cache: ResponseCache | None = None
@@ -237,11 +237,17 @@ class RunSession:
         if reply is None:
             reply = self._worker.evaluate_many([(cell, nodeid)])[0]
         try:
-            data, message = reply.result()
+            answer = reply.result()
         except WorkerGone as exc:
             result = self.base_result(cell, self.request_for(cell), nodeid)
             verdict = self._error_verdict(result, exc)
             return Evaluated(verdict.result.to_dict(), verdict.message)
+        if answer[0] == "live":
+            # A live answer is scored here: during calls the worker's one core is busy
+            # with the SDKs, and this process has time while it waits (harness.worker).
+            verdict = self.verdict(cell, answer[1], nodeid)
+            return Evaluated(verdict.result.to_dict(), verdict.message)
+        _, data, message = answer
         return Evaluated(data, message, self._worker.job_of(cell))
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
@@ -346,52 +352,44 @@ class RunSession:
     @property
     def results(self) -> list[Result]:
         """Every result recorded so far, in the order recorded."""
-        if self._result_dicts:
-            self._results.extend(Result.from_dict(d) for d in self._result_dicts)
-            self._result_dicts.clear()
-        return self._results
+        if any(isinstance(r, dict) for r in self._recorded):
+            self._recorded = [r if isinstance(r, Result) else Result.from_dict(r)
+                              for r in self._recorded]
+        return self._recorded  # type: ignore[return-value]  # all Results now
 
     def record(
         self, result: Result | None, data: dict[str, Any] | None = None, job: int | None = None
     ) -> None:
         """Keep a cell's result and append it to results.jsonl at once. ``data`` is the
         result's dict when the caller has it already (it came on a test report); ``job``
-        names a result the worker computed and still holds: the worker writes it."""
-        worker = self._worker
-        if self.write and worker is not None and worker.alive:
-            # One writer for results.jsonl while the worker lives: the worker. pytest's
-            # process only says which results to write, in the order it reports them.
-            data = data if data is not None else result.to_dict() if result else {}
-            self._result_dicts.append(data)
-            if job is not None:
-                worker.record(job)
-            else:
-                worker.record_data(data)
-            return
-        if result is None:
-            assert data is not None
-            result = Result.from_dict(data)
-        self.results.append(result)
+        names a result the worker computed and still holds: the worker writes that line
+        (both processes append whole lines to the file, see RunStore)."""
+        kept: Result | dict[str, Any] | None = data if data is not None else result
+        assert kept is not None
+        self._recorded.append(kept)
         if not self.write:
             return
+        if job is not None and self._worker is not None and self._worker.alive:
+            self._worker.record(job)
+            return
         if self.store is None:
             self.store = RunStore(self.out_dir)
-        self.store.append(data if data is not None else result)
-
-    def run_store(self) -> RunStore | None:
-        """The run directory's writer once anything was recorded (None when this process
-        does not write: an xdist worker, or nothing ran)."""
-        if not self.write or not (self._results or self._result_dicts):
-            return None
-        if self.store is None:
-            self.store = RunStore(self.out_dir)
-        return self.store
+        self.store.append(kept)
 
     def sync_records(self) -> None:
         """Wait until the worker has written every record sent to it (before the run's
         files are read or finished)."""
         if self._worker is not None and self._worker.alive:
             self._worker.sync()
+
+    def run_store(self) -> RunStore | None:
+        """The run directory's writer once anything was recorded (None when this process
+        does not write: an xdist worker, or nothing ran)."""
+        if not self.write or not self._recorded:
+            return None
+        if self.store is None:
+            self.store = RunStore(self.out_dir)
+        return self.store
 
     def runner_loop_lag(self) -> dict[str, float] | None:
         """The runner's event-loop lag while calls were in flight (None: no runner, no calls)."""

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from harness.types import Result
 
@@ -27,24 +27,30 @@ def new_run_id() -> str:
 
 
 class RunStore:
-    """Append-only writer for one run directory. Thread-safe (cells finish on any thread)."""
+    """Append-only writer for one run directory. Thread-safe (cells finish on any thread),
+    and safe beside another process's RunStore on the same directory (pytest's process and
+    its worker both append): each line is one write(2) to a file opened O_APPEND, which
+    the kernel never interleaves with another append."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.results_path = self.out_dir / "results.jsonl"
         self._lock = threading.Lock()
-        self._fh: IO[str] | None = None
+        self._fd: int | None = None
 
     def append(self, result: Result | dict[str, Any]) -> None:
-        """Write one record and flush it, so a crash keeps every finished cell."""
+        """Write one record at once (no buffer), so a crash keeps every finished cell."""
         data = result.to_dict() if isinstance(result, Result) else result
-        line = json.dumps(data, ensure_ascii=False, default=str)
+        line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         with self._lock:
-            if self._fh is None:
-                self._fh = open(self.results_path, "a", encoding="utf-8")  # noqa: SIM115
-            self._fh.write(line + "\n")
-            self._fh.flush()
+            if self._fd is None:
+                self._fd = os.open(
+                    self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+                )
+            view = memoryview(line)
+            while view:  # a regular file takes it whole; loop only for the odd short write
+                view = view[os.write(self._fd, view) :]
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.out_dir / name
@@ -55,9 +61,9 @@ class RunStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def results_file(path: Path) -> Path:

@@ -60,8 +60,10 @@ CHUNK = 64
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
 
-#: (result dict, failure message or None) for one cell.
-CellReply = tuple[dict[str, Any], "str | None"]
+#: One cell's answer: ("scored", result dict, failure message or None) when the worker
+#: scored it (a cache hit, an error), ("live", CallOutcome) for a live answer, which
+#: pytest's process scores (see serve()).
+CellReply = tuple[Any, ...]
 
 
 class WorkerGone(TransientError):
@@ -171,10 +173,6 @@ class WorkerClient:
     def record(self, job: int) -> None:
         """Have the worker append the result it computed for this job to results.jsonl."""
         self._send(("record", job))
-
-    def record_data(self, data: dict[str, Any]) -> None:
-        """Have the worker append a result made here (a skip, a plain test's call)."""
-        self._send(("record-data", data))
 
     def sync(self) -> None:
         """Return once the worker has handled everything sent before (records written)."""
@@ -370,7 +368,7 @@ def serve(
     session: RunSession,
     events: queue.SimpleQueue[tuple[Any, ...]],
     out: IO[bytes],
-    warmed: set[str],
+    live: set[str],
 ) -> None:
     """The worker's main thread: take cells in, look them up, run and score them, reply.
 
@@ -384,6 +382,7 @@ def serve(
     # Every cell received, by job. Also keeps them alive: the session caches requests by
     # id(cell), and an id must not be reused for another cell during the run.
     cells: dict[int, Any] = {}
+    warmed = set(live)
 
     def reply(kind: str, job: int, payload: Any) -> None:
         pickle.dump((kind, job, payload, _snapshot(session)), out, pickle.HIGHEST_PROTOCOL)
@@ -421,6 +420,8 @@ def serve(
                 need_calls = set()
                 for job, cell in take("cells", message[1]):
                     cells[job] = cell
+                    if cell.target.provider in live:
+                        continue  # nothing in the cache to look for (see WorkerClient)
                     try:
                         request = session.request_for(cell)
                     except Exception:
@@ -442,17 +443,21 @@ def serve(
                     fut.add_done_callback(on_done("scored", job_args))
             elif kind == "scored":
                 (job, cell, nodeid), fut = message[1], message[2]
-                try:
-                    verdict = session.verdict(cell, fut.result(), nodeid)
-                    data = verdict.result.to_dict()
-                    scored[job] = data
-                    reply("cell", job, (data, verdict.message))
-                except Exception:
-                    reply("fail", job, traceback.format_exc())
+                outcome = fut.result()
+                if outcome.completion is not None and not outcome.cached:
+                    # A live answer: scored by pytest's process, which has time while it
+                    # waits for calls; this process's one core is busy with the SDKs.
+                    reply("cell", job, ("live", outcome))
+                else:
+                    try:
+                        verdict = session.verdict(cell, outcome, nodeid)
+                        data = verdict.result.to_dict()
+                        scored[job] = data
+                        reply("cell", job, ("scored", data, verdict.message))
+                    except Exception:
+                        reply("fail", job, traceback.format_exc())
             elif kind == "record":
                 store().append(scored.pop(message[1]))
-            elif kind == "record-data":
-                store().append(message[1])
             elif kind == "sync":
                 reply("synced", message[1], None)
             elif kind == "calls":

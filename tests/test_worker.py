@@ -117,6 +117,21 @@ def test_worker_run_gives_the_in_process_records_and_a_cached_rerun_sends_nothin
         assert r["cost_if_live_usd"] == live[r["nodeid"]]["cost_usd"]
 
 
+def test_both_processes_append_whole_lines_to_one_results_file(
+    project: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(project, project.path / "first", "--llm-worker=on").assert_outcomes(passed=CELLS)
+    # Replayed openai cells are scored and written by the worker; groq's, skipped for the
+    # missing key, by pytest's process: both write results.jsonl at once.
+    monkeypatch.delenv("GROQ_API_KEY")
+    out = project.path / "mixed"
+    run(project, out, "--llm-worker=on").assert_outcomes(passed=CELLS // 2, skipped=CELLS // 2)
+    rows = records(out)  # json.loads of every line: none torn or interleaved
+    assert len(rows) == CELLS and len({r["nodeid"] for r in rows}) == CELLS
+    assert {r["status"] for r in rows if r["provider"] == "groq"} == {"skipped"}
+    assert all(r["cached"] for r in rows if r["provider"] == "openai")
+
+
 def test_deselected_cells_cost_no_call_although_the_worker_saw_them(
     project: pytest.Pytester, sim: Simulator
 ) -> None:
@@ -173,7 +188,9 @@ def test_plain_test_calls_and_judges_go_through_the_worker(
 def test_a_worker_that_dies_ends_its_cells_with_an_error_naming_its_log(
     project: pytest.Pytester, sim: Simulator
 ) -> None:
-    # A user's python scorer that kills the interpreter it runs in: the worker's.
+    # A user's python scorer that kills the interpreter it runs in. The worker scores
+    # answers from the cache (pytest's process scores live ones), so record them first.
+    run(project, project.path / "first", "--llm-worker=on").assert_outcomes(passed=CELLS)
     (project.path / "evals" / "fatal.py").write_text(
         "import os\n\ndef check(output, ctx):\n    os._exit(3)\n"
     )
