@@ -15,7 +15,9 @@ No pytest import: the plugin, the CLI and the library API all drive the same run
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import functools
 import logging
 import random
 import sys
@@ -54,6 +56,9 @@ SWITCH_INTERVAL_S = 0.001
 #: Answers are written to the cache in batches, at most this long after they arrive (a
 #: crash loses at most this much of the cache; the results file has every answer).
 FLUSH_DELAY_S = 0.05
+#: Calls started per provider at most, as a multiple of its concurrency limit; the rest
+#: wait in the backlog (see Runner._pump).
+TASKS_PER_SLOT = 2
 #: Slack over the per-call timeout before the runner abandons a call the SDK did not end.
 TIMEOUT_GRACE_S = 5.0
 
@@ -116,6 +121,8 @@ class Runner:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._dead: dict[str, AuthError] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._backlog: dict[str, collections.deque[tuple[Any, ...]]] = {}
+        self._running: dict[str, int] = {}
         self._closed = False
         self._switch_interval: float | None = None
         self._lag_task: asyncio.Task[None] | None = None
@@ -236,10 +243,30 @@ class Runner:
     def _spawn(
         self, pending: list[tuple[TargetSpec, Request, concurrent.futures.Future[CallOutcome]]]
     ) -> None:
+        now = time.perf_counter()
         for target, request, fut in pending:
-            task = asyncio.ensure_future(self._call(target, request, fut))
+            backlog = self._backlog.setdefault(target.provider, collections.deque())
+            backlog.append((target, request, fut, now))
+        for provider in {target.provider for target, _, _ in pending}:
+            self._pump(provider)
+
+    def _pump(self, provider: str) -> None:
+        """Start calls from this provider's backlog while fewer than TASKS_PER_SLOT x its
+        limit are running. A task per submitted call would hold thousands of coroutines
+        (and their memory) waiting on the semaphore; the backlog holds plain tuples."""
+        backlog = self._backlog.get(provider)
+        cap = TASKS_PER_SLOT * SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
+        while backlog and self._running.get(provider, 0) < cap and not self._closed:
+            target, request, fut, queued_at = backlog.popleft()
+            self._running[provider] = self._running.get(provider, 0) + 1
+            task = asyncio.ensure_future(self._call(target, request, fut, queued_at))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._task_done, provider))
+
+    def _task_done(self, provider: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running[provider] -= 1
+        self._pump(provider)
 
     async def _watch_lag(self) -> None:
         """Sample how late this loop wakes up while calls are in flight.
@@ -277,6 +304,11 @@ class Runner:
         if self._lag_task is not None:
             self._lag_task.cancel()
             await asyncio.gather(self._lag_task, return_exceptions=True)
+        for backlog in self._backlog.values():
+            while backlog:
+                _, _, fut, _ = backlog.popleft()
+                self._finish(fut, CallOutcome(error=TransientError(
+                    "cancelled: the run was interrupted")))
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -336,9 +368,14 @@ class Runner:
         return sem
 
     async def _call(
-        self, target: TargetSpec, request: Request, fut: concurrent.futures.Future[CallOutcome]
+        self,
+        target: TargetSpec,
+        request: Request,
+        fut: concurrent.futures.Future[CallOutcome],
+        queued_at: float,
     ) -> None:
-        outcome = CallOutcome()
+        # Time in the backlog is queue time too: it is never part of the provider latency.
+        outcome = CallOutcome(queue_ms=(time.perf_counter() - queued_at) * 1000)
         reserved = 0.0
         try:
             provider, settings = self._provider(target)

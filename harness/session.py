@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     # project's plain unit tests should not pay for the runner, scorers or suite loader.
     from harness.cells import Cell
     from harness.runner import CallOutcome, Progress, Runner
-    from harness.worker import CellReply, WorkerClient
+    from harness.worker import WorkerClient
 
 log = logging.getLogger("harness.session")
 
@@ -100,7 +100,8 @@ class RunSession:
         self._runner: Runner | None = None
         self._cache: ResponseCache | None = None
         self._futures: dict[int, concurrent.futures.Future[CallOutcome]] = {}
-        self._replies: dict[int, concurrent.futures.Future[CellReply]] = {}
+        #: Worker job id of each prefetched cell (by id(cell)).
+        self._replies: dict[int, int] = {}
         self._requests: dict[int, Request] = {}
         self._worker: WorkerClient | None = None
         #: Cells collected before the run was known to be big enough for a worker.
@@ -212,8 +213,8 @@ class RunSession:
         if not batch:
             return
         if self._worker is not None:
-            for (cell, _), reply in zip(batch, self._worker.evaluate_many(batch), strict=True):
-                self._replies[id(cell)] = reply
+            for (cell, _), job in zip(batch, self._worker.evaluate_many(batch), strict=True):
+                self._replies[id(cell)] = job
             return
         futures = self.runner.submit_many((c.target, self.request_for(c)) for c, _ in batch)
         for (cell, _), fut in zip(batch, futures, strict=True):
@@ -225,19 +226,27 @@ class RunSession:
             return self.calls.run(cell.target, self.request_for(cell))
         return fut.result()
 
+    def forget(self, cell: Cell) -> None:
+        """Drop what was worked out for a cell once its result exists: its request and
+        rendered prompt would otherwise stay for the whole run (megabytes over thousands)."""
+        self._requests.pop(id(cell), None)
+        cell.__dict__.pop("messages", None)
+        cell.__dict__.pop("fingerprint", None)
+
     def evaluate(self, cell: Cell, nodeid: str = "") -> Evaluated:
         """A cell's result and failure message: computed here, or by the worker process
         when there is one (which then also writes the record, see record())."""
         if self._worker is None:
             verdict = self.verdict(cell, self.outcome(cell), nodeid)
+            self.forget(cell)
             return Evaluated(verdict.result.to_dict(), verdict.message)
         from harness.worker import WorkerGone
 
-        reply = self._replies.pop(id(cell), None)
-        if reply is None:
-            reply = self._worker.evaluate_many([(cell, nodeid)])[0]
+        job = self._replies.pop(id(cell), None)
+        if job is None:
+            job = self._worker.evaluate_many([(cell, nodeid)])[0]
         try:
-            answer = reply.result()
+            answer = self._worker.cell_reply(job)
         except WorkerGone as exc:
             result = self.base_result(cell, self.request_for(cell), nodeid)
             verdict = self._error_verdict(result, exc)
@@ -246,9 +255,10 @@ class RunSession:
             # A live answer is scored here: during calls the worker's one core is busy
             # with the SDKs, and this process has time while it waits (harness.worker).
             verdict = self.verdict(cell, answer[1], nodeid)
+            self.forget(cell)
             return Evaluated(verdict.result.to_dict(), verdict.message)
         _, data, message = answer
-        return Evaluated(data, message, self._worker.job_of(cell))
+        return Evaluated(data, message, job)
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried runner."""

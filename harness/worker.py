@@ -97,7 +97,8 @@ class WorkerClient:
         self._ids = itertools.count(1)
         self._futures: dict[int, concurrent.futures.Future[Any]] = {}
         self._cell_jobs: dict[int, int] = {}
-        self._cell_replies: dict[int, concurrent.futures.Future[CellReply]] = {}
+        self._cell_answers: dict[int, Any] = {}
+        self._replied = threading.Condition()
         self._lock = threading.Lock()
         self._gone: str | None = None
         self._closed = False
@@ -142,33 +143,38 @@ class WorkerClient:
         batch = []
         with self._lock:
             for cell in cells:
-                if id(cell) in self._cell_replies:
+                if id(cell) in self._cell_jobs:
                     continue
                 job = next(self._ids)
-                fut: concurrent.futures.Future[CellReply] = concurrent.futures.Future()
-                if self._gone is not None:
-                    fut.set_exception(WorkerGone(self._gone))
-                else:
-                    self._futures[job] = fut
                 self._cell_jobs[id(cell)] = job
-                self._cell_replies[id(cell)] = fut
                 batch.append((job, cell))
         if batch and self._gone is None:
             self._send(("cells", batch))
 
-    def evaluate_many(
-        self, jobs: Iterable[tuple[Cell, str]]
-    ) -> list[concurrent.futures.Future[CellReply]]:
-        """Run and score these (cell, nodeid) pairs; each future gives (result dict, message)."""
+    def evaluate_many(self, jobs: Iterable[tuple[Cell, str]]) -> list[int]:
+        """Run and score these (cell, nodeid) pairs; returns their job ids, whose answers
+        cell_reply() gives (one condition for all cells: a Future per cell, thousands of
+        them waiting at once, cost megabytes)."""
         jobs = list(jobs)
         self.add_cells(cell for cell, _ in jobs)
         go = [(self._cell_jobs[id(cell)], nodeid) for cell, nodeid in jobs]
         if go and self._gone is None:
             self._send(("go", go))
-        return [self._cell_replies[id(cell)] for cell, _ in jobs]
+        return [job for job, _ in go]
 
-    def job_of(self, cell: Cell) -> int | None:
-        return self._cell_jobs.get(id(cell))
+    def cell_reply(self, job: int) -> CellReply:
+        """Wait for a cell's answer (see CellReply). Raises WorkerGone when the worker
+        ended first and WorkerJobError when scoring the cell raised there."""
+        with self._replied:
+            while job not in self._cell_answers and self._gone is None:
+                self._replied.wait()
+            answer = self._cell_answers.pop(job, None)
+        if answer is None:
+            raise WorkerGone(self._gone or "the worker is closed")
+        if isinstance(answer, BaseException):
+            raise answer
+        reply: CellReply = answer
+        return reply
 
     def record(self, job: int) -> None:
         """Have the worker append the result it computed for this job to results.jsonl."""
@@ -286,7 +292,14 @@ class WorkerClient:
             self._update_progress(snapshot)
             with self._lock:
                 fut = self._futures.pop(job, None)
-            if fut is None or fut.done():
+            if fut is None:  # a cell's answer
+                with self._replied:
+                    self._cell_answers[job] = (
+                        WorkerJobError(payload) if kind == "fail" else payload
+                    )
+                    self._replied.notify_all()
+                continue
+            if fut.done():
                 continue
             if kind == "fail":
                 fut.set_exception(WorkerJobError(payload))
@@ -323,6 +336,8 @@ class WorkerClient:
         for fut in pending:
             if not fut.done():
                 fut.set_exception(WorkerGone(reason))
+        with self._replied:
+            self._replied.notify_all()  # cells still waiting see _gone
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,8 +394,8 @@ def serve(
     """
     from harness.cache import cache_key
 
-    # Every cell received, by job. Also keeps them alive: the session caches requests by
-    # id(cell), and an id must not be reused for another cell during the run.
+    # Cells received and not yet scored, by job. Also keeps them alive while the session
+    # caches their requests by id(cell) (session.forget drops both once scored).
     cells: dict[int, Any] = {}
     warmed = set(live)
 
@@ -444,6 +459,7 @@ def serve(
             elif kind == "scored":
                 (job, cell, nodeid), fut = message[1], message[2]
                 outcome = fut.result()
+                cells.pop(job, None)
                 if outcome.completion is not None and not outcome.cached:
                     # A live answer: scored by pytest's process, which has time while it
                     # waits for calls; this process's one core is busy with the SDKs.
@@ -456,6 +472,7 @@ def serve(
                         reply("cell", job, ("scored", data, verdict.message))
                     except Exception:
                         reply("fail", job, traceback.format_exc())
+                session.forget(cell)
             elif kind == "record":
                 store().append(scored.pop(message[1]))
             elif kind == "sync":
