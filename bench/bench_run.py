@@ -63,7 +63,7 @@ def _rss_mb(pid: int) -> float:
 
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MB, exit status) of one pytest run. The RSS is the peak of the
-    sum over the process and its children (the worker process counts), sampled every 20 ms.
+    sum over the process and its children (the worker process counts), sampled every 50 ms.
     Its CPU seconds (user + system of the process and its children; steadier than wall time
     on a shared machine) go to CPU_SECONDS."""
     start = time.perf_counter()
@@ -76,7 +76,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
     peak = 0.0
     while proc.poll() is None:
         peak = max(peak, sum(_rss_mb(p) for p in _tree(proc.pid)))
-        time.sleep(0.02)
+        time.sleep(0.05)
     wall = time.perf_counter() - start
     reader.join()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -100,6 +100,10 @@ def main() -> int:
     args = parser.parse_args()
     n = args.cells
 
+    # Bytecode as a wheel install has it (pip compiles on install; an editable checkout
+    # under PYTHONDONTWRITEBYTECODE would otherwise recompile harness in every process).
+    package = Path(__file__).resolve().parents[1] / "harness"
+    subprocess.run([PY, "-m", "compileall", "-q", str(package)], check=True)
     work = Path(tempfile.mkdtemp(prefix="llm-bench-"))
     (work / "evals").mkdir()
     (work / "pytest.ini").write_text("[pytest]\n")
