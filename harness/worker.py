@@ -239,11 +239,11 @@ class WorkerClient:
             self._out.close()
         self._fail_pending("the run closed before the worker answered")
         self._log.close()
-        try:
+        with contextlib.suppress(OSError):
             if self.log_path.stat().st_size == 0:
                 self.log_path.unlink()
-        except OSError:
-            pass
+                # A run that recorded nothing leaves no empty run directory behind.
+                self.log_path.parent.rmdir()
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -89,3 +89,16 @@ def test_run_drops_the_double_dash_before_pytest_arguments(
     (tmp_path / "evals").mkdir()
     assert cli.main(["run", "--", "--llm-cache", "replay"]) == 0
     assert calls[0][-3:] == ["evals", "--llm-cache", "replay"]
+
+
+def test_the_readme_options_table_lists_every_option_with_its_ini_twin() -> None:
+    from harness.config import OPTIONS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    table = [line for line in readme.splitlines() if line.startswith("| `--llm-")]
+    for option in OPTIONS:
+        rows = [line for line in table if f"`{option.cli}" in line]
+        assert rows, f"{option.cli} is missing from the README's options table"
+        assert option.ini in rows[0], f"{option.cli}: the README row lacks {option.ini}"
+        if option.env:
+            assert option.env in rows[0], f"{option.cli}: the README row lacks {option.env}"

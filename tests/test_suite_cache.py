@@ -1,0 +1,119 @@
+"""The parsed-suite cache: a valid entry replaces the loader, and any change to the suite,
+a file it reads, or a broken entry means a normal load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import harness.suite
+from harness.errors import SuiteError
+from harness.suite_cache import load_suite_cached
+
+SUITE = """\
+name: cached
+targets: [openai:gpt-4o-mini]
+structured: native
+schema: item.schema.json
+prompt:
+  user: "Classify {{ text }}"
+dataset: rows.jsonl
+cases:
+  - {id: inline-1, vars: {text: first}}
+"""
+
+
+@pytest.fixture
+def suite_path(tmp_path: Path) -> Path:
+    (tmp_path / "item.schema.json").write_text(json.dumps({"type": "object"}))
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"id": "row-1", "vars": {"text": "x"}}) + "\n")
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE)
+    return path
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Paths the real loader was asked for (a cache hit does not ask)."""
+    calls: list[Path] = []
+    real = harness.suite.load_suite
+
+    def counting(path: Path | str) -> harness.suite.Suite:
+        calls.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(harness.suite, "load_suite", counting)
+    return calls
+
+
+def test_an_unchanged_suite_comes_from_the_cache_whole(
+    suite_path: Path, tmp_path: Path, loads: list[Path]
+) -> None:
+    cache = tmp_path / "cache"
+    first = load_suite_cached(suite_path, cache)
+    second = load_suite_cached(suite_path, cache)
+    assert len(loads) == 1
+    assert second == first
+    assert [c.name for c in second.cells()] == [c.name for c in first.cells()]
+    assert [c.request() for c in second.cells()] == [c.request() for c in first.cells()]
+    assert list((cache / "suites").iterdir())
+
+
+@pytest.mark.parametrize("changed", ["suite.yaml", "rows.jsonl", "item.schema.json"])
+def test_a_change_to_the_suite_or_a_file_it_reads_means_a_fresh_load(
+    suite_path: Path, tmp_path: Path, loads: list[Path], changed: str
+) -> None:
+    cache = tmp_path / "cache"
+    load_suite_cached(suite_path, cache)
+    target = tmp_path / changed
+    if changed == "suite.yaml":
+        target.write_text(SUITE.replace("first", "second"))
+    elif changed == "rows.jsonl":
+        target.write_text(json.dumps({"id": "row-2", "vars": {"text": "y"}}) + "\n")
+    else:
+        target.write_text(json.dumps({"type": "object", "required": ["label"]}))
+    suite = load_suite_cached(suite_path, cache)
+    assert len(loads) == 2
+    assert suite == harness.suite.load_suite(suite_path)
+
+
+def test_a_broken_entry_is_ignored_and_replaced(
+    suite_path: Path, tmp_path: Path, loads: list[Path]
+) -> None:
+    cache = tmp_path / "cache"
+    load_suite_cached(suite_path, cache)
+    (entry,) = (cache / "suites").iterdir()
+    entry.write_bytes(b"not a pickle")
+    assert load_suite_cached(suite_path, cache).name == "cached"
+    assert load_suite_cached(suite_path, cache).name == "cached"
+    assert len(loads) == 2  # the broken entry once, then the rewritten one served
+
+
+def test_a_bad_suite_is_reported_every_time_and_never_stored(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ntargets: [openai:gpt-4o-mini]\nprompt: {user: hi}\ncases: []\n")
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        with pytest.raises(SuiteError, match="no cases"):
+            load_suite_cached(path, cache)
+    assert not (cache / "suites").exists()
+
+
+def test_without_a_cache_dir_nothing_is_written(suite_path: Path, tmp_path: Path) -> None:
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert load_suite_cached(suite_path, None).name == "cached"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_cache_off_keeps_no_parsed_suites(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"evals/s": SUITE.replace("dataset: rows.jsonl\n", "")
+                                  .replace("structured: native\nschema: item.schema.json\n", "")})
+    cache = pytester.path / "cache"
+    result = pytester.runpytest_inprocess(
+        "evals", "-p", "no:cacheprovider", "--llm-cache=off", f"--llm-cache-dir={cache}",
+        "--llm-report=false",
+    )
+    result.assert_outcomes(skipped=1)  # no key: skipped, but collected through the loader
+    assert not (cache / "suites").exists()
