@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,9 +159,14 @@ class RunSession:
         if mode == "on" or len(self._noted) >= AUTO_MIN_CELLS:
             from harness.worker import WorkerClient
 
-            self._worker = WorkerClient(
-                self.settings, self.run_id, self.out_dir / "worker.log", self._surely_live()
-            )
+            try:
+                self._worker = WorkerClient(
+                    self.settings, self.run_id, self.out_dir / "worker.log", self._surely_live()
+                )
+            except OSError as exc:  # no interpreter to start (embedded Python, limits)
+                log.warning("running cells in this process: no worker process (%s)", exc)
+                self.settings = replace(self.settings, worker="off")
+                return
             self._worker.add_cells(self._noted)
             self._noted = []
 
@@ -180,8 +185,6 @@ class RunSession:
         if request is None:
             request = cell.request()
             if self.settings.timeout is not None:
-                from dataclasses import replace
-
                 request = replace(request, timeout_s=self.settings.timeout)
             self._requests[id(cell)] = request
         return request

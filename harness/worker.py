@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import importlib
 import itertools
+import json
 import logging
 import os
 import pickle
@@ -57,6 +58,12 @@ log = logging.getLogger("harness.worker")
 AUTO_MIN_CELLS = 200
 #: Cells the worker takes from a batch before it lets replies and other work through.
 CHUNK = 64
+_SYS_PATH_ENV = "LLM_HARNESS_WORKER_SYS_PATH"
+_BOOTSTRAP = (
+    "import json, os, sys; "
+    f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
+    "from harness.worker import main; raise SystemExit(main())"
+)
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
 
@@ -105,14 +112,12 @@ class WorkerClient:
         self._final_lag: dict[str, float] | None = None
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the worker
+        # The child imports with this process's sys.path (as multiprocessing's spawn does):
+        # the same harness, and the same user modules for python scorers.
         env = dict(os.environ)
-        # The child must import this very harness (an editable checkout, a test's sys.path).
-        package_root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH", "")) if p
-        )
+        env[_SYS_PATH_ENV] = json.dumps(sys.path)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.worker"],
+            [sys.executable, "-c", _BOOTSTRAP],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

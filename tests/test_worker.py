@@ -221,3 +221,17 @@ def test_call_errors_cross_the_process_boundary_whole(error: Exception) -> None:
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is type(error) and str(back) == str(error)
     assert vars(back) == vars(error)
+
+
+def test_without_an_interpreter_to_start_the_cells_run_in_pytests_process(
+    project: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.executable", str(project.path / "no-such-python"))
+    out = project.path / "run"
+    result = project.runpytest_inprocess(
+        "evals", f"--llm-out={out}", "-p", "no:cacheprovider", "--llm-report=false",
+        "--llm-worker=on",
+    )
+    result.assert_outcomes(passed=CELLS)
+    assert meta(out)["worker"] is False
+    assert sim.request_count() == CELLS
