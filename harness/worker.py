@@ -116,14 +116,19 @@ class WorkerClient:
         # the same harness, and the same user modules for python scorers.
         env = dict(os.environ)
         env[_SYS_PATH_ENV] = json.dumps(sys.path)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=env,
-            close_fds=True,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOTSTRAP],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                env=env,
+                close_fds=True,
+            )
+        except OSError:
+            self._log.close()
+            self._remove_empty_log()
+            raise
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._in: IO[bytes] = self._proc.stdin
         self._out: IO[bytes] = self._proc.stdout
@@ -244,6 +249,9 @@ class WorkerClient:
             self._out.close()
         self._fail_pending("the run closed before the worker answered")
         self._log.close()
+        self._remove_empty_log()
+
+    def _remove_empty_log(self) -> None:
         with contextlib.suppress(OSError):
             if self.log_path.stat().st_size == 0:
                 self.log_path.unlink()
