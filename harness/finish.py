@@ -134,9 +134,10 @@ def finish_run(session: RunSession) -> FinishOutcome:
     lag = session.runner_loop_lag()
     if lag is not None and lag["p95"] > LOOP_LAG_WARN_MS:
         text += (
-            f"\nnote: this process was busy while calls were in flight (event-loop lag p50 "
-            f"{lag['p50']:.0f} ms, p95 {lag['p95']:.0f} ms), so latencies include up to that "
-            "much client-side delay; lower --llm-concurrency when comparing latency"
+            "\nnote: the process making the calls was busy while they were in flight "
+            f"(event-loop lag p50 {lag['p50']:.0f} ms, p95 {lag['p95']:.0f} ms), so latencies "
+            "include up to that much client-side delay; lower --llm-concurrency when comparing "
+            "latency"
         )
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:

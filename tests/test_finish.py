@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from harness.finish import fmt_usd, summary_text
+from pathlib import Path
+
+import pytest
+
+from harness.config import Settings
+from harness.finish import finish_run, fmt_usd, summary_text
+from harness.session import RunSession
 from harness.stats import summarize
 from harness.types import Result
 
@@ -54,3 +60,17 @@ def test_targets_that_did_not_run_get_one_line_not_rows_of_dashes() -> None:
     lines = text.splitlines()
     assert len(lines) == 4  # header, rule, the openai row, the not-run line
     assert lines[-1] == "not run, every cell skipped (reasons above): groq:llama-3.1-8b-instant (2)"
+
+
+def test_a_busy_calling_process_is_named_beside_the_latencies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = RunSession(Settings(rootdir=tmp_path), write=False)
+    session.record(result("openai:gpt-4o-mini"))
+    lag = {"p50": 30.0, "p95": 80.0, "max": 200.0, "samples": 40}
+    monkeypatch.setattr(session, "runner_loop_lag", lambda: lag)
+    text = "\n".join(body for _, body in finish_run(session).sections)
+    assert "event-loop lag p50 30 ms, p95 80 ms" in text
+    monkeypatch.setattr(session, "runner_loop_lag", lambda: {**lag, "p95": 5.0})
+    text = "\n".join(body for _, body in finish_run(session).sections)
+    assert "event-loop lag" not in text
