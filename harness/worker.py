@@ -64,6 +64,9 @@ _BOOTSTRAP = (
     f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
     "from harness.worker import main; raise SystemExit(main())"
 )
+#: Record requests go to the worker in batches of this many, or after this long.
+RECORD_BATCH = 64
+RECORD_DELAY_S = 0.05
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
 
@@ -110,6 +113,7 @@ class WorkerClient:
         self._gone: str | None = None
         self._closed = False
         self._final_lag: dict[str, float] | None = None
+        self._to_record: list[int] = []
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the worker
         # The child imports with this process's sys.path (as multiprocessing's spawn does):
@@ -187,11 +191,23 @@ class WorkerClient:
         return reply
 
     def record(self, job: int) -> None:
-        """Have the worker append the result it computed for this job to results.jsonl."""
-        self._send(("record", job))
+        """Have the worker append the result it computed for this job to results.jsonl.
+        Sent in batches: RECORD_BATCH jobs, or whatever waited RECORD_DELAY_S."""
+        with self._lock:
+            self._to_record.append(job)
+            full = len(self._to_record) >= RECORD_BATCH
+        if full:
+            self._flush_records()
+
+    def _flush_records(self) -> None:
+        with self._lock:
+            jobs, self._to_record = self._to_record, []
+        if jobs and not self._closed:
+            self._send(("record", jobs))
 
     def sync(self) -> None:
         """Return once the worker has handled everything sent before (records written)."""
+        self._flush_records()
         batch, (future,) = self._register([None])
         self._send(("sync", batch[0][0]))
         with contextlib.suppress(concurrent.futures.TimeoutError, WorkerGone):
@@ -234,6 +250,7 @@ class WorkerClient:
         """Ask the worker to cancel what is in flight and exit; kill it if it will not."""
         if self._closed:
             return
+        self._flush_records()
         self._closed = True
         self._send(("close",))
         self._outbox.put(None)
@@ -283,8 +300,16 @@ class WorkerClient:
         self._outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def _write(self) -> None:
-        """Writer thread: messages to the worker in order; None ends it."""
-        while (data := self._outbox.get()) is not None:
+        """Writer thread: messages to the worker in order; None ends it. When nothing has
+        come for RECORD_DELAY_S it sends the records waiting for a batch."""
+        while True:
+            try:
+                data = self._outbox.get(timeout=RECORD_DELAY_S)
+            except queue.Empty:
+                self._flush_records()
+                continue
+            if data is None:
+                break
             try:
                 self._in.write(data)
                 self._in.flush()
@@ -301,23 +326,24 @@ class WorkerClient:
                 message = pickle.load(self._out)
             except (EOFError, OSError, pickle.UnpicklingError):
                 break
-            kind, job, payload, snapshot = message
+            replies, snapshot = message
             self._update_progress(snapshot)
-            with self._lock:
-                fut = self._futures.pop(job, None)
-            if fut is None:  # a cell's answer
+            answers = {}
+            for kind, job, payload in replies:
+                with self._lock:
+                    fut = self._futures.pop(job, None)
+                if fut is None:  # a cell's answer
+                    answers[job] = WorkerJobError(payload) if kind == "fail" else payload
+                elif fut.done():
+                    continue
+                elif kind == "fail":
+                    fut.set_exception(WorkerJobError(payload))
+                else:
+                    fut.set_result(payload)
+            if answers:
                 with self._replied:
-                    self._cell_answers[job] = (
-                        WorkerJobError(payload) if kind == "fail" else payload
-                    )
+                    self._cell_answers.update(answers)
                     self._replied.notify_all()
-                continue
-            if fut.done():
-                continue
-            if kind == "fail":
-                fut.set_exception(WorkerJobError(payload))
-            else:
-                fut.set_result(payload)
         if not self._closed:
             self._died("it exited")
 
@@ -412,8 +438,20 @@ def serve(
     cells: dict[int, Any] = {}
     warmed = set(live)
 
+    # Replies of one burst of work go out as one message: the parent's reader then wakes
+    # (and takes the GIL from pytest) once per burst, not once per cell.
+    replies: list[tuple[str, int, Any]] = []
+
     def reply(kind: str, job: int, payload: Any) -> None:
-        pickle.dump((kind, job, payload, _snapshot(session)), out, pickle.HIGHEST_PROTOCOL)
+        replies.append((kind, job, payload))
+        if len(replies) >= CHUNK:  # a long burst still answers as it goes
+            send_replies()
+
+    def send_replies() -> None:
+        if replies:
+            pickle.dump((replies, _snapshot(session)), out, pickle.HIGHEST_PROTOCOL)
+            replies.clear()
+        out.flush()
 
     def on_done(kind: str, job_args: tuple[Any, ...]) -> Any:
         return lambda fut: events.put((kind, job_args, fut))
@@ -440,7 +478,7 @@ def serve(
         while True:
             kind = message[0]
             if kind == "close":
-                out.flush()
+                send_replies()
                 if stores:
                     stores[0].close()
                 return
@@ -487,7 +525,8 @@ def serve(
                         reply("fail", job, traceback.format_exc())
                 session.forget(cell)
             elif kind == "record":
-                store().append(scored.pop(message[1]))
+                for job in message[1]:
+                    store().append(scored.pop(job))
             elif kind == "sync":
                 reply("synced", message[1], None)
             elif kind == "calls":
@@ -503,8 +542,7 @@ def serve(
                 message = events.get_nowait()
             except queue.Empty:
                 break
-        # One flush per burst of work: under load many replies share a write.
-        out.flush()
+        send_replies()
 
 
 def main() -> int:
