@@ -278,10 +278,13 @@ class Runner:
         """
         while True:
             busy_before = self._in_flight()
+            done_before = self.progress.done
             started = time.perf_counter()
             await asyncio.sleep(LAG_SAMPLE_S)
             late_ms = (time.perf_counter() - started - LAG_SAMPLE_S) * 1000
-            busy = busy_before or self._in_flight()
+            # In flight at either end, or some finished in between (then they were in
+            # flight while the loop was late, even if all are done by now).
+            busy = busy_before or self._in_flight() or self.progress.done != done_before
             if busy and len(self._lag_ms) < MAX_LAG_SAMPLES:
                 self._lag_ms.append(max(0.0, late_ms))
 
@@ -446,9 +449,9 @@ class Runner:
                         status=dead.status,
                     )
                 try:
-                    return await asyncio.wait_for(
-                        provider.complete(request), request.timeout_s + TIMEOUT_GRACE_S
-                    )
+                    # asyncio.timeout, not wait_for: no extra task per call.
+                    async with asyncio.timeout(request.timeout_s + TIMEOUT_GRACE_S):
+                        return await provider.complete(request)
                 except TimeoutError:
                     error: ProviderError = TransientError(
                         f"no answer within {request.timeout_s:g} s (timeout_s)",
