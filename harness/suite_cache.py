@@ -3,15 +3,16 @@
 Loading a 5000-case suite (YAML parse, pydantic validation, the checks that name a line)
 takes ~0.3 s, and importing the loader's libraries ~0.15 s more; a rerun of the same suite
 reads the pickled result instead. An entry is used only when the suite file, every file it
-read (datasets, schema) and the code defining a loaded suite are byte-for-byte what they
-were; anything else, and any unreadable entry, means a normal load. Only suites that loaded
-cleanly are kept, so every problem is still reported by the loader, with its line.
+read (datasets, schema) and the code that loads and defines a suite are byte-for-byte what
+they were; anything else, and any unreadable entry, means a normal load. Only suites that
+loaded cleanly are kept, so every problem is still reported by the loader, with its line.
 
 Entries live in ``<cache dir>/suites/``; with ``--llm-cache=off`` nothing is read or written.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -35,12 +36,22 @@ def _digest(path: Path) -> str | None:
         return None
 
 
-def _code_version() -> str:
-    # A loaded suite is made of harness.cells' classes; a changed definition must not be
-    # fed an old pickle (an editable install changes without a version bump).
-    import harness.cells
+#: The code a loaded suite depends on: its classes, the loader and the checks it runs.
+_CODE = ("cells.py", "suite.py", "targets.py", "templating.py", "types.py", "scoring")
 
-    return f"{__version__}:{_digest(Path(harness.cells.__file__))}"
+
+@functools.cache
+def _code_version() -> str:
+    # A changed definition or loader rule must not be fed an old pickle; an editable
+    # install changes without a version bump, so the sources themselves are hashed.
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    for name in _CODE:
+        path = root / name
+        for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def _entry_path(cache_dir: Path, suite_path: Path) -> Path:
