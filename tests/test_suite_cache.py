@@ -117,3 +117,13 @@ def test_cache_off_keeps_no_parsed_suites(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(skipped=1)  # no key: skipped, but collected through the loader
     assert not (cache / "suites").exists()
+
+
+def test_an_entry_made_by_other_loader_code_is_not_used(
+    suite_path: Path, tmp_path: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    load_suite_cached(suite_path, cache)
+    monkeypatch.setattr("harness.suite_cache._code_version", lambda: "another harness")
+    load_suite_cached(suite_path, cache)
+    assert len(loads) == 2
