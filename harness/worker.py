@@ -3,9 +3,11 @@
 Why: pytest spends ~0.35 ms of CPU on every item whatever the item does, and the pipeline
 behind a cell (cache lookup, the SDK's request building and response parsing, scoring, the
 Result) costs as much again. In one process those share one GIL, so a large run is CPU-bound
-on one core while the other idles. With the worker, the pytest process only collects, reports
-and records; the worker runs the cells' calls and scores them, concurrently with pytest's own
-per-item work. It is used for runs of at least AUTO_MIN_CELLS cells (``--llm-worker``).
+on one core while the other idles. With the worker, the pytest process collects and reports;
+the worker looks cells up in the cache, makes their calls and scores replayed answers, while
+pytest's own per-item work goes on. Live answers come back to be scored in pytest's process,
+which idles while it waits for them. It is used for runs of at least AUTO_MIN_CELLS cells
+(``--llm-worker``).
 
 The worker is the same pipeline, not a second one: it builds a RunSession from the parent's
 Settings and runs ``Runner`` and ``RunSession.verdict`` exactly as the in-process path does.
@@ -436,6 +438,8 @@ def serve(
     # Cells received and not yet scored, by job. Also keeps them alive while the session
     # caches their requests by id(cell) (session.forget drops both once scored).
     cells: dict[int, Any] = {}
+    #: Jobs submitted to the runner and not yet answered: their lookup is done.
+    sent: set[int] = set()
     warmed = set(live)
 
     # Replies of one burst of work go out as one message: the parent's reader then wakes
@@ -483,14 +487,20 @@ def serve(
                     stores[0].close()
                 return
             if kind == "cells":
+                # Known at once, looked up chunk by chunk: a "go" may come for any of them
+                # before its lookup chunk's turn (pytest may run cells in another order).
+                cells.update(message[1])
+                events.put(("lookup", message[1]))
+            elif kind == "lookup":
                 need_calls = set()
-                for job, cell in take("cells", message[1]):
-                    cells[job] = cell
-                    if cell.target.provider in live:
-                        continue  # nothing in the cache to look for (see WorkerClient)
+                for job, cell in take("lookup", message[1]):
+                    if job not in cells or job in sent or cell.target.provider in live:
+                        # Answered or submitted already, or nothing in the cache to find.
+                        continue
                     try:
                         request = session.request_for(cell)
                     except Exception:
+                        cells.pop(job)
                         reply("fail", job, traceback.format_exc())
                         continue
                     key = cache_key(request, cell.target.settings().base_url)
@@ -501,16 +511,28 @@ def serve(
                     warmed.update(need_calls)
                     _warm(need_calls)
             elif kind == "go":
-                jobs = [(job, cells[job], nodeid) for job, nodeid in take("go", message[1])]
-                futures = session.runner.submit_many(
-                    (cell.target, session.request_for(cell)) for _, cell, _ in jobs
-                )
+                jobs, calls = [], []
+                for job, nodeid in take("go", message[1]):
+                    cell = cells.get(job)
+                    if cell is None:
+                        continue  # answered already (its prompt failed to render)
+                    try:
+                        request = session.request_for(cell)
+                    except Exception:
+                        cells.pop(job)
+                        reply("fail", job, traceback.format_exc())
+                        continue
+                    jobs.append((job, cell, nodeid))
+                    calls.append((cell.target, request))
+                sent.update(job for job, _, _ in jobs)
+                futures = session.runner.submit_many(calls)
                 for job_args, fut in zip(jobs, futures, strict=True):
                     fut.add_done_callback(on_done("scored", job_args))
             elif kind == "scored":
                 (job, cell, nodeid), fut = message[1], message[2]
                 outcome = fut.result()
                 cells.pop(job, None)
+                sent.discard(job)
                 if outcome.completion is not None and not outcome.cached:
                     # A live answer: scored by pytest's process, which has time while it
                     # waits for calls; this process's one core is busy with the SDKs.

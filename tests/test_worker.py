@@ -235,3 +235,27 @@ def test_without_an_interpreter_to_start_the_cells_run_in_pytests_process(
     result.assert_outcomes(passed=CELLS)
     assert meta(out)["worker"] is False
     assert sim.request_count() == CELLS
+
+
+def test_cells_run_in_another_order_than_collected(
+    pytester: pytest.Pytester, sim: Simulator
+) -> None:
+    # 150 cells: the worker looks them up in chunks, and pytest asks for the last first.
+    cases = "".join(f"  - {{id: k{i:03d}, vars: {{n: item{i}}}}}\n" for i in range(150))
+    pytester.makefile(".yaml", **{"evals/order": (
+        "name: order\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 20\n"
+        "prompt:\n  user: 'Echo {{ n }}'\ncases:\n" + cases)})
+    pytester.makeconftest(
+        "def pytest_collection_modifyitems(items):\n    items.reverse()\n"
+    )
+    out = pytester.path / "run"
+    for attempt in ("live", "replayed"):
+        sim.reset()
+        result = pytester.runpytest_subprocess(
+            "evals", f"--llm-out={out}-{attempt}", "-p", "no:cacheprovider",
+            "--llm-report=false", "--llm-worker=on",
+        )
+        result.assert_outcomes(passed=150)
+        assert sim.request_count() == (150 if attempt == "live" else 0)
+        rows = records(Path(f"{out}-{attempt}"))
+        assert sorted(r["case_id"] for r in rows) == [f"k{i:03d}" for i in range(150)]
