@@ -173,7 +173,9 @@ class WorkerClient:
         them waiting at once, cost megabytes)."""
         jobs = list(jobs)
         self.add_cells(cell for cell, _ in jobs)
-        go = [(self._cell_jobs[id(cell)], nodeid) for cell, nodeid in jobs]
+        with self._lock:
+            # A job answers once: a cell run again (a rerun plugin) is sent again.
+            go = [(self._cell_jobs.pop(id(cell)), nodeid) for cell, nodeid in jobs]
         if go and self._gone is None:
             self._send(("go", go))
         return [job for job, _ in go]

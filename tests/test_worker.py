@@ -259,3 +259,20 @@ def test_cells_run_in_another_order_than_collected(
         assert sim.request_count() == (150 if attempt == "live" else 0)
         rows = records(Path(f"{out}-{attempt}"))
         assert sorted(r["case_id"] for r in rows) == [f"k{i:03d}" for i in range(150)]
+
+
+def test_a_cell_run_twice_is_answered_twice(project: pytest.Pytester, sim: Simulator) -> None:
+    # As a rerun plugin does: the same item's runtest again, after its first answer.
+    project.makeconftest(
+        "import harness.plugin as hp\n"
+        "_once = hp.CellItem.runtest\n"
+        "def _twice(self):\n    _once(self)\n    _once(self)\n"
+        "hp.CellItem.runtest = _twice\n"
+    )
+    out = project.path / "run"
+    result = project.runpytest_subprocess(
+        "evals", f"--llm-out={out}", "-p", "no:cacheprovider", "--llm-report=false",
+        "--llm-worker=on", timeout=120,
+    )
+    result.assert_outcomes(passed=CELLS)
+    assert sim.request_count() == CELLS  # the second answer came from the cache
