@@ -474,6 +474,16 @@ def serve(
             stores.append(RunStore(session.out_dir))
         return stores[0]
 
+    def request_or_fail(job: int, cell: Any) -> Any:
+        """The cell's request; None when its prompt does not render (the cell is then
+        answered, once, with the error)."""
+        try:
+            return session.request_for(cell)
+        except Exception:
+            cells.pop(job)
+            reply("fail", job, traceback.format_exc())
+            return None
+
     def take(kind: str, items: list[Any]) -> list[Any]:
         if len(items) > CHUNK:
             events.put((kind, items[CHUNK:]))
@@ -499,11 +509,8 @@ def serve(
                     if job not in cells or job in sent or cell.target.provider in live:
                         # Answered or submitted already, or nothing in the cache to find.
                         continue
-                    try:
-                        request = session.request_for(cell)
-                    except Exception:
-                        cells.pop(job)
-                        reply("fail", job, traceback.format_exc())
+                    request = request_or_fail(job, cell)
+                    if request is None:
                         continue
                     key = cache_key(request, cell.target.settings().base_url)
                     if not session.cache.preload(key) and not cell.target.missing_key():
@@ -518,11 +525,8 @@ def serve(
                     cell = cells.get(job)
                     if cell is None:
                         continue  # answered already (its prompt failed to render)
-                    try:
-                        request = session.request_for(cell)
-                    except Exception:
-                        cells.pop(job)
-                        reply("fail", job, traceback.format_exc())
+                    request = request_or_fail(job, cell)
+                    if request is None:
                         continue
                     jobs.append((job, cell, nodeid))
                     calls.append((cell.target, request))
