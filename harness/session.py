@@ -240,9 +240,7 @@ class RunSession:
         """A cell's result and failure message: computed here, or by the worker process
         when there is one (which then also writes the record, see record())."""
         if self._worker is None:
-            verdict = self.verdict(cell, self.outcome(cell), nodeid)
-            self.forget(cell)
-            return Evaluated(verdict.result.to_dict(), verdict.message)
+            return self._score(cell, self.outcome(cell), nodeid)
         from harness.worker import WorkerGone
 
         job = self._replies.pop(id(cell), None)
@@ -257,11 +255,14 @@ class RunSession:
         if answer[0] == "live":
             # A live answer is scored here: during calls the worker's one core is busy
             # with the SDKs, and this process has time while it waits (harness.worker).
-            verdict = self.verdict(cell, answer[1], nodeid)
-            self.forget(cell)
-            return Evaluated(verdict.result.to_dict(), verdict.message)
+            return self._score(cell, answer[1], nodeid)
         _, data, message = answer
         return Evaluated(data, message, job)
+
+    def _score(self, cell: Cell, outcome: CallOutcome, nodeid: str) -> Evaluated:
+        verdict = self.verdict(cell, outcome, nodeid)
+        self.forget(cell)
+        return Evaluated(verdict.result.to_dict(), verdict.message)
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried runner."""
@@ -385,9 +386,9 @@ class RunSession:
         if job is not None and self._worker is not None and self._worker.alive:
             self._worker.record(job)
             return
-        if self.store is None:
-            self.store = RunStore(self.out_dir)
-        self.store.append(kept)
+        store = self.run_store()
+        assert store is not None
+        store.append(kept)
 
     def sync_records(self) -> None:
         """Wait until the worker has written every record sent to it (before the run's
