@@ -140,7 +140,7 @@ class HarnessPlugin:
         self._froze_gc = False
         # Registered before pytest's own cleanups (this plugin configures first), so it runs
         # after them: pytest's closing gc.collect() passes then skip the frozen cells.
-        config.add_cleanup(self._unfreeze_gc)
+        config.add_cleanup(self._release_frozen_cells)
         global _RUNS_IN_PROCESS
         _RUNS_IN_PROCESS += 1
 
@@ -310,7 +310,9 @@ class HarnessPlugin:
 
     # -- end of session ------------------------------------------------------------
 
-    def _unfreeze_gc(self) -> None:
+    def _release_frozen_cells(self) -> None:
+        """The last config cleanup: give the frozen cells back to the collector when an
+        outer run goes on, else leave them frozen for a quick interpreter exit."""
         global _RUNS_IN_PROCESS
         _RUNS_IN_PROCESS -= 1
         if not self._froze_gc:
