@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cells import DEFAULT_PROMPT_ID
 from harness.errors import ConfigError
 from harness.session import RunSession
 from harness.stats import GroupStats, summarize
@@ -68,12 +69,14 @@ SUMMARY_COLUMNS = (
 
 
 def summary_text(groups: list[GroupStats]) -> str:
-    """The terminal table: one row per (suite, target, temperature).
+    """The terminal table: one row per (suite, target, temperature), and per prompt
+    variant when a suite has several (a ``prompt`` column after ``suite``).
 
     ``cost $`` is what this run spent (replays cost 0); ``if live $`` what the same answers
     cost when they were live, so a cached rerun still shows the price of the choice.
     """
-    rows = [SUMMARY_COLUMNS]
+    variants = any(g.prompt != DEFAULT_PROMPT_ID for g in groups)
+    rows: list[tuple[str, ...]] = [_with_prompt(SUMMARY_COLUMNS, "prompt", variants)]
     # Targets that did not run at all (no key, unsupported) get one line below, not a row of
     # dashes per suite and temperature.
     shown: list[GroupStats] = []
@@ -83,24 +86,23 @@ def summary_text(groups: list[GroupStats]) -> str:
     for g in shown:
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
         ran = g.cells - g.skipped
-        rows.append(
-            (
-                g.suite,
-                g.target,
-                temp,
-                str(g.cells),
-                _fmt_rate(g.pass_rate),
-                _fmt_rate(g.schema_valid_rate),
-                _fmt_ms(g.latency_p50_ms),
-                _fmt_ms(g.latency_p95_ms),
-                "unpriced" if g.unpriced else fmt_usd(g.cost_usd),
-                "unpriced" if g.unpriced else ("-" if not ran else fmt_usd(g.cost_if_live_usd)),
-                str(g.cached),
-                str(g.errors),
-                str(g.skipped),
-            )
+        row = (
+            g.suite,
+            g.target,
+            temp,
+            str(g.cells),
+            _fmt_rate(g.pass_rate),
+            _fmt_rate(g.schema_valid_rate),
+            _fmt_ms(g.latency_p50_ms),
+            _fmt_ms(g.latency_p95_ms),
+            "unpriced" if g.unpriced else fmt_usd(g.cost_usd),
+            "unpriced" if g.unpriced else ("-" if not ran else fmt_usd(g.cost_if_live_usd)),
+            str(g.cached),
+            str(g.errors),
+            str(g.skipped),
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(SUMMARY_COLUMNS))]
+        rows.append(_with_prompt(row, g.prompt, variants))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if not_run:
@@ -110,6 +112,10 @@ def summary_text(groups: list[GroupStats]) -> str:
         listed = ", ".join(f"{target} ({n})" for target, n in cells.items())
         lines.append(f"not run, every cell skipped (reasons above): {listed}")
     return "\n".join(lines)
+
+
+def _with_prompt(row: tuple[str, ...], prompt: str, show: bool) -> tuple[str, ...]:
+    return (row[0], prompt, *row[1:]) if show else row
 
 
 def finish_run(session: RunSession) -> FinishOutcome:

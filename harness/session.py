@@ -234,7 +234,8 @@ class RunSession:
         rendered prompt would otherwise stay for the whole run (megabytes over thousands)."""
         self._requests.pop(id(cell), None)
         cell.__dict__.pop("messages", None)
-        cell.__dict__.pop("fingerprint", None)
+        for name in ("fingerprint", "test_fingerprint", "prompt_fingerprint"):
+            cell.__dict__.pop(name, None)
 
     def evaluate(self, cell: Cell, nodeid: str = "") -> Evaluated:
         """A cell's result and failure message: computed here, or by the worker process
@@ -342,6 +343,9 @@ class RunSession:
             passed=False,
             fingerprint=cell.fingerprint,
             prompt=[{"role": m.role, "content": m.content} for m in request.messages],
+            prompt_id=cell.prompt_id,
+            test_fingerprint=cell.test_fingerprint,
+            prompt_fingerprint=cell.prompt_fingerprint,
             vars=_jsonable(dict(cell.case.vars)),
             nodeid=nodeid,
             started_at=time.time(),
