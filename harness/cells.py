@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.targets import TargetSpec, selected
-from harness.types import Message, Request, Tool
+from harness.types import DEFAULT_PROMPT_ID, Message, Request, Tool
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ class Case:
     assertions: tuple[Mapping[str, Any], ...]
     threshold: float | None
     source: str  # "file:line" where the case is defined
-
-
-#: The label of the one variant a suite with ``prompt:`` or ``messages:`` has.
-DEFAULT_PROMPT_ID = "default"
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,10 @@ class Score:
 Status = Literal["passed", "failed", "error", "skipped"]
 
 
+#: The prompt variant label of a suite with one ``prompt:`` / ``messages:``.
+DEFAULT_PROMPT_ID = "default"
+
+
 @dataclass
 class Result:
     """One cell's record, one line of results.jsonl. Field names are a public format."""
@@ -171,7 +175,7 @@ class Result:
     prompt: list[dict[str, str]] = field(default_factory=list)
     #: The suite's prompt variant label (``prompts: [{id: ...}]``); "default" for a suite
     #: with one ``prompt:`` / ``messages:``. ``prompt`` above is the rendered messages.
-    prompt_id: str = "default"
+    prompt_id: str = DEFAULT_PROMPT_ID
     #: Halves of ``fingerprint``: the test (vars, assertions, schema, threshold, tools) and
     #: the prompt (rendered messages, generation settings). The gate pairs on the first.
     test_fingerprint: str = ""
