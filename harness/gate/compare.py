@@ -364,7 +364,7 @@ def template_diff(
         return [f"{role}: {line}" for role, text in messages for line in text.splitlines()]
 
     out = [
-        line.rstrip()
+        f"{line[0]} {line[1:]}".rstrip()
         for line in difflib.unified_diff(lines(old), lines(new), lineterm="", n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]

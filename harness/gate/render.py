@@ -42,6 +42,10 @@ def _where(g: GroupComparison) -> str:
     return f"{_suite(g)} / {g.target} / t={_temp(g.temperature)}"
 
 
+def _prompt_changed(g: GroupComparison) -> str:
+    return " (prompt changed)" if g.prompt == DEFAULT_PROMPT_ID else f" (prompt {g.prompt} changed)"
+
+
 def _value(m: MetricResult, v: float | None) -> str:
     if v is None:
         return "-"
@@ -154,7 +158,7 @@ def _notes(g: GroupComparison) -> list[str]:
             notes.append(
                 f"prompt changed ({len(g.prompt_changed_cases)} of {g.paired_cases} paired "
                 "cases), compared with the baseline's answers"
-                + (": " if g.prompt_diff else "")
+                + (":" if g.prompt_diff else "")
             )
             notes += [f"    {line}" for line in g.prompt_diff]
         if g.not_comparable_cases:
@@ -218,7 +222,7 @@ def _headline(comparison: Comparison) -> str:
     if regressions:
         where = "; ".join(
             f"{_suite(g)} {g.target} t={_temp(g.temperature)} {LABELS.get(m.metric, m.metric)}"
-            + (f" (prompt {g.prompt!r} changed)" if g.prompt_changed else "")
+            + (_prompt_changed(g) if g.prompt_changed else "")
             for g, m in regressions
         )
         return f"REGRESSION ({len(regressions)}): {where}"
