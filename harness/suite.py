@@ -193,6 +193,15 @@ def load_suite(path: Path | str) -> Suite:
             "a suite must be a YAML mapping",
             "start with 'name:', 'targets:', 'prompt:' and 'cases:' or 'dataset:'",
         )
+    if isinstance(data.get("prompts"), dict):
+        # The likeliest slip: one prompt written under the plural key.
+        raise SuiteError(
+            str(path),
+            "'prompts:' is a list of labelled variants, got a mapping",
+            "write prompts: [{id: v1, user: ...}, {id: v2, user: ...}], or 'prompt:' for "
+            "a single prompt",
+            line=lines.line(("prompts",)),
+        )
     try:
         model = SuiteModel.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -131,6 +131,15 @@ def test_bad_variants_name_the_file_line_and_fix(
     assert str(path) in text and "fix:" in text.lower()
 
 
+def test_prompts_written_as_one_mapping_says_use_a_list_or_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("targets: [openai:gpt-4o-mini]\nprompts:\n  user: hi\ncases: [{id: a}]\n")
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert str(info.value).startswith(f"{path}:2: 'prompts:' is a list of labelled variants")
+    assert "or 'prompt:' for a single prompt" in str(info.value)
+
+
 def test_bad_message_file_names_that_file(tmp_path: Path) -> None:
     path = write(tmp_path, VARIANTS.replace("chat.yaml", "chat.json"))
     (tmp_path / "prompts" / "chat.json").write_text(json.dumps([{"role": "robot", "content": "x"}]))
