@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.cache import CacheMode, ResponseCache, cache_key
+from harness.cache import ResponseCache, cache_key
 from harness.errors import (
     AuthError,
     BudgetExceeded,
@@ -142,7 +142,7 @@ class Runner:
             return CallOutcome(
                 completion, cached=True, cost_usd=0.0, cost_if_live_usd=original_cost
             )
-        if self.cache.mode is CacheMode.REPLAY:
+        if self.cache.mode.offline:
             return CallOutcome(
                 error=CacheMiss(
                     f"not in the cache (mode replay sends no calls): {target.id}; "

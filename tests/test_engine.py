@@ -1,0 +1,192 @@
+"""The Engine (harness.engine) and RunSession without pytest.
+
+The Engine's verdicts are pure: a cell and a call outcome in, a Result out. RunSession is
+driven as the library API drives it, against the simulator, with either backend: in this
+process and in the worker process, which must give the same records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cache import CacheMode
+from harness.cells import Cell
+from harness.config import Settings
+from harness.engine import Engine
+from harness.errors import BudgetExceeded, CacheMiss, RateLimited, Unsupported
+from harness.runner import CallOutcome
+from harness.session import RunSession
+from harness.simulator import Simulator
+from harness.suite import load_suite
+from harness.types import Completion, Usage
+
+pytest.importorskip("openai")
+
+SUITE = """\
+name: capitals
+targets: [openai:gpt-4o-mini]
+max_tokens: 20
+prompt:
+  user: "Capital of {{ country }}?"
+assert:
+  - {type: icontains, value: "{{ capital }}"}
+cases:
+  - {id: fr, vars: {country: France, capital: Paris}}
+  - {id: pe, vars: {country: Peru, capital: Lima}}
+"""
+
+
+def cells(tmp_path: Path) -> list[Cell]:
+    path = tmp_path / "capitals.yaml"
+    path.write_text(SUITE)
+    return load_suite(path).cells((), None)
+
+
+def engine(tmp_path: Path, **settings: Any) -> Engine:
+    s = Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", **settings)
+
+    def no_calls() -> Any:
+        raise AssertionError("a verdict makes no call")
+
+    return Engine(s, "run-1", cache=no_calls, calls=no_calls)
+
+
+def answer(text: str, *, cached: bool = False) -> CallOutcome:
+    completion = Completion(
+        text=text, finish_reason="stop", usage=Usage(input_tokens=7, output_tokens=2),
+        latency_ms=12.3456,
+    )
+    return CallOutcome(completion, cached=cached, cost_usd=0.0 if cached else 1e-6,
+                       cost_if_live_usd=1e-6, retries=1, queue_ms=0.5)
+
+
+def test_a_scored_answer_is_a_passed_or_failed_record(tmp_path: Path) -> None:
+    fr, pe = cells(tmp_path)
+    e = engine(tmp_path)
+    passed = e.evaluate(fr, answer("Paris."), "evals/capitals.yaml::fr")
+    assert passed.message is None
+    data = passed.data
+    assert (data["status"], data["passed"], data["output"]) == ("passed", True, "Paris.")
+    assert (data["retries"], data["queue_ms"], data["latency_ms"]) == (1, 0.5, 12.346)
+    assert (data["input_tokens"], data["output_tokens"], data["cost_usd"]) == (7, 2, 1e-6)
+    assert data["nodeid"] == "evals/capitals.yaml::fr" and data["run_id"] == "run-1"
+    assert data["prompt"] == [{"role": "user", "content": "Capital of France?"}]
+    assert data["vars"] == {"country": "France", "capital": "Paris"}
+    assert [s["name"] for s in data["scores"]] == ["icontains"]
+    failed = e.evaluate(pe, answer("Cusco.", cached=True))
+    assert failed.data["status"] == "failed" and failed.data["cached"] is True
+    assert failed.message is not None and "output: 'Cusco.'" in failed.message
+    # The rendered request is dropped once the cell has its result.
+    assert "messages" not in fr.__dict__
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind", "message"),
+    [
+        # Not the prompt's fault: recorded as skipped, never as an error.
+        (BudgetExceeded("budget of $0.01 reached"), "skipped", "BudgetExceeded", None),
+        (Unsupported("temperature is not supported"), "skipped", "unsupported", None),
+        (CacheMiss("not in the cache"), "error", "cache_miss", "not run: not in the cache"),
+        (RateLimited("429 from provider"), "error", "rate_limited", "call failed: 429"),
+    ],
+)
+def test_an_outcome_without_an_answer_has_one_status(
+    tmp_path: Path, error: Any, status: str, kind: str, message: str | None
+) -> None:
+    fr, _ = cells(tmp_path)
+    evaluated = engine(tmp_path).evaluate(fr, CallOutcome(error=error))
+    data = evaluated.data
+    assert data["status"] == status and data["passed"] is False
+    assert data["error_kind"] == kind
+    if status == "skipped":
+        assert data["skip_reason"] == str(error) and data["error"] is None
+        assert evaluated.message is None
+    else:
+        assert data["error"] == str(error) and data["skip_reason"] is None
+        assert evaluated.message is not None and evaluated.message.startswith(message or "")
+
+
+def test_a_missing_key_is_a_skip_naming_it_except_what_replay_can_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    fr, _ = cells(tmp_path)
+    assert engine(tmp_path).skip_reason(fr) == (
+        "openai:gpt-4o-mini: OPENAI_API_KEY is not set; set it to run this target"
+    )
+    session = RunSession(
+        Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", cache=CacheMode.REPLAY),
+        write=False,
+    )
+    try:
+        assert session.skip_reason(fr) == (
+            "openai:gpt-4o-mini: not in the cache and OPENAI_API_KEY is not set"
+        )
+    finally:
+        session.close()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    assert engine(tmp_path).skip_reason(fr) is None
+
+
+# -- RunSession, both backends -----------------------------------------------------------
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    config = {"default": {"latency_ms": 2, "canned": {"France": "Paris.", "Peru": "Cusco."}}}
+    with Simulator(config) as simulator:
+        monkeypatch.setenv("OPENAI_BASE_URL", simulator.base_url("openai"))
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-sim")
+        yield simulator
+
+
+def run_session(tmp_path: Path, out: str, worker: str) -> tuple[RunSession, list[str]]:
+    """Run the two cells as the library API does; returns the session (closed) and the
+    lines of its results.jsonl as they stood after each record()."""
+    settings = Settings(
+        rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / out, worker=worker
+    )
+    session = RunSession(settings)
+    on_disk = []
+    try:
+        found = cells(tmp_path)
+        session.note_cells(found)
+        session.prefetch((c, c.case.id) for c in found)
+        for cell in found:
+            evaluated = session.evaluate(cell, cell.case.id)
+            session.record(None, evaluated.data, evaluated.line)
+            # On disk as soon as it is recorded: nothing waits for a batch or a sync.
+            on_disk.append((tmp_path / out / "results.jsonl").read_text())
+        meta = session.meta()
+    finally:
+        session.close()
+    assert meta["worker"] is (worker == "on")
+    return session, on_disk
+
+
+@pytest.mark.parametrize("worker", ["off", "on"])
+def test_a_session_records_each_cell_at_once_with_either_backend(
+    tmp_path: Path, sim: Simulator, worker: str
+) -> None:
+    live, on_disk = run_session(tmp_path, "live", worker)
+    assert [len(text.splitlines()) for text in on_disk] == [1, 2]
+    rows = [json.loads(line) for line in on_disk[-1].splitlines()]
+    assert [(r["case_id"], r["status"], r["cached"]) for r in rows] == [
+        ("fr", "passed", False), ("pe", "failed", False)
+    ]
+    assert [r.status for r in live.results] == ["passed", "failed"]
+    assert sim.request_count() == 2
+    # A cached rerun: the worker scores replayed answers itself and sends the lines back.
+    _, on_disk = run_session(tmp_path, "replayed", worker)
+    replayed = [json.loads(line) for line in on_disk[-1].splitlines()]
+    assert sim.request_count() == 2
+    assert [(r["case_id"], r["status"], r["cached"]) for r in replayed] == [
+        ("fr", "passed", True), ("pe", "failed", True)
+    ]
+    assert [r["output"] for r in replayed] == [r["output"] for r in rows]
+    assert [r["cost_if_live_usd"] for r in replayed] == [r["cost_usd"] for r in rows]
