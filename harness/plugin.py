@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 SESSION_KEY = pytest.StashKey[RunSession]()
 #: Seconds between progress lines while calls are in flight.
 PROGRESS_INTERVAL_S = 5.0
-PROVIDER_MARKERS = ("openai", "anthropic", "groq", "mistral", "openai_compatible", "local")
 
 
 # ---------------------------------------------------------------------------------------
@@ -97,8 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "llm(targets=[...], temperatures=[...], repeat=1): run the test once per "
         "target x temperature x repeat with an `llm` fixture bound to that cell",
     )
-    for name in PROVIDER_MARKERS:
-        config.addinivalue_line("markers", f"{name}: cells that call the {name} provider")
+    from harness.providers import PROVIDERS
+
+    for info in PROVIDERS.values():
+        config.addinivalue_line(
+            "markers", f"{info.marker}: cells that call the {info.marker} provider"
+        )
     settings = _settings(config)
     if settings.prices is not None:
         # Checked here so a bad price file is one usage error, not a failure in every cell.

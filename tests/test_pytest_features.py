@@ -163,3 +163,15 @@ def test_the_collector_freeze_is_undone_at_session_end(
     result = pytester.runpytest("evals", "--llm-report=false", "--llm-out=run")
     result.assert_outcomes(passed=4, failed=2)
     assert gc.get_freeze_count() == before
+
+
+def test_every_provider_has_its_marker(pytester: pytest.Pytester) -> None:
+    from harness.providers import PROVIDERS
+
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        [f"@pytest.mark.{info.marker}: cells that call the {info.marker} provider"
+         for info in PROVIDERS.values()],
+        consecutive=True,
+    )
+    assert {info.marker for info in PROVIDERS.values()} >= {"openai_compatible", "local"}

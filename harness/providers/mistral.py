@@ -25,7 +25,6 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
-BASE_URL_ENV = "MISTRAL_BASE_URL"
 _SDK_OPTIONS = (
     "top_p",
     "stop",
@@ -317,7 +316,7 @@ def create(settings: ProviderSettings) -> MistralProvider:
         async_http = httpx2.AsyncClient(verify=tls, follow_redirects=True)
     client = Mistral(
         api_key=key,
-        server_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        server_url=settings.base_url,
         client=sync_http,
         async_client=async_http,
         retry_config=None,  # the runner owns retries
