@@ -171,7 +171,6 @@ def test_every_provider_has_its_marker(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [f"@pytest.mark.{info.marker}: cells that call the {info.marker} provider"
-         for info in PROVIDERS.values()],
-        consecutive=True,
+         for info in PROVIDERS.values()]
     )
     assert {info.marker for info in PROVIDERS.values()} >= {"openai_compatible", "local"}
