@@ -190,3 +190,29 @@ def test_a_session_records_each_cell_at_once_with_either_backend(
     ]
     assert [r["output"] for r in replayed] == [r["output"] for r in rows]
     assert [r["cost_if_live_usd"] for r in replayed] == [r["cost_usd"] for r in rows]
+
+
+# -- what --llm-cache means ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "reads", "writes", "offline", "uses_folder"),
+    [
+        ("use", True, True, False, True),
+        ("refresh", False, True, False, True),
+        ("replay", True, False, True, True),
+        ("off", False, False, False, False),
+    ],
+)
+def test_each_cache_mode_says_what_it_does(
+    tmp_path: Path, mode: str, reads: bool, writes: bool, offline: bool, uses_folder: bool
+) -> None:
+    m = CacheMode.parse(mode.upper())
+    assert (m.reads, m.writes, m.offline, m.uses_folder) == (reads, writes, offline, uses_folder)
+    # Every call is live when the cache is not read; when it is, only while it is empty
+    # (and never in replay, which makes no call at all).
+    assert m.surely_misses(tmp_path) is (not reads or mode == "use")
+    from harness.cache import ResponseCache
+
+    ResponseCache(tmp_path, CacheMode.USE).close()  # now the folder holds a cache
+    assert m.surely_misses(tmp_path) is (not reads)
