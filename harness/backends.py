@@ -151,10 +151,13 @@ class InProcess:
         return self._runner.loop_lag() if self._runner is not None else None
 
     def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-        if self._cache is not None:
-            self._cache.close()
+        """Close the runner, then the cache (flushing answers waiting for it). Once."""
+        runner, self._runner = self._runner, None
+        cache, self._cache = self._cache, None
+        if runner is not None:
+            runner.close()
+        if cache is not None:
+            cache.close()
 
 
 class InWorker:

@@ -230,7 +230,8 @@ class RunSession:
 
     def close(self) -> None:
         self.backend.close()
-        if self.backend is not self._local:
-            self._local.close()
+        # This process's own runner and cache (the estimate's, replay's key checks), when
+        # the backend is the worker; closing twice is nothing.
+        self._local.close()
         if self.store is not None:
             self.store.close()
