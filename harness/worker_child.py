@@ -240,7 +240,8 @@ class Server:
             return
         try:
             verdict = self.engine.verdict(cell, outcome, message.nodeid)
-            self.answer(msg.CellScored(job, encode(verdict.result), verdict.message))
+            data = verdict.result.to_dict()
+            self.answer(msg.CellScored(job, data, encode(data), verdict.message))
         except Exception:
             self.answer(msg.CellFailed(job, traceback.format_exc()))
         self.engine.forget(cell)
