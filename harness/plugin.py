@@ -282,7 +282,9 @@ class HarnessPlugin:
         ):
             report.llm_results = list(results)
             # The record as the worker process encoded it (None: encoded when written).
+            # Moved, not copied: items and reports live to the end of the session.
             report.llm_line = getattr(item, "llm_line", None)
+            item.llm_line = None  # type: ignore[attr-defined]
             item._llm_reported = True  # type: ignore[attr-defined]
         return report
 
@@ -298,6 +300,7 @@ class HarnessPlugin:
             # Made into a Result only when the run's results are read (finish), not here.
             # Written now, as the cell is reported: a reported cell is on disk.
             self.session.record(None, data, line)
+        report.llm_line = None  # type: ignore[attr-defined]  # written; reports are kept
         self._maybe_progress()
 
     def _maybe_progress(self) -> None:
