@@ -37,7 +37,7 @@ from harness.errors import (
     ProviderError,
     TransientError,
 )
-from harness.providers import create_provider
+from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
 from harness.retry import RetryPolicy
 from harness.targets import TargetSpec
@@ -46,8 +46,8 @@ from harness.types import Completion, Request
 log = logging.getLogger("harness.runner")
 
 DEFAULT_CONCURRENCY = 16
-#: Providers whose calls share one in-process model: more than one at a time only queues.
-SERIAL_PROVIDERS = {"local": 1}
+#: Providers with a cap of their own on calls in flight (ProviderInfo.max_concurrency).
+SERIAL_PROVIDERS = {n: i.max_concurrency for n, i in PROVIDERS.items() if i.max_concurrency}
 #: How often the loop's wake-up lag is sampled, and at most how many samples are kept.
 LAG_SAMPLE_S = 0.05
 MAX_LAG_SAMPLES = 200_000

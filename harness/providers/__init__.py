@@ -33,6 +33,9 @@ class ProviderInfo:
     #: The environment variable that overrides the base URL, and the SDK's own default.
     base_url_env: str | None = None
     default_base_url: str | None = None
+    #: Calls at most in flight at once whatever --llm-concurrency says (None: no cap of its
+    #: own); the local model runs one call at a time, so more would only queue.
+    max_concurrency: int | None = None
     #: What a user should know about this provider's settings.
     notes: str = ""
 
@@ -112,6 +115,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             extra="local",
             sdk_module="llama_cpp",
             sdk_dist="llama-cpp-python",
+            max_concurrency=1,
             notes="Gemma 3 270M in-process; one call at a time",
         ),
     )
