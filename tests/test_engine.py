@@ -29,15 +29,13 @@ pytest.importorskip("openai")
 
 SUITE = """\
 name: capitals
-targets: [openai:gpt-4o-mini]
-max_tokens: 20
-prompt:
-  user: "Capital of {{ country }}?"
-assert:
-  - {type: icontains, value: "{{ capital }}"}
 cases:
   - {id: fr, vars: {country: France, capital: Paris}}
   - {id: pe, vars: {country: Peru, capital: Lima}}
+targets: [openai:gpt-4o-mini]
+prompt: {user: "Capital of {{ country }}?"}
+max_tokens: 20
+assert: [{type: icontains, value: "{{ capital }}"}]
 """
 
 
