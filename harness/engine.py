@@ -205,12 +205,14 @@ class Engine:
         )
         if outcome.error is None and outcome.completion is None:
             outcome = replace(outcome, error=HarnessError("no completion"))
-        verdict = self._score(result, outcome, list(assertions), None, schema=schema)
         if outcome.error is not None:
-            # The fixture's record keeps the provider's own error kind (or none).
-            verdict.result.error_kind = getattr(outcome.error, "kind", None)
-            verdict.result.status, verdict.result.skip_reason = "error", None
-            verdict.result.error = str(outcome.error)
+            # Raised to the test by the caller: the record says what failed, with the
+            # provider's own error kind (or none), and is an error whatever the cause.
+            result.retries, result.cached = outcome.retries, outcome.cached
+            result.error = str(outcome.error)
+            result.error_kind = getattr(outcome.error, "kind", None)
+            return result, outcome
+        verdict = self._score(result, outcome, list(assertions), None, schema=schema)
         return verdict.result, outcome
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:

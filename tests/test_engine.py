@@ -214,3 +214,33 @@ def test_each_cache_mode_says_what_it_does(
 
     ResponseCache(tmp_path, CacheMode.USE).close()  # now the folder holds a cache
     assert m.surely_misses(tmp_path) is (not reads)
+
+
+def test_an_ad_hoc_call_that_fails_is_recorded_then_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from harness.api import CellClient
+    from harness.errors import ProviderError
+    from harness.targets import parse_target
+
+    with socket.socket() as s:  # a port nothing listens on: the call is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    settings = Settings(
+        rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / "run", max_retries=0
+    )
+    session = RunSession(settings)
+    try:
+        client = CellClient(session, parse_target("openai:gpt-4o-mini"), 0.0, 0, "t::x")
+        with pytest.raises(ProviderError) as raised:
+            client.complete("Capital of France?", max_tokens=20)
+    finally:
+        session.close()
+    (row,) = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert (row["suite"], row["case_id"], row["status"]) == ("pytest", "t::x", "error")
+    assert row["error"] == str(raised.value)
+    assert row["error_kind"] == raised.value.kind and row["output"] is None
