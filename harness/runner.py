@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import random
@@ -204,10 +205,9 @@ class Runner:
             if id(target) in seen:
                 continue
             seen.add(id(target))
-            try:
+            # A failure is remembered and reported by each of the target's calls (_call).
+            with contextlib.suppress(HarnessError):
                 self._provider(target)
-            except HarnessError:
-                pass  # reported by each of the target's calls (see _call)
 
     def refusal(self, target: TargetSpec, request: Request) -> str | None:
         """Why this call would end without being sent (the provider cannot be built, or it
