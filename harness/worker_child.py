@@ -147,8 +147,15 @@ def serve(
                 # before its lookup chunk's turn (pytest may run cells in another order).
                 cells.update(message[1])
                 events.put(("lookup", message[1]))
+                if session.cache.mode is not CacheMode.REPLAY:
+                    # Clients of the surely-live providers are built before any call too.
+                    session.runner.prepare(
+                        c.target for _, c in message[1]
+                        if c.target.provider in live and not c.target.missing_key()
+                    )
             elif kind == "lookup":
                 need_calls = set()
+                targets = []
                 for job, cell in take("lookup", message[1]):
                     if job not in cells or job in sent or cell.target.provider in live:
                         # Answered or submitted already, or nothing in the cache to find.
@@ -159,10 +166,12 @@ def serve(
                     key = cache_key(request, cell.target.settings().base_url)
                     if not session.cache.preload(key) and not cell.target.missing_key():
                         need_calls.add(cell.target.provider)
+                        targets.append(cell.target)
                 need_calls -= warmed
                 if need_calls and session.cache.mode is not CacheMode.REPLAY:
                     warmed.update(need_calls)
-                    _warm(need_calls)
+                    # SDK imported and client built now, before "go" releases any call.
+                    session.runner.prepare(targets)
             elif kind == "go":
                 jobs, calls = [], []
                 for job, nodeid in take("go", message[1]):
