@@ -326,6 +326,28 @@ def _header(headers: Any, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def header_ms(headers: Any, name: str) -> float | None:
+    """A duration in milliseconds from a response header (``openai-processing-ms``,
+    ``x-envoy-upstream-service-time``); None when absent, unparseable or negative."""
+    raw = _header(headers, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def seconds_ms(*parts: Any) -> float | None:
+    """The sum of durations given in seconds, in ms; None when none of them is a number
+    (a body field that is absent)."""
+    numbers = [p for p in parts if isinstance(p, int | float) and not isinstance(p, bool)]
+    if not numbers or not all(math.isfinite(n) and n >= 0 for n in numbers):
+        return None
+    return round(sum(numbers) * 1000.0, 3)
+
+
 def retry_after_s(headers: Any) -> float | None:
     """Seconds the server asked us to wait: retry-after-ms, then retry-after (seconds or an
     HTTP date). None when absent or unparseable."""
