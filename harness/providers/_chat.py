@@ -57,6 +57,10 @@ class ChatCompletionsProvider:
         self._sdk = sdk
         # Imported here: some SDKs load their types lazily, on the first create() call.
         self._chat_types = importlib.import_module(f"{sdk.__name__}.types.chat")
+        common.warm_models(
+            (self._chat_types.ChatCompletion, common.MIN_CHAT),
+            (self._chat_types.ChatCompletionChunk, common.MIN_CHUNK),
+        )
         self._secret = secret
         self._stream_usage = stream_usage
 

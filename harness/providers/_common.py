@@ -13,6 +13,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,43 @@ class Clock:
         if self._first is None:
             return None
         return (self._first - self._start) * 1000.0
+
+
+# -- warming ---------------------------------------------------------------------------
+
+#: The smallest bodies the SDKs accept (docs: providers.md), parsed once when an adapter is
+#: built so that the SDK's lazily built pydantic validators exist before the first timed call.
+MIN_CHAT = {
+    "id": "warm", "object": "chat.completion", "created": 0, "model": "warm",
+    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                 "message": {"role": "assistant", "content": ""}}],
+    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+}
+MIN_CHUNK = {
+    "id": "warm", "object": "chat.completion.chunk", "created": 0, "model": "warm",
+    "choices": [{"index": 0, "finish_reason": None, "delta": {"content": ""}}],
+}
+
+
+def warm_models(*pairs: tuple[Any, Mapping[str, Any]]) -> None:
+    """Validate each (model class, body) once, now.
+
+    Pydantic builds an SDK model's validator on its first use, and the SDKs parse responses
+    on the event loop: left alone, that build (tens of ms for Anthropic's Message, more for
+    Mistral's) lands inside the first call's timing window and stalls every call then in
+    flight. Adapters call this from ``create``, which the runner runs off the loop before
+    any call (Runner.prepare). Warming is best effort: a failure here only means the first
+    call builds the validator itself."""
+    for model, body in pairs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                # Strict response validation uses the validator; the default path, the
+                # Stainless SDKs' recursive model_construct, builds its field types' own.
+                model.model_validate(body)
+                model.model_construct(**body)
+            except Exception:  # an SDK whose models changed shape: the first call will tell
+                continue
 
 
 # -- settings --------------------------------------------------------------------------

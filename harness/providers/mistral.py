@@ -348,4 +348,8 @@ def create(settings: ProviderSettings) -> MistralProvider:
         async_client=async_http,
         retry_config=None,  # the runner owns retries
     )
+    # The SDK imports its chat module and request/response models on first attribute
+    # access (~0.2 s): done here, off the runner's loop, not inside the first timed call.
+    _ = client.chat
+    common.warm_models((models.ChatCompletionResponse, common.MIN_CHAT))
     return MistralProvider(client, secret=key, http=(sync_http, async_http))

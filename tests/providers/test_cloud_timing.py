@@ -5,7 +5,10 @@ so each adapter must return exactly that figure, plain and streamed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +90,21 @@ def test_absent_or_garbled_timing_is_none_never_zero() -> None:
     assert common.header_ms({"openai-processing-ms": "-3"}, "openai-processing-ms") is None
     assert common.seconds_ms(0.0001, 0.25) == pytest.approx(250.1)
     assert common.seconds_ms(None, "x") is None
+
+
+def test_building_the_mistral_adapter_loads_what_its_first_call_would(tmp_path: Path) -> None:
+    # In a fresh interpreter: the SDK imports its chat module lazily, on first use; the
+    # adapter's create() (run off the loop by Runner.prepare) must do it, not the first call.
+    code = (
+        "import os, sys\n"
+        "os.environ['MISTRAL_API_KEY'] = 'k'\n"
+        "from harness.providers import create_provider\n"
+        "from harness.providers.base import ProviderSettings\n"
+        "before = 'mistralai.client.chat' in sys.modules\n"
+        "create_provider(ProviderSettings('mistral', 'MISTRAL_API_KEY', 'http://127.0.0.1:9'))\n"
+        "print(before, 'mistralai.client.chat' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.split()
+    assert out == ["False", "True"]
