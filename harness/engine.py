@@ -310,6 +310,8 @@ def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> Non
     result.finish_reason = c.finish_reason
     result.latency_ms = round(c.latency_ms, 3)
     result.ttft_ms = round(c.ttft_ms, 3) if c.ttft_ms is not None else None
+    result.stall_ms = round(c.stall_ms, 3)
+    result.provider_ms = round(c.provider_ms, 3) if c.provider_ms is not None else None
     tps = c.output_tokens_per_s
     result.tokens_per_s = round(tps, 3) if tps is not None else None
     result.input_tokens = c.usage.input_tokens

@@ -188,12 +188,19 @@ class Server:
         # lookup chunk's turn (pytest may run cells in another order).
         self.cells.update(message.cells)
         self.events.put(_Lookup(message.cells))
+        if not self.local.cache.mode.offline:
+            # Clients of the surely-live providers are built before any call too.
+            self.local.runner.prepare(
+                c.target for _, c in message.cells
+                if c.target.provider in self.live and not c.target.missing_key()
+            )
 
     def on_lookup(self, message: _Lookup) -> None:
         from harness.cache import cache_key
 
         cache = self.local.cache
         need_calls = set()
+        targets = []
         for job, cell in self.take(message.cells, _Lookup):
             if job not in self.cells or job in self.sent or cell.target.provider in self.live:
                 # Answered or submitted already, or nothing in the cache to find.
@@ -204,10 +211,12 @@ class Server:
             key = cache_key(request, cell.target.settings().base_url)
             if not cache.preload(key) and not cell.target.missing_key():
                 need_calls.add(cell.target.provider)
+                targets.append(cell.target)
         need_calls -= self.warmed
         if need_calls and not cache.mode.offline:
             self.warmed.update(need_calls)
-            _warm(need_calls)
+            # SDK imported and client built now, before a Go releases any call.
+            self.local.runner.prepare(targets)
 
     def on_go(self, message: msg.Go) -> None:
         jobs, calls = [], []

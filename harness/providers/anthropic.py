@@ -37,6 +37,12 @@ FINISH = {
 ANSWER_TOOL = "respond"
 _STRUCTURED_MODES = ("output_config", "tool")
 _SDK_OPTIONS = ("stop_sequences", "service_tier", "thinking", "metadata")
+#: The smallest message body the SDK accepts (warms its validator, see common.warm_models).
+_MIN_MESSAGE = {
+    "id": "warm", "type": "message", "role": "assistant", "model": "warm",
+    "content": [{"type": "text", "text": ""}], "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 0, "output_tokens": 0},
+}
 
 
 class AnthropicProvider:
@@ -376,4 +382,5 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
         http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),
     )
+    common.warm_models((anthropic.types.Message, _MIN_MESSAGE))
     return AnthropicProvider(client, secret=key)

@@ -167,3 +167,14 @@ def test_rendering_leaves_the_users_matplotlib_settings_alone() -> None:
     after = {k: v for k, v in matplotlib.rcParams.items() if k != "backend"}
     assert after == before
     assert before["svg.fonttype"] != "none" or before["font.size"] != 9  # defaults differ from RC
+
+
+def test_each_cell_carries_provider_time_and_client_stall() -> None:
+    results = sample_results()
+    results[0].provider_ms, results[0].stall_ms = 87.0, 1912.34
+    html = _render(results)
+    cell = blob(html)["cells"][0]
+    assert cell[CELL_FIELDS.index("provider_ms")] == 87.0
+    assert cell[CELL_FIELDS.index("stall_ms")] == 1912.3
+    # The per-case view names both beside the latency.
+    assert '"provider-reported "' in html and '"client stall "' in html
