@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
 from harness.gate.compare import Comparison, GroupComparison, compare_baselines
+from harness.gate.render import LABELS
 from harness.gate.settings import GateSettings
 from harness.stats import GroupStats, summarize
 from harness.types import Result
@@ -203,12 +204,10 @@ def render_columns(rows: list[dict[str, Any]]) -> str:
             _p(m[k].get("p_adjusted") or m[k].get("p_value")) if k in m else "-"
             for k in ("pass_rate", "schema_valid_rate")
         ]
-        verdicts = sorted(
-            {
-                f"{k.replace('_rate', '').replace('_', ' ')} {m[k]['verdict']}"
-                for k in m
-                if m[k]["verdict"] in ("regression", "improvement")
-            }
+        worse = [LABELS.get(k, k) for k in m if m[k]["verdict"] == "regression"]
+        better = [LABELS.get(k, k) for k in m if m[k]["verdict"] == "improvement"]
+        verdicts = ([f"REGRESSION: {', '.join(worse)}"] if worse else []) + (
+            [f"improvement: {', '.join(better)}"] if better else []
         )
         out.append(
             (
@@ -229,7 +228,7 @@ def render_columns(rows: list[dict[str, Any]]) -> str:
                     _usd(r["cost_per_call_usd"]["compared"]),
                 ),
                 ", ".join(ps),
-                "; ".join(verdicts).upper() if verdicts else r["verdict"],
+                "; ".join(verdicts) if verdicts else r["verdict"],
             )
         )
     widths = [max(len(row[i]) for row in out) for i in range(len(COLUMNS))]

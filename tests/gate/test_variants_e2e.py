@@ -120,7 +120,7 @@ def test_two_variants_are_compared_paired_and_v2_is_significantly_worse(
     result.stdout.fnmatch_lines(
         [
             "*llm-harness prompt variants*",
-            "*items*openai:gpt-4o-mini*v2*v1*90% -> 60%*90% -> 60%*REGRESSION*",
+            "*items*openai:gpt-4o-mini*v2*v1*90% -> 60%*90% -> 60%*REGRESSION: pass rate, schema valid",
             "*significantly worse: items v2 vs v1 (openai:gpt-4o-mini)*",
         ]
     )
