@@ -15,8 +15,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.report.merge import ReportInputError, load_run, merge_runs
+from harness.types import Result
 
 EXIT_USAGE = 2
 
@@ -66,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.stats import summarize
 
     groups = summarize(results)
+    comparisons = _variant_comparisons(results) if len(runs) == 1 else None
     try:
-        files = write_reports(out_dir, results, meta, groups, html_path=html_path)
+        files = write_reports(
+            out_dir, results, meta, groups, html_path=html_path, comparisons=comparisons
+        )
         summary = out_dir / "summary.json"
         summary.write_text(
             json.dumps([g.to_dict() for g in groups], indent=2, ensure_ascii=False, default=str),
@@ -82,3 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, path in files.items():
         print(f"  {name}: {path}")
     return 0
+
+
+def _variant_comparisons(results: list[Result]) -> dict[str, Any] | None:
+    """A re-rendered run keeps its prompt-variant comparison (the gate's needs the baseline,
+    which a stored run does not name; `llm-harness compare` gives it)."""
+    from harness.gate.outputs import report_data, variant_view
+    from harness.gate.settings import GateSettings
+
+    view = variant_view(results, GateSettings())
+    return report_data(None, view) if view is not None else None

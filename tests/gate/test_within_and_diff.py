@@ -135,3 +135,17 @@ def test_cli_diff_of_two_runs_and_of_a_baseline(
     assert "no output stored" in out and "| no" in out
     assert cli_main(["diff", str(a), "--prompts", "v1"]) == 2
     assert "expected two different names" in capsys.readouterr().err
+
+
+def test_report_rerender_of_a_two_variant_run_keeps_the_variant_comparison(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.jsonl").write_text(
+        "".join(json.dumps(r.to_dict()) + "\n" for r in _two_variants()), "utf-8"
+    )
+    assert cli_main(["report", str(run_dir)]) == 0
+    html = (run_dir / "report.html").read_text("utf-8")
+    assert "Prompt variants against the reference variant" in html
+    assert html.count('<tr class="changed worse">') == 20
