@@ -104,6 +104,9 @@ def _isolated(
 ) -> Iterator[None]:
     for var in KEY_VARS + URL_VARS:
         monkeypatch.delenv(var, raising=False)
+    # Under GitHub Actions the gate would append every inner run's verdicts to the real
+    # step summary; a test that wants it sets its own file.
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.setenv("LLM_HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
