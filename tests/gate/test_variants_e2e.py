@@ -5,6 +5,7 @@ run, a changed prompt judged against the baseline, the cache across variant edit
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -233,18 +234,30 @@ def test_a_changed_prompt_is_judged_against_the_baseline(
             "no significant change"
         )
 
-        # An edited assertion in one case: that case alone is not comparable.
+        # An edited assertion in one case: that case alone is not comparable. (The baseline
+        # read from git this time, as a pull request reads main's: the work-tree copy is
+        # broken on purpose and must not be read.)
+        _commit(pytester.path, baseline)
+        (pytester.path / baseline).write_text("{}", "utf-8")
         extra = {7: ", assert: [{type: contains, value: ok}]"}
         pytester.makefile(
             ".yaml", **{"evals/items": _single_suite("Item {{ n }}/one: as JSON.", extra)}
         )
-        edited, edited_dir = project.run(*gate)
+        edited, edited_dir = project.run(
+            "--llm-cache=off", f"--llm-baseline=git:HEAD:{baseline}", "--llm-gate=fail"
+        )
     assert edited.ret == pytest.ExitCode.OK
     (group,) = _json(edited_dir / "gate.json")["groups"]
     assert group["not_comparable_cases"] == ["c007"]
     assert group["not_comparable_reason"] == "test changed"
     assert group["prompt_changed_cases"] == [] and group["paired_cases"] == N - 1
     edited.stdout.fnmatch_lines(["*not comparable, test changed (1): c007*"])
+
+
+def _commit(repo: Path, path: str) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", path], ["commit", "-q", "-m", "baseline"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
 
 
 def test_variants_restricted_per_target(
