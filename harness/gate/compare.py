@@ -116,8 +116,8 @@ class GroupComparison:
     #: Cases whose test changed (or, against a version-1 baseline, test or prompt): listed,
     #: not compared.
     not_comparable_cases: list[str] = field(default_factory=list)
-    #: Why they are not comparable: "test changed" or "test or prompt changed (version-1
-    #: baseline)".
+    #: Why they are not comparable: "test changed", or V1_REASON when one side has only
+    #: the combined fingerprint.
     not_comparable_reason: str = "test changed"
     #: Paired cases whose prompt changed (compared all the same).
     prompt_changed_cases: list[str] = field(default_factory=list)

@@ -236,7 +236,9 @@ def _headline(comparison: Comparison) -> str:
         if not improvements:
             text += ": no significant change"
     if comparison.not_comparable_cases:
-        text += f", {comparison.not_comparable_cases} case(s) not comparable (test changed)"
+        reasons = {g.not_comparable_reason for g in comparison.groups if g.not_comparable_cases}
+        why = "test changed" if reasons == {"test changed"} else "see the reasons above"
+        text += f", {comparison.not_comparable_cases} case(s) not comparable ({why})"
     return text
 
 
