@@ -20,6 +20,7 @@ built on a mean of case differences, which need t rather than z with few cases.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -161,6 +162,7 @@ def student_t_cdf(t: float, df: int) -> float:
     return 0.5 + half if t >= 0 else 0.5 - half
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(p: float, df: int) -> float:
     """The p-quantile of Student's t with ``df`` degrees of freedom (bisection on the cdf)."""
     if not 0 < p < 1:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytest
-
 import numpy as np
+import pytest
 
 from harness.stats import (
     Z95,

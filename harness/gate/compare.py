@@ -15,7 +15,8 @@ alpha AND an effect beyond its threshold:
 - cost_per_call: a call's cost is its token counts times fixed prices, so the noise in a
   cost change is in the tokens: the test is the sign-flip test on per-case log ratios of
   tokens (input + output), the effect the cost ratio beyond ``cost_tolerance``. The price
-  per token ratio is deterministic (not tested): beyond the tolerance alone it is a verdict;
+  ratio (``_price_ratio``: the same tokens at both runs' prices) is deterministic, not
+  tested: beyond the tolerance on its own it is a verdict;
 - pass_rate_floor: the current run's pass rate against ``min_pass_rate`` (absolute, per suite).
 
 Each rate metric also says the smallest change its test could flag at all (``detectable``).
@@ -32,6 +33,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
 
 from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
 from harness.gate.paired import (
@@ -526,6 +529,35 @@ def _tokens(x: CellOutcome) -> int | None:
     return x.input_tokens + x.output_tokens
 
 
+#: Price ratios this close to 1 are "unchanged": baselines keep costs to 6 significant
+#: digits, and no provider changes a price by a tenth of a percent.
+PRICE_EPSILON = 1e-3
+
+
+def _price_ratio(before: list[CellOutcome], after: list[CellOutcome]) -> float:
+    """What this run's tokens cost at this run's prices over what they cost at the
+    baseline's: a price index with the token mix held fixed, so not a random quantity.
+
+    Each run's per-token prices (input, output) are recovered from its cells by least
+    squares on cost = p_in * input_tokens + p_out * output_tokens, exact when the price is
+    linear in the tokens (a cache-read discount or a long-context tier makes it an
+    approximation)."""
+
+    def prices(cells: list[CellOutcome]) -> np.ndarray:
+        design = np.array([[x.input_tokens or 0, x.output_tokens or 0] for x in cells], float)
+        costs = np.array([x.cost or 0.0 for x in cells], float)
+        fitted, *_ = np.linalg.lstsq(design, costs, rcond=None)
+        return np.asarray(fitted, dtype=float)
+
+    tokens = np.array([[x.input_tokens or 0, x.output_tokens or 0] for x in after], float)
+    now = float((tokens @ prices(after)).sum())
+    then = float((tokens @ prices(before)).sum())
+    if then <= 0 or now <= 0:
+        return 1.0
+    ratio = now / then
+    return 1.0 if abs(ratio - 1) < PRICE_EPSILON else ratio
+
+
 def _cost_metric(pairs: Pairs, settings: GateSettings) -> MetricResult:
     """Mean cost per answered call; its noise tested on the token counts (module docstring)."""
     tol = settings.cost_tolerance
@@ -558,14 +590,8 @@ def _cost_metric(pairs: Pairs, settings: GateSettings) -> MetricResult:
         m.test = "deterministic"
         return m
     m.change = m.after / m.before
-    tokens_b = [_tokens(x) for x in cells_b]
-    tokens_a = [_tokens(x) for x in cells_a]
-    if all(t for t in tokens_b + tokens_a):
-        # Price per token: what the same tokens cost now against then. Not a random
-        # quantity, so not tested: beyond the tolerance on its own it is a verdict.
-        per_token_b = m.before * len(cells_b) / sum(t or 0 for t in tokens_b)
-        per_token_a = m.after * len(cells_a) / sum(t or 0 for t in tokens_a)
-        m.price_ratio = per_token_a / per_token_b
+    if all(_tokens(x) for x in cells_b + cells_a):
+        m.price_ratio = _price_ratio(cells_b, cells_a)
         test = paired_log_ratio(
             [([_tokens(x) or 0 for x in b], [_tokens(x) or 0 for x in a]) for b, a in answered]
         )

@@ -283,3 +283,42 @@ def test_missing_groups_are_listed_once() -> None:
     )
     assert "not run (or all skipped) here" in render_markdown(comparison)
     assert comparison.current == "this run (r)"
+
+
+def test_pass_rate_says_the_smallest_change_it_could_flag() -> None:
+    same = run([True] * 30)
+    # Alone (no correction): 6 of 30 cases must flip for p = 2 * 0.5**6 < 0.05: 20 points.
+    alone = _compare(same, same, GateSettings(correction="none"))
+    m = _metric(alone, "pass_rate")
+    assert (m.detectable_cases, m.detectable) == (6, pytest.approx(0.2))
+    # Holm over the comparison's 3 tests (pass rate, latency, cost): a lone change must
+    # reach p < 0.05 / 3, so 7 cases (p = 0.0156), 23.3 points.
+    held = _compare(same, same)
+    m = _metric(held, "pass_rate")
+    assert (m.detectable_cases, m.detectable) == (7, pytest.approx(7 / 30))
+    text = render_text(held)
+    assert "the smallest change it could flag is 23.3 pts (7 of 30 cases" in text
+    assert "over 3 tests" in text
+    # It is the real limit: 6 cases flipping are not flagged here, 7 are.
+    six = _compare(same, run([i >= 6 for i in range(30)]))
+    seven = _compare(same, run([i >= 7 for i in range(30)]))
+    assert _metric(six, "pass_rate").verdict is Verdict.NO_CHANGE
+    assert _metric(seven, "pass_rate").verdict is Verdict.REGRESSION
+
+
+def test_too_few_cases_can_never_be_flagged_and_says_so() -> None:
+    comparison = _compare(run([True] * 5), run([False] * 5))
+    m = _metric(comparison, "pass_rate")
+    assert m.detectable is None and m.verdict is Verdict.NO_CHANGE  # all 5 failed: p = 0.0625
+    assert "pass rate: cannot detect any change with 5 cases" in render_text(comparison)
+    assert "cannot detect any change with 5 cases" in render_markdown(comparison)
+
+
+def test_detectable_change_with_repeats_is_one_sample_per_case() -> None:
+    rows = [cell(f"c{i:02d}", True, repeat=r) for i in range(30) for r in range(5)]
+    m = _metric(_compare(rows, rows, GateSettings(correction="none", min_effect=0.0)),
+                "pass_rate")
+    assert (m.detectable_cases, m.detectable) == (6, pytest.approx(6 / 150))
+    # ... and never below min_effect, which a verdict also needs.
+    m = _metric(_compare(rows, rows, GateSettings(correction="none")), "pass_rate")
+    assert m.detectable == pytest.approx(0.05)
