@@ -47,6 +47,7 @@ from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
 from harness.retry import RetryPolicy
 from harness.stalls import StallLog
+from harness.stats import percentile
 from harness.targets import TargetSpec
 from harness.types import Completion, Request
 
@@ -336,7 +337,7 @@ class Runner:
             return None
 
         def at(q: float) -> float:
-            return round(samples[min(len(samples) - 1, int(q * len(samples)))], 1)
+            return round(percentile(samples, q * 100) or 0.0, 1)  # the one definition
 
         return {
             "p50": at(0.5),
