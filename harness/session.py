@@ -418,21 +418,25 @@ class RunSession:
         return self._runner.progress if self._runner is not None else None
 
     def meta(self) -> dict[str, Any]:
-        price_date = self._runner.prices.date if self._runner is not None else None
-        if price_date is None:
+        prices = self._runner.prices if self._runner is not None else None
+        if prices is None:
             try:
-                from harness.pricing import load_prices
+                from harness.pricing import load_prices, read_price_file
 
-                price_date = load_prices().date
+                path = self.settings.prices
+                prices = load_prices(read_price_file(path) if path is not None else None)
             except Exception:  # metadata must never fail the run
-                price_date = None
+                prices = None
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": time.time(),
             "git_commit": git_commit(self.settings.rootdir),
             "versions": versions(),
-            "price_table_date": price_date,
+            # What priced this run's costs (replays included: they are re-priced from
+            # their stored usage): the shipped table's date and the rows --llm-prices set.
+            "price_table_date": prices.date if prices is not None else None,
+            "price_overrides": list(prices.overridden) if prices is not None else [],
             # How late the runner's loop woke up while calls were in flight: latencies can
             # include up to this much client-side delay (see Runner._watch_lag).
             "loop_lag_ms": self.runner_loop_lag(),
@@ -468,6 +472,7 @@ def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> Non
     result.output_tokens = c.usage.output_tokens
     result.cached_input_tokens = c.usage.cached_input_tokens
     result.cache_write_tokens = c.usage.cache_write_tokens
+    result.cache_write_1h_tokens = c.usage.cache_write_1h_tokens
     result.cost_usd = outcome.cost_usd
     result.cost_if_live_usd = outcome.cost_if_live_usd
 
