@@ -437,6 +437,9 @@ class RunSession:
             # their stored usage): the shipped table's date and the rows --llm-prices set.
             "price_table_date": prices.date if prices is not None else None,
             "price_overrides": list(prices.overridden) if prices is not None else [],
+            # This run is one shard of a split run (--llm-shard K/N); llm-harness report
+            # merges the shards' folders back into one run.
+            "shard": self.settings.shard.to_dict() if self.settings.shard else None,
             # How late the runner's loop woke up while calls were in flight: latencies can
             # include up to this much client-side delay (see Runner._watch_lag).
             "loop_lag_ms": self.runner_loop_lag(),
