@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,16 @@ class ResponseCache:
         for key in waiting:
             self._deferred.pop(key, None)
 
+    def iter_keys(self) -> Iterator[str]:
+        """Every stored key (answers waiting for flush() included), for ``cache merge``;
+        read each with get()."""
+        if self._cache is None:
+            return
+        yield from self._deferred
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and key not in self._deferred:
+                yield key
+
     def stats(self) -> dict[str, Any]:
         if self._cache is None:
             return {"entries": 0, "bytes": 0, "directory": str(self.directory)}
@@ -224,3 +235,35 @@ class ResponseCache:
         if self._cache is not None:
             self.flush()
             self._cache.close()
+
+
+def merge_caches(sources: list[Path], dest: Path) -> dict[str, int]:
+    """Fold the answers of ``sources`` into the cache at ``dest`` (created if missing), as
+    CI's merge job does with the shards' caches. Only the public get/put/keys are used, so
+    this follows whatever format the cache stores. An answer DEST already has is kept (the
+    same key is the same request; the first answer recorded stays the one replayed), as is
+    the first of several sources that hold the same key. Returns counts: added, kept
+    (already present), unreadable (entries get() could not read)."""
+    counts = {"added": 0, "kept": 0, "unreadable": 0}
+    target = ResponseCache(dest, CacheMode.USE)
+    try:
+        for source in sources:
+            src = ResponseCache(source, CacheMode.REPLAY)  # read-only
+            try:
+                for key in src.iter_keys():
+                    if target.get(key) is not None:
+                        counts["kept"] += 1
+                        continue
+                    hit = src.get(key)
+                    if hit is None:
+                        counts["unreadable"] += 1
+                        continue
+                    completion, cost = hit
+                    target.put(key, completion, cost, defer=True)
+                    counts["added"] += 1
+            finally:
+                src.close()
+            target.flush()
+    finally:
+        target.close()
+    return counts

@@ -6,6 +6,7 @@
     llm-harness simulate --port P                 start the provider simulator
     llm-harness providers                         providers, key presence, base URLs, prices
     llm-harness cache stats|clear [--dir DIR]     inspect or clear the response cache
+    llm-harness cache merge SRC... DEST           fold caches (e.g. CI shards') into DEST
 
 Each subcommand that belongs to a pipeline stage lives in that stage's package; this module
 only dispatches. Bad input prints one line and exits 2, never a traceback.
@@ -137,11 +138,45 @@ def cmd_providers(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_cache_merge(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="llm-harness cache merge",
+        description="Fold the answers of one or more caches (e.g. the shards' of a split CI "
+        "run) into DEST, created if missing. DEST keeps an answer it already has.",
+    )
+    parser.add_argument("src", nargs="+", metavar="SRC", help="a cache directory to read")
+    parser.add_argument("dest", metavar="DEST", help="the cache directory to write")
+    args = parser.parse_args(argv)
+    from harness.cache import merge_caches
+
+    sources = [Path(s) for s in args.src]
+    dest = Path(args.dest)
+    for src in sources:
+        if not src.is_dir():
+            print(f"llm-harness cache merge: {src}: no cache directory here", file=sys.stderr)
+            return EXIT_USAGE
+        if src.resolve() == dest.resolve():
+            print(
+                f"llm-harness cache merge: {src} is also DEST; name each cache once",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    counts = merge_caches(sources, dest)
+    unreadable = f", {counts['unreadable']} unreadable skipped" if counts["unreadable"] else ""
+    print(
+        f"merged {len(sources)} cache(s) into {dest}: {counts['added']} answers added, "
+        f"{counts['kept']} already there{unreadable}"
+    )
+    return 0
+
+
 def cmd_cache(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "merge":
+        return cmd_cache_merge(argv[1:])
     parser = argparse.ArgumentParser(
         prog="llm-harness cache", description="Inspect or clear the response cache."
     )
-    parser.add_argument("action", choices=["stats", "clear"])
+    parser.add_argument("action", choices=["stats", "clear", "merge"])
     parser.add_argument("--dir", default=os.environ.get("LLM_HARNESS_CACHE_DIR", ".llm-cache"))
     args = parser.parse_args(argv)
     from harness.cache import CacheMode, ResponseCache
@@ -165,7 +200,7 @@ def cmd_cache(argv: Sequence[str]) -> int:
 LOCAL: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "run": (cmd_run, "run suites through pytest (default: evals/)"),
     "providers": (cmd_providers, "list providers, key presence, base URLs and prices"),
-    "cache": (cmd_cache, "inspect or clear the response cache"),
+    "cache": (cmd_cache, "inspect, clear or merge response caches"),
 }
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import CacheMode
+from harness.shard import Shard, parse_shard
 from harness.targets import parse_filter
 
 
@@ -242,6 +243,16 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
     ),
     Option(
+        "shard",
+        parse_shard,
+        None,
+        "run only shard K of N (e.g. 2/4): a stable share of the cells, by cell identity; "
+        "merge the shards' runs with 'llm-harness report' and caches with "
+        "'llm-harness cache merge'",
+        env="LLM_HARNESS_SHARD",
+        metavar="K/N",
+    ),
+    Option(
         "suite_dirs",
         _text,
         "evals",
@@ -295,6 +306,7 @@ class Settings:
     gate: str = "off"
     suite_dirs: tuple[str, ...] = ("evals",)
     worker: str = "auto"
+    shard: Shard | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -333,4 +345,5 @@ class Settings:
                 d.strip() for d in str(values.get("suite_dirs") or "evals").split(",") if d.strip()
             ),
             worker=values.get("worker") or "auto",
+            shard=values.get("shard"),
         )

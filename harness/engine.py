@@ -318,6 +318,7 @@ def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> Non
     result.output_tokens = c.usage.output_tokens
     result.cached_input_tokens = c.usage.cached_input_tokens
     result.cache_write_tokens = c.usage.cache_write_tokens
+    result.cache_write_1h_tokens = c.usage.cache_write_1h_tokens
     result.cost_usd = outcome.cost_usd
     result.cost_if_live_usd = outcome.cost_if_live_usd
 

@@ -3,7 +3,8 @@
 - options: one ``llm-harness`` group, every ``--llm-*`` flag with an ``llm_*`` ini twin and
   parsed by harness.config (a bad value is a UsageError naming the valid ones);
 - collection: YAML suites under the suite dirs become one CellItem per
-  case x target x temperature x repeat, marked with the provider's name;
+  case x target x temperature x repeat, marked with the provider's name; ``--llm-shard K/N``
+  then deselects every item outside shard K (harness.shard);
 - execution: the first cell of a suite submits the calls of all the suite's cells this process
   will run (under xdist: the cells queued on this worker), so calls overlap scoring;
 - records: each cell's Result rides on its test report (``report.llm_results``), so under xdist
@@ -112,6 +113,13 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-prices: {exc}") from None
     workerinput = getattr(config, "workerinput", None)
+    if settings.shard is not None and settings.save_baseline is not None:
+        raise pytest.UsageError(
+            f"--llm-save-baseline with --llm-shard {settings.shard}: a shard's baseline would "
+            "hold only its share of the cells\n  fix: merge the shards' runs and write the "
+            "baseline from the merged run: llm-harness report RUN... -o merged/report.html "
+            "--save-baseline PATH"
+        )
     if settings.baseline is not None and workerinput is None:
         # A missing or broken baseline stops the run before any paid call.
         from harness.gate import load_baseline, load_gate_settings
@@ -170,6 +178,32 @@ class HarnessPlugin:
                 return True
         # An explicitly named YAML file is a suite wherever it lives.
         return any(Path(a.split("::")[0]).resolve() == path.resolve() for a in self.config.args)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """--llm-shard K/N: keep shard K's items, deselected like -k (so no call is made for
+        the others; the worker sends nothing for a cell pytest did not select)."""
+        shard = self.session.settings.shard
+        if shard is None:
+            return
+        from harness.shard import cell_identity
+
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            if isinstance(item, CellItem):
+                c = item.cell
+                identity = cell_identity(
+                    c.suite.name, str(c.case.id), c.target.id, c.temperature, c.repeat
+                )
+            else:
+                identity = "test\x1f" + item.nodeid
+            (keep if shard.keeps(identity) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.session.settings.estimate and not self.is_worker:

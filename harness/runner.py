@@ -154,7 +154,10 @@ class Runner:
             with self._lock:
                 self.progress.cache_hits += 1
             return CallOutcome(
-                completion, cached=True, cost_usd=0.0, cost_if_live_usd=original_cost
+                completion,
+                cached=True,
+                cost_usd=0.0,
+                cost_if_live_usd=self._replay_cost(request, completion, original_cost),
             )
         if self.cache.mode.offline:
             return CallOutcome(
@@ -164,6 +167,18 @@ class Runner:
                 )
             )
         return None
+
+    def _replay_cost(
+        self, request: Request, completion: Completion, stored: float | None
+    ) -> float | None:
+        """What a replayed answer would cost live: its stored usage priced with THIS run's
+        table, so a price added or corrected since the answer was cached applies to it.
+        The cost stored with the entry is used only when the current table cannot price
+        the call (e.g. an override that priced it is gone)."""
+        from harness.pricing import cost_usd
+
+        cost = cost_usd(completion.usage, self.prices.price_for(request.provider, request.model))
+        return stored if cost is None else cost
 
     def submit(
         self, target: TargetSpec, request: Request

@@ -204,21 +204,28 @@ class RunSession:
 
     def meta(self) -> dict[str, Any]:
         runner = self._local.built_runner
-        price_date = runner.prices.date if runner is not None else None
-        if price_date is None:
+        prices = runner.prices if runner is not None else None
+        if prices is None:
             try:
-                from harness.pricing import load_prices
+                from harness.pricing import load_prices, read_price_file
 
-                price_date = load_prices().date
+                path = self.settings.prices
+                prices = load_prices(read_price_file(path) if path is not None else None)
             except Exception:  # metadata must never fail the run
-                price_date = None
+                prices = None
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": time.time(),
             "git_commit": git_commit(self.settings.rootdir),
             "versions": versions(),
-            "price_table_date": price_date,
+            # What priced this run's costs (replays included: they are re-priced from
+            # their stored usage): the shipped table's date and the rows --llm-prices set.
+            "price_table_date": prices.date if prices is not None else None,
+            "price_overrides": list(prices.overridden) if prices is not None else [],
+            # This run is one shard of a split run (--llm-shard K/N); llm-harness report
+            # merges the shards' folders back into one run.
+            "shard": self.settings.shard.to_dict() if self.settings.shard else None,
             # How late the runner's loop woke up while calls were in flight: latencies can
             # include up to this much client-side delay (see Runner._watch_lag).
             "loop_lag_ms": self.runner_loop_lag(),

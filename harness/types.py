@@ -68,6 +68,13 @@ class Usage:
     #: Input tokens written to the provider's prompt cache (Anthropic bills these higher).
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    #: The part of ``cache_write_tokens`` written with the 1-hour TTL (Anthropic's
+    #: ``usage.cache_creation.ephemeral_1h_input_tokens``), billed above the 5-minute price.
+    cache_write_1h_tokens: int = 0
+    #: The provider's billing tier for the call when it reports one (Anthropic's
+    #: ``usage.service_tier``: "standard", "priority" or "batch"); "batch" is priced at the
+    #: row's batch prices.
+    service_tier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ class Result:
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
     cache_write_tokens: int | None = None
+    #: The 1-hour-TTL part of ``cache_write_tokens`` (Anthropic; priced higher).
+    cache_write_1h_tokens: int | None = None
     cost_usd: float | None = None
     cost_if_live_usd: float | None = None
     cached: bool = False
