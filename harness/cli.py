@@ -3,6 +3,8 @@
     llm-harness run [PATHS...] [-- PYTEST ARGS]   run suites through pytest (default: evals/)
     llm-harness report RUN... [-o FILE]           re-render a report, no provider calls
     llm-harness compare A B                       compare two runs or a run and a baseline
+    llm-harness compare RUN --prompts v1,v2       two prompt variants (or --targets) of a run
+    llm-harness diff A B [--all]                  cases whose verdict changed, side by side
     llm-harness simulate --port P                 start the provider simulator
     llm-harness providers                         providers, key presence, base URLs, prices
     llm-harness cache stats|clear [--dir DIR]     inspect or clear the response cache
@@ -31,6 +33,7 @@ EXIT_USAGE = 2
 DELEGATED = {
     "report": ("harness.report.cli", "re-render report.html and exports from stored runs"),
     "compare": ("harness.gate.cli", "compare two runs (or a run and a baseline)"),
+    "diff": ("harness.gate.diff_cli", "cases whose verdict changed, both outputs side by side"),
     "simulate": ("harness.simulator.cli", "start the loopback provider simulator"),
 }
 

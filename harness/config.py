@@ -221,9 +221,17 @@ OPTIONS: tuple[Option, ...] = (
         "baseline",
         _text,
         None,
-        "compare this run with a baseline file",
+        "compare this run with a baseline file, or git:REF:PATH for the file as committed "
+        "at REF (e.g. git:origin/main:baselines/main.json)",
         metavar="PATH",
         env="LLM_HARNESS_BASELINE",
+    ),
+    Option(
+        "gate_md",
+        _text,
+        None,
+        "also write the gate's verdicts and changed cases as Markdown to PATH (a PR comment)",
+        metavar="PATH",
     ),
     Option(
         "gate",
@@ -303,6 +311,7 @@ class Settings:
     prices: Path | None = None
     save_baseline: Path | None = None
     baseline: Path | None = None
+    gate_md: Path | None = None
     gate: str = "off"
     suite_dirs: tuple[str, ...] = ("evals",)
     worker: str = "auto"
@@ -339,7 +348,13 @@ class Settings:
             report=values.get("report", True),
             prices=path(values.get("prices")),
             save_baseline=path(values.get("save_baseline")),
-            baseline=path(values.get("baseline")),
+            # git:REF:PATH is read with git show at that ref, never a path under rootdir.
+            baseline=(
+                Path(values["baseline"])
+                if str(values.get("baseline") or "").startswith("git:")
+                else path(values.get("baseline"))
+            ),
+            gate_md=path(values.get("gate_md")),
             gate=values.get("gate") or "off",
             suite_dirs=tuple(
                 d.strip() for d in str(values.get("suite_dirs") or "evals").split(",") if d.strip()

@@ -100,7 +100,8 @@ class Engine:
         rendered prompt would otherwise stay for the whole run (megabytes over thousands)."""
         self._requests.pop(id(cell), None)
         cell.__dict__.pop("messages", None)
-        cell.__dict__.pop("fingerprint", None)
+        for name in ("fingerprint", "test_fingerprint", "prompt_fingerprint"):
+            cell.__dict__.pop(name, None)
 
     def skip_reason(self, cell: Cell) -> str | None:
         """Why a cell is skipped before any call, or None. A missing key is a skip naming
@@ -167,6 +168,9 @@ class Engine:
             passed=False,
             fingerprint=cell.fingerprint,
             prompt=_prompt(request.messages),
+            prompt_id=cell.prompt_id,
+            test_fingerprint=cell.test_fingerprint,
+            prompt_fingerprint=cell.prompt_fingerprint,
             vars=_jsonable(dict(cell.case.vars)),
             nodeid=nodeid,
             started_at=time.time(),

@@ -125,7 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from harness.gate import load_baseline, load_gate_settings
 
         try:
-            load_baseline(settings.baseline)
+            load_baseline(settings.baseline, cwd=settings.rootdir)
             load_gate_settings(settings.rootdir)
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-baseline: {exc}") from None

@@ -145,6 +145,10 @@ class Score:
 Status = Literal["passed", "failed", "error", "skipped"]
 
 
+#: The prompt variant label of a suite with one ``prompt:`` / ``messages:``.
+DEFAULT_PROMPT_ID = "default"
+
+
 @dataclass
 class Result:
     """One cell's record, one line of results.jsonl. Field names are a public format."""
@@ -185,9 +189,17 @@ class Result:
     error: str | None = None
     error_kind: str | None = None
     skip_reason: str | None = None
-    #: sha256 of the rendered prompt and the settings that shape output (gate uses it).
+    #: sha256 of the rendered prompt and the settings that shape output together with
+    #: what the answer is checked against (what version-1 baselines pair on).
     fingerprint: str = ""
     prompt: list[dict[str, str]] = field(default_factory=list)
+    #: The suite's prompt variant label (``prompts: [{id: ...}]``); "default" for a suite
+    #: with one ``prompt:`` / ``messages:``. ``prompt`` above is the rendered messages.
+    prompt_id: str = DEFAULT_PROMPT_ID
+    #: Halves of ``fingerprint``: the test (vars, assertions, schema, threshold, tools) and
+    #: the prompt (rendered messages, generation settings). The gate pairs on the first.
+    test_fingerprint: str = ""
+    prompt_fingerprint: str = ""
     vars: dict[str, Any] = field(default_factory=dict)
     nodeid: str = ""
     started_at: float = 0.0
