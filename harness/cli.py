@@ -5,7 +5,7 @@
     llm-harness compare A B                       compare two runs or a run and a baseline
     llm-harness simulate --port P                 start the provider simulator
     llm-harness providers                         providers, key presence, base URLs, prices
-    llm-harness cache stats|clear [--dir DIR]     inspect or clear the response cache
+    llm-harness cache stats|clear|verify [--repair]  inspect, check or clear the response cache
 
 Each subcommand that belongs to a pipeline stage lives in that stage's package; this module
 only dispatches. Bad input prints one line and exits 2, never a traceback.
@@ -139,27 +139,17 @@ def cmd_providers(argv: Sequence[str]) -> int:
 
 def cmd_cache(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="llm-harness cache", description="Inspect or clear the response cache."
+        prog="llm-harness cache",
+        description="Inspect, check or clear the response cache. verify reads every entry "
+        "as a run would; --repair drops the damaged ones (a damaged db is moved aside).",
     )
-    parser.add_argument("action", choices=["stats", "clear"])
+    parser.add_argument("action", choices=["stats", "clear", "verify"])
     parser.add_argument("--dir", default=os.environ.get("LLM_HARNESS_CACHE_DIR", ".llm-cache"))
+    parser.add_argument("--repair", action="store_true", help="with verify: fix what it finds")
     args = parser.parse_args(argv)
-    from harness.cache import CacheMode, ResponseCache
+    from harness.cache_cli import cache_command
 
-    path = Path(args.dir)
-    if not path.exists():
-        print(f"no cache at {path}")
-        return 0
-    cache = ResponseCache(path, CacheMode.USE)
-    try:
-        if args.action == "stats":
-            s = cache.stats()
-            print(f"{s['entries']} responses, {s['bytes'] / 1e6:.1f} MB in {s['directory']}")
-        else:
-            print(f"removed {cache.clear()} responses from {path}")
-    finally:
-        cache.close()
-    return 0
+    return cache_command(args.action, Path(args.dir), repair=args.repair)
 
 
 LOCAL: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {

@@ -142,6 +142,8 @@ def finish_run(session: RunSession) -> FinishOutcome:
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:
         text += f"\nwarning: no price for {', '.join(unpriced)}: cost shown as unpriced, not 0"
+    for problem in session.cache_problems():
+        text += f"\nwarning: {problem}"
     outcome.sections.append(("llm-harness summary", text))
 
     meta = session.meta()

@@ -405,6 +405,10 @@ class RunSession:
             self.store = RunStore(self.out_dir)
         return self.store
 
+    def cache_problems(self) -> list[str]:
+        """What went wrong with the response cache in this process (one line each)."""
+        return list(self._cache.problems) if self._cache is not None else []
+
     def runner_loop_lag(self) -> dict[str, float] | None:
         """The runner's event-loop lag while calls were in flight (None: no runner, no calls)."""
         if self._worker is not None:
