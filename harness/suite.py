@@ -203,7 +203,8 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         try:
             targets.append(parse_target(raw))
         except TargetProblem as exc:
-            raise fail(str(exc), "write the target as provider:model", ("targets", i)) from None
+            fix = exc.fix or "write the target as provider:model"
+            raise fail(str(exc), fix, ("targets", i)) from None
     ids = [t.id for t in targets]
     if len(set(ids)) != len(ids):
         raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
