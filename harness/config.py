@@ -238,6 +238,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
     ),
     Option(
+        "log_prompts",
+        _bool,
+        False,
+        "let SDK and HTTP debug logs through (they contain prompts); API keys stay masked",
+        env="LLM_HARNESS_LOG_PROMPTS",
+        flag=True,
+    ),
+    Option(
         "suite_dirs",
         _text,
         "evals",
@@ -291,6 +299,7 @@ class Settings:
     gate: str = "off"
     suite_dirs: tuple[str, ...] = ("evals",)
     worker: str = "auto"
+    log_prompts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -329,4 +338,5 @@ class Settings:
                 d.strip() for d in str(values.get("suite_dirs") or "evals").split(",") if d.strip()
             ),
             worker=values.get("worker") or "auto",
+            log_prompts=bool(values.get("log_prompts")),
         )

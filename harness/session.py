@@ -89,6 +89,11 @@ class RunSession:
 
         assert isinstance(settings, Settings)
         self.settings = settings
+        # Every front door (plugin, library API, worker) makes a session: the one place that
+        # keeps prompts and keys out of the process's logs (harness.logguard).
+        from harness import logguard
+
+        logguard.install(settings.log_prompts)
         self.run_id = run_id or new_run_id()
         self.out_dir = settings.out or settings.rootdir / "reports" / "runs" / self.run_id
         self.write = write
