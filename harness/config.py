@@ -42,6 +42,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _repeat(text: str) -> int:
+    from harness.limits import REPEAT
+
+    value = _positive_int(text)
+    if value > REPEAT.value():
+        raise ValueError(f"expected at most {REPEAT.value():g} repeats, got {value}; "
+                         f"{REPEAT.fix()}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -147,7 +157,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "repeat",
-        _positive_int,
+        _repeat,
         None,
         "samples per case x target x temperature (overrides the suite's repeat)",
         env="LLM_HARNESS_REPEAT",

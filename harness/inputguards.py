@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from harness.errors import SuiteError
-from harness.limits import FILE_BYTES, YAML_NODES
+from harness.limits import CELLS, FILE_BYTES, YAML_NODES
 
 BOM = "\ufeff"
 
@@ -166,3 +166,16 @@ def _remote(uri: str) -> bool:
 
 REMOTE_FIX = ("copy the referenced schema into a local file next to this one and refer to it "
               "by relative path; remote references are never fetched")
+
+
+def run_wide_problem(suite: Any, where: str, names: dict[str, str], cells: int) -> str | None:
+    """Checks across a run's suites (``names``: suite name -> file, filled in here): a name
+    used by two files (their records and baselines would mix), too many cells."""
+    first = names.setdefault(suite.name, where)
+    if first != where:
+        return SuiteError(where, f"suite name {suite.name!r} is also used by {first}",
+                          "give each suite a distinct 'name:'").render()
+    if cells > CELLS.value():
+        return SuiteError(where, f"the suite expands to {cells} cells, over the limit of "
+                          f"{CELLS.value():g}", CELLS.fix()).render()
+    return None

@@ -391,6 +391,10 @@ _RUNS_IN_PROCESS = 0
 # Suite collection
 
 
+#: Suite name -> the file that uses it: two suites with one name would share results ids.
+_SUITE_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+
+
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
@@ -403,7 +407,14 @@ class SuiteFile(pytest.File):
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
+        from harness.inputguards import run_wide_problem
+
+        where = _shorten(str(self.path), self.config.invocation_params.dir)
+        names = self.config.stash.setdefault(_SUITE_NAMES_KEY, {})
         cells = suite.cells(settings.targets, settings.repeat)
+        problem = run_wide_problem(suite, where, names, len(cells))
+        if problem is not None:
+            raise self.CollectError(problem)
         session.note_cells(cells)
         for cell in cells:
             item = CellItem.from_parent(self, name=cell.name, cell=cell)
