@@ -281,6 +281,10 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
                 f"add them to the case's vars (the prompt uses {sorted(needed)})",
             )
 
+    render_problem = inputguards.render_problem(cases, templates)
+    if render_problem is not None:
+        raise render_problem
+
     return Suite(
         path=path,
         name=m.name or path.stem,

@@ -108,7 +108,8 @@ def render(source: str, values: Mapping[str, Any]) -> str:
     # A missing name falls through to jinja, which raises the usual error.
     parts = _substitutions(source)
     if parts is not None and all(name in values for _, name in parts if name):
-        return "".join(literal + (str(values[name]) if name else "") for literal, name in parts)
+        text = "".join(literal + (str(values[name]) if name else "") for literal, name in parts)
+        return _bounded(text)
     try:
         text = _compile(source).render(values)
     except jinja2.UndefinedError as exc:
@@ -120,6 +121,10 @@ def render(source: str, values: Mapping[str, Any]) -> str:
     except (RecursionError, MemoryError, OverflowError, ArithmeticError) as exc:
         # A recursive macro or a huge number: user data, so one line, never a traceback.
         raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
+    return _bounded(text)
+
+
+def _bounded(text: str) -> str:
     from harness.limits import PROMPT_CHARS
 
     if len(text) > PROMPT_CHARS.value():
