@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,7 +89,11 @@ def cmd_run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
         args.insert(0, "evals")
     cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", *args]
-    return subprocess.call(cmd)
+    from harness.signals import run_forwarding
+
+    # Not subprocess.call: on Ctrl-C it kills pytest 0.25 s later, before the summary,
+    # report and exports of the finished cells are written.
+    return run_forwarding(cmd)
 
 
 def cmd_providers(argv: Sequence[str]) -> int:

@@ -119,6 +119,9 @@ def pytest_configure(config: pytest.Config) -> None:
             load_gate_settings(settings.rootdir)
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-baseline: {exc}") from None
+    from harness.signals import sigterm_as_interrupt
+
+    sigterm_as_interrupt()  # CI cancellation ends the run like Ctrl-C: results written
     run_id = workerinput.get("llm_run_id") if workerinput else None
     session = RunSession(settings, run_id=run_id, write=workerinput is None)
     config.stash[SESSION_KEY] = session
@@ -326,6 +329,12 @@ class HarnessPlugin:
             # The outermost run is ending and the process with it: leave the cells frozen
             # and exit without the final collections over them.
             _skip_final_gc_at_exit()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # No new call after Ctrl-C or SIGTERM; the finished cells are still written. First:
+        # the terminal reporter's own hook spends most of a second formatting a traceback.
+        self.session.halt_calls()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

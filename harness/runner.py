@@ -124,6 +124,8 @@ class Runner:
         self._backlog: dict[str, collections.deque[tuple[Any, ...]]] = {}
         self._running: dict[str, int] = {}
         self._closed = False
+        #: Set on an interrupt (halt()): no new call is sent after it.
+        self._halted = False
         self._switch_interval: float | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._lag_ms: list[float] = []
@@ -191,6 +193,11 @@ class Runner:
     def run(self, target: TargetSpec, request: Request) -> CallOutcome:
         return self.submit(target, request).result()
 
+    def halt(self) -> None:
+        """The run was interrupted: from now on no call is sent (calls already on the wire
+        finish or are cancelled by close()). Safe from a signal handler or any thread."""
+        self._halted = True
+
     def close(self) -> None:
         """Cancel what is in flight, close provider clients, stop the loop thread."""
         if self._closed:
@@ -221,6 +228,9 @@ class Runner:
                 ready = threading.Event()
 
                 def serve() -> None:
+                    from harness.signals import main_thread_only
+
+                    main_thread_only()
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     self._lag_task = loop.create_task(self._watch_lag())
@@ -257,6 +267,11 @@ class Runner:
         backlog = self._backlog.get(provider)
         cap = TASKS_PER_SLOT * SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
         while backlog and self._running.get(provider, 0) < cap and not self._closed:
+            if self._halted:
+                while backlog:
+                    _, _, fut, _ = backlog.popleft()
+                    self._finish(fut, CallOutcome(error=_not_sent()))
+                return
             target, request, fut, queued_at = backlog.popleft()
             self._running[provider] = self._running.get(provider, 0) + 1
             task = asyncio.ensure_future(self._call(target, request, fut, queued_at))
@@ -439,6 +454,8 @@ class Runner:
             queued = time.perf_counter()
             async with sem:
                 outcome.queue_ms += (time.perf_counter() - queued) * 1000
+                if self._halted:
+                    raise _not_sent()
                 # Checked after the wait for a slot: calls queued behind the one that failed
                 # authentication must not be sent either.
                 dead = self._dead.get(settings.name)
@@ -471,6 +488,10 @@ class Runner:
                 raise error
             outcome.retries += 1
             await asyncio.sleep(wait)
+
+
+def _not_sent() -> TransientError:
+    return TransientError("not sent: the run was interrupted")
 
 
 def provider_setup_error(target: TargetSpec) -> str | None:

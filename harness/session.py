@@ -410,6 +410,14 @@ class RunSession:
             self.store = RunStore(self.out_dir)
         return self.store
 
+    def halt_calls(self) -> None:
+        """The run was interrupted: no new call from here on, in this process or the
+        worker (harness.signals). What is recorded so far is still written at the end."""
+        if self._runner is not None:
+            self._runner.halt()
+        if self._worker is not None:
+            self._worker.halt()
+
     def cache_problems(self) -> list[str]:
         """What went wrong with the response cache in this process (one line each)."""
         return list(self._cache.problems) if self._cache is not None else []

@@ -241,6 +241,12 @@ class WorkerClient:
         self._final_lag = lag
         return lag
 
+    def halt(self) -> None:
+        """Tell the worker process to send no new call (an interrupt; harness.signals)."""
+        from harness.signals import halt_process
+
+        halt_process(self._proc.pid)
+
     def close(self) -> None:
         """Ask the worker to cancel what is in flight and exit; kill it if it will not."""
         if self._closed:
@@ -297,6 +303,9 @@ class WorkerClient:
     def _write(self) -> None:
         """Writer thread: messages to the worker in order; None ends it. When nothing has
         come for RECORD_DELAY_S it sends the records waiting for a batch."""
+        from harness.signals import main_thread_only
+
+        main_thread_only()
         while True:
             try:
                 data = self._outbox.get(timeout=RECORD_DELAY_S)
@@ -316,6 +325,9 @@ class WorkerClient:
 
     def _read(self) -> None:
         """Reader thread: resolve each job's future as its reply arrives."""
+        from harness.signals import main_thread_only
+
+        main_thread_only()
         while True:
             try:
                 message = pickle.load(self._out)

@@ -235,6 +235,9 @@ def main() -> int:
 
     # write=False: the parent records every result; this process only computes them.
     session = RunSession(settings, run_id=run_id, write=False)
+    from harness.signals import on_halt
+
+    on_halt(session.halt_calls)
     try:
         serve(session, events, out, set(live))
     finally:
