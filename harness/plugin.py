@@ -349,6 +349,12 @@ class HarnessPlugin:
                 from harness.gate import GATE_EXIT_CODE
 
                 session.exitstatus = GATE_EXIT_CODE
+            elif outcome.budget_cut and session.exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED
+            ):
+                from harness.budget import BUDGET_EXIT_CODE
+
+                session.exitstatus = BUDGET_EXIT_CODE
             elif (
                 outcome.gate_ran
                 and self.session.settings.gate == "fail"

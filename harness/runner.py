@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.cache import CacheMode, ResponseCache, cache_key
@@ -102,6 +103,9 @@ class RunnerSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     price_overrides: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    #: The budget ledger file shared by the run's processes (harness.budget); None keeps
+    #: it in memory (one process makes every call).
+    ledger_path: Path | None = None
 
 
 class Runner:
@@ -112,6 +116,12 @@ class Runner:
         self.cache = cache
         self.prices = load_prices(settings.price_overrides or None)
         self.progress = Progress()
+        from harness.budget import Ledger
+
+        self.ledger = (
+            Ledger(settings.budget_usd, settings.ledger_path)
+            if settings.budget_usd is not None else None
+        )
         self._rng = random.Random(settings.seed)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -398,7 +408,7 @@ class Runner:
         try:
             provider, settings = self._provider(target)
             provider.check(request)
-            reserved = self._reserve(request)
+            reserved = await self._reserve(request)
             completion = await self._attempts(provider, settings, request, outcome)
             price = self.prices.price_for(request.provider, request.model)
             from harness.pricing import cost_usd
@@ -425,25 +435,35 @@ class Runner:
         finally:
             with self._lock:
                 self.progress.reserved_usd -= reserved
+            if self.ledger is not None and reserved:
+                # Settled with what the call really cost (0 for one that failed).
+                self.ledger.settle(reserved, outcome.cost_usd or 0.0)
             self._finish(fut, outcome)
 
-    def _reserve(self, request: Request) -> float:
-        budget = self.settings.budget_usd
-        if budget is None:
+    async def _reserve(self, request: Request) -> float:
+        """Reserve this call's worst case in the run's ledger (harness.budget), waiting
+        while other calls hold reservations; BudgetExceeded when it can never fit."""
+        if self.ledger is None:
             return 0.0
-        from harness.estimate import estimate_request_cost
+        from harness.budget import WAIT_S, call_ceiling
 
-        estimate = estimate_request_cost(request, self.prices) or 0.0
-        with self._lock:
-            p = self.progress
-            if p.spent_usd + p.reserved_usd + estimate > budget:
+        ceiling = call_ceiling(request, self.prices) or 0.0
+        while True:
+            if self._halted:
+                raise _not_sent()
+            fits = self.ledger.try_reserve(ceiling)
+            if fits:
+                break
+            if fits is None:
+                spent, _ = self.ledger.totals()
                 raise BudgetExceeded(
-                    f"budget ${budget:.4f} reached: ${p.spent_usd:.4f} spent, "
-                    f"${p.reserved_usd:.4f} in flight, this call up to ${estimate:.4f}; "
-                    "raise --llm-budget to run the rest"
+                    f"budget ${self.ledger.budget:.4f} reached: ${spent:.4f} spent, this call "
+                    f"could cost up to ${ceiling:.4f}; raise --llm-budget to run the rest"
                 )
-            p.reserved_usd += estimate
-        return estimate
+            await asyncio.sleep(WAIT_S)
+        with self._lock:
+            self.progress.reserved_usd += ceiling
+        return ceiling
 
     async def _attempts(
         self, provider: Provider, settings: ProviderSettings, request: Request, outcome: CallOutcome

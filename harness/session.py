@@ -137,6 +137,7 @@ class RunSession:
                     budget_usd=s.budget,
                     retry=RetryPolicy(max_retries=s.max_retries, max_total_s=s.retry_time),
                     price_overrides=overrides,
+                    ledger_path=self._ledger_path(),
                 ),
                 self.cache,
             )
@@ -410,6 +411,15 @@ class RunSession:
             self.store = RunStore(self.out_dir)
         return self.store
 
+    def _ledger_path(self) -> Path | None:
+        """Where the run's processes share one budget ledger (harness.budget): needed when
+        this process is one of several making calls (a pytest-xdist worker)."""
+        if self.settings.budget is None or self.write:
+            return None
+        from harness.budget import shared_ledger_path
+
+        return shared_ledger_path(self.run_id)
+
     def halt_calls(self) -> None:
         """The run was interrupted: no new call from here on, in this process or the
         worker (harness.signals). What is recorded so far is still written at the end."""
@@ -460,6 +470,11 @@ class RunSession:
         }
 
     def close(self) -> None:
+        if self.write and self.settings.budget is not None:
+            # The ledger the run's xdist workers shared, if they did (harness.budget).
+            from harness.budget import shared_ledger_path
+
+            shared_ledger_path(self.run_id).unlink(missing_ok=True)
         if self._worker is not None:
             self._worker.close()
         if self._runner is not None:
