@@ -7,7 +7,7 @@
     llm-harness diff A B [--all]                  cases whose verdict changed, side by side
     llm-harness simulate --port P                 start the provider simulator
     llm-harness providers                         providers, key presence, base URLs, prices
-    llm-harness cache stats|clear [--dir DIR]     inspect or clear the response cache
+    llm-harness cache stats|clear|verify [--repair]  inspect, check or clear the response cache
     llm-harness cache merge SRC... DEST           fold caches (e.g. CI shards') into DEST
 
 Each subcommand that belongs to a pipeline stage lives in that stage's package; this module
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -94,7 +93,11 @@ def cmd_run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
         args.insert(0, "evals")
     cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", *args]
-    return subprocess.call(cmd)
+    from harness.signals import run_forwarding
+
+    # Not subprocess.call: on Ctrl-C it kills pytest 0.25 s later, before the summary,
+    # report and exports of the finished cells are written.
+    return run_forwarding(cmd)
 
 
 def cmd_providers(argv: Sequence[str]) -> int:
@@ -177,27 +180,17 @@ def cmd_cache(argv: Sequence[str]) -> int:
     if argv and argv[0] == "merge":
         return cmd_cache_merge(argv[1:])
     parser = argparse.ArgumentParser(
-        prog="llm-harness cache", description="Inspect or clear the response cache."
+        prog="llm-harness cache",
+        description="Inspect, check or clear the response cache. verify reads every entry "
+        "as a run would; --repair drops the damaged ones (a damaged db is moved aside).",
     )
-    parser.add_argument("action", choices=["stats", "clear", "merge"])
+    parser.add_argument("action", choices=["stats", "clear", "verify", "merge"])
     parser.add_argument("--dir", default=os.environ.get("LLM_HARNESS_CACHE_DIR", ".llm-cache"))
+    parser.add_argument("--repair", action="store_true", help="with verify: fix what it finds")
     args = parser.parse_args(argv)
-    from harness.cache import CacheMode, ResponseCache
+    from harness.cache_cli import cache_command
 
-    path = Path(args.dir)
-    if not path.exists():
-        print(f"no cache at {path}")
-        return 0
-    cache = ResponseCache(path, CacheMode.USE)
-    try:
-        if args.action == "stats":
-            s = cache.stats()
-            print(f"{s['entries']} responses, {s['bytes'] / 1e6:.1f} MB in {s['directory']}")
-        else:
-            print(f"removed {cache.clear()} responses from {path}")
-    finally:
-        cache.close()
-    return 0
+    return cache_command(args.action, Path(args.dir), repair=args.repair)
 
 
 LOCAL: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {

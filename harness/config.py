@@ -67,6 +67,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _repeat(text: str) -> int:
+    from harness.limits import REPEAT
+
+    value = _positive_int(text)
+    if value > REPEAT.value():
+        raise ValueError(f"expected at most {REPEAT.value():g} repeats, got {value}; "
+                         f"{REPEAT.fix()}")
+    return value
+
+
 def _cache_mode(text: str) -> CacheMode:
     return CacheMode.parse(text)
 
@@ -152,7 +162,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "repeat",
-        _positive_int,
+        _repeat,
         None,
         "samples per case x target x temperature (overrides the suite's repeat)",
         env="LLM_HARNESS_REPEAT",
@@ -261,6 +271,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="K/N",
     ),
     Option(
+        "log_prompts",
+        _bool,
+        False,
+        "let SDK and HTTP debug logs through (they contain prompts); API keys stay masked",
+        env="LLM_HARNESS_LOG_PROMPTS",
+        flag=True,
+    ),
+    Option(
         "suite_dirs",
         _text,
         "evals",
@@ -316,6 +334,7 @@ class Settings:
     suite_dirs: tuple[str, ...] = ("evals",)
     worker: str = "auto"
     shard: Shard | None = None
+    log_prompts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -361,4 +380,5 @@ class Settings:
             ),
             worker=values.get("worker") or "auto",
             shard=values.get("shard"),
+            log_prompts=bool(values.get("log_prompts")),
         )

@@ -36,6 +36,8 @@ class FinishOutcome:
     #: The baseline comparison ran (so, under --llm-gate=fail, it decides the cells' verdict).
     gate_ran: bool = False
     groups: list[GroupStats] = field(default_factory=list)
+    #: Cells the budget stopped before their call (harness.budget.BUDGET_EXIT_CODE).
+    budget_cut: int = 0
 
 
 def _fmt_rate(rate: float | None) -> str:
@@ -156,6 +158,14 @@ def finish_run(session: RunSession) -> FinishOutcome:
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:
         text += f"\nwarning: no price for {', '.join(unpriced)}: cost shown as unpriced, not 0"
+    outcome.budget_cut = sum(1 for r in results if r.error_kind == "BudgetExceeded")
+    if outcome.budget_cut:
+        text += (
+            f"\nbudget: {outcome.budget_cut} cells did not run, the --llm-budget of "
+            f"${settings.budget} was reached; raise it to run them (exit status 7)"
+        )
+    for problem in session.cache_problems():
+        text += f"\nwarning: {problem}"
     outcome.sections.append(("llm-harness summary", text))
 
     variants = _variants(session, outcome)

@@ -129,6 +129,9 @@ def pytest_configure(config: pytest.Config) -> None:
             load_gate_settings(settings.rootdir)
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-baseline: {exc}") from None
+    from harness.signals import sigterm_as_interrupt
+
+    sigterm_as_interrupt()  # CI cancellation ends the run like Ctrl-C: results written
     run_id = workerinput.get("llm_run_id") if workerinput else None
     session = RunSession(settings, run_id=run_id, write=workerinput is None)
     config.stash[SESSION_KEY] = session
@@ -368,6 +371,12 @@ class HarnessPlugin:
             # and exit without the final collections over them.
             _skip_final_gc_at_exit()
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # No new call after Ctrl-C or SIGTERM; the finished cells are still written. First:
+        # the terminal reporter's own hook spends most of a second formatting a traceback.
+        self.session.halt_calls()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
@@ -381,6 +390,12 @@ class HarnessPlugin:
                 from harness.gate import GATE_EXIT_CODE
 
                 session.exitstatus = GATE_EXIT_CODE
+            elif outcome.budget_cut and session.exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED
+            ):
+                from harness.budget import BUDGET_EXIT_CODE
+
+                session.exitstatus = BUDGET_EXIT_CODE
             elif (
                 outcome.gate_ran
                 and self.session.settings.gate == "fail"
@@ -432,6 +447,10 @@ _RUNS_IN_PROCESS = 0
 # Suite collection
 
 
+#: Suite name -> the file that uses it: two suites with one name would share results ids.
+_SUITE_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+
+
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
@@ -444,7 +463,14 @@ class SuiteFile(pytest.File):
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
+        from harness.inputguards import run_wide_problem
+
+        where = _shorten(str(self.path), self.config.invocation_params.dir)
+        names = self.config.stash.setdefault(_SUITE_NAMES_KEY, {})
         cells = suite.cells(settings.targets, settings.repeat)
+        problem = run_wide_problem(suite, where, names, len(cells))
+        if problem is not None:
+            raise self.CollectError(problem)
         session.note_cells(cells)
         for cell in cells:
             item = CellItem.from_parent(self, name=cell.name, cell=cell)

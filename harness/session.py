@@ -82,7 +82,11 @@ class RunSession:
         self._recorded: list[Result | dict[str, Any]] = []
         self.started_at = time.time()
         # The Engine's own calls (judges, the llm fixture) go wherever the cells' calls go.
-        self._local = InProcess(settings, self.run_id, calls=lambda: self.backend.calls)
+        # write=False: a pytest-xdist worker, one of several processes making the run's
+        # calls, so they share one budget ledger.
+        self._local = InProcess(
+            settings, self.run_id, calls=lambda: self.backend.calls, shared_ledger=not write
+        )
         self.engine = self._local.engine
         self.backend: Backend = self._local
         #: Cells collected while the backend is still to be chosen (None: chosen).
@@ -194,6 +198,16 @@ class RunSession:
             self.store = RunStore(self.out_dir)
         return self.store
 
+    def halt_calls(self) -> None:
+        """The run was interrupted: no new call from here on, in this process or the
+        worker (harness.signals). What is recorded so far is still written at the end."""
+        self.backend.halt()
+        self._local.halt()
+
+    def cache_problems(self) -> list[str]:
+        """What went wrong with the response cache in this process (one line each)."""
+        return self._local.cache_problems()
+
     def runner_loop_lag(self) -> dict[str, float] | None:
         """The runner's event-loop lag while calls were in flight (None: no calls)."""
         return self.backend.loop_lag()
@@ -236,6 +250,11 @@ class RunSession:
         }
 
     def close(self) -> None:
+        if self.write and self.settings.budget is not None:
+            # The ledger the run's xdist workers shared, if they did (harness.budget).
+            from harness.budget import shared_ledger_path
+
+            shared_ledger_path(self.run_id).unlink(missing_ok=True)
         self.backend.close()
         # This process's own runner and cache (the estimate's, replay's key checks), when
         # the backend is the worker; closing twice is nothing.

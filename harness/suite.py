@@ -9,6 +9,7 @@ case x prompt variant x target x temperature x repeat.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import templating
+from harness import inputguards, templating
 from harness.cells import DEFAULT_PROMPT_ID, Case, PromptVariant, Suite
 from harness.errors import SuiteError
 from harness.scoring import validate_assertion
@@ -160,15 +161,13 @@ def _model_for(loc: tuple[Any, ...], model: type[BaseModel]) -> list[tuple[str, 
 
 
 def _read_yaml(path: Path) -> tuple[Any, _Lines]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SuiteError(str(path), "file not found", "check the path") from None
+    text = inputguards.read_text(path, "YAML file")
     # One parse gives both the node tree (for line numbers) and the data; libyaml's C
     # parser when present (10x faster on a 5000-case suite).
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
+        inputguards.check_yaml_tree(node, path)  # before construction expands any alias
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -202,6 +201,9 @@ def load_suite(path: Path | str) -> Suite:
             "a single prompt",
             line=lines.line(("prompts",)),
         )
+    for loc, value in inputguards.bad_numbers(data):
+        raise SuiteError(str(path), f"{'.'.join(map(str, loc))} is {value}",
+                         "use a finite number", line=lines.line(loc))
     try:
         model = SuiteModel.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -223,7 +225,12 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         try:
             targets.append(parse_target(raw))
         except TargetProblem as exc:
-            raise fail(str(exc), "write the target as provider:model", ("targets", i)) from None
+            fix = exc.fix or "write the target as provider:model"
+            raise fail(str(exc), fix, ("targets", i)) from None
+    temp_problem = inputguards.temperature_problem(m.temperatures)
+    if temp_problem is not None:
+        raise fail(temp_problem[0], "list each temperature once, between 0 and 2",
+                   ("temperatures", temp_problem[1]))
     ids = [t.id for t in targets]
     if len(set(ids)) != len(ids):
         raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
@@ -291,6 +298,10 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
                 f"case {case.id!r} lacks template variable(s) {sorted(missing)}",
                 f"add them to the case's vars (the prompt uses {sorted(needed)})",
             )
+
+    render_problem = inputguards.render_problem(cases, [t for v in variants for t in v.templates])
+    if render_problem is not None:
+        raise render_problem
 
     return Suite(
         path=path,
@@ -424,14 +435,14 @@ def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dic
         return None
     if isinstance(raw, str):
         schema_path = path.parent / raw
-        try:
-            schema = json.loads(schema_path.read_text("utf-8"))
-        except FileNotFoundError:
+        if not schema_path.exists():
             raise fail(
                 f"schema file not found: {schema_path}",
                 "schema paths are relative to the suite file",
                 ("schema",),
-            ) from None
+            )
+        try:
+            schema = json.loads(inputguards.read_text(schema_path, "schema"))
         except json.JSONDecodeError as exc:
             raise SuiteError(
                 str(schema_path),
@@ -452,6 +463,10 @@ def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dic
         ) from None
     if not isinstance(schema, dict):
         raise fail("schema must be a JSON object", "fix the schema", ("schema",))
+    remote = inputguards.remote_ref(schema)
+    if remote is not None:
+        raise fail(f"the schema refers to {remote!r}, off this machine", inputguards.REMOTE_FIX,
+                   ("schema",))
     return schema
 
 
@@ -500,8 +515,10 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
         )
     suffix = ds.suffix.lower()
     rows: list[tuple[Mapping[str, Any], int]] = []
+    if ds.is_dir() or suffix in (".jsonl", ".csv"):
+        content = inputguards.read_text(ds, "dataset")
     if suffix == ".jsonl":
-        for n, text in enumerate(ds.read_text("utf-8").splitlines(), start=1):
+        for n, text in enumerate(content.splitlines(), start=1):
             if not text.strip():
                 continue
             try:
@@ -519,20 +536,25 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
                 )
             rows.append((parsed, n))
     elif suffix == ".csv":
-        with open(ds, newline="", encoding="utf-8") as fh:
-            for n, rec in enumerate(csv.DictReader(fh), start=2):
-                row: dict[str, Any] = {"vars": {}}
-                asserts = []
-                for key, value in rec.items():
-                    if key == "id":
-                        row["id"] = value
-                    elif key and key.startswith("assert:"):
-                        if value:
-                            asserts.append({"type": key[len("assert:") :], "value": value})
-                    elif key:
-                        row["vars"][key] = value
-                row["assert"] = asserts
-                rows.append((row, n))
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        for rec in reader:
+            n = reader.line_num
+            ragged = inputguards.ragged_row(rec, list(reader.fieldnames or ()))
+            if ragged is not None:
+                raise SuiteError(str(ds), ragged, "give every row one value per header column "
+                                 "(quote values that contain commas)", line=n)
+            row: dict[str, Any] = {"vars": {}}
+            asserts = []
+            for key, value in rec.items():
+                if key == "id":
+                    row["id"] = value
+                elif key and key.startswith("assert:"):
+                    if value:
+                        asserts.append({"type": key[len("assert:") :], "value": value})
+                elif key:
+                    row["vars"][key] = value
+            row["assert"] = asserts
+            rows.append((row, n))
     elif suffix in (".yaml", ".yml"):
         data, ds_lines = _read_yaml(ds)
         if not isinstance(data, list):

@@ -27,7 +27,10 @@ ACCEPTED_FORMS = (
 
 
 class TargetProblem(ValueError):
-    pass
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        super().__init__(problem)
+        #: The fix to print, when it is not "write the target as provider:model".
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,14 @@ def parse_target(raw: object) -> TargetSpec:
         prompts = raw.get("prompts") or []
         if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
             raise TargetProblem("target 'prompts' must be a list of prompt variant ids")
+        api_key_env = raw.get("api_key_env")
+        if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
+            raise TargetProblem(f"target api_key_env must be a variable name, got {api_key_env!r}")
+        from harness.keyroute import base_url_problem
+
+        problem = base_url_problem(provider, raw.get("base_url"), api_key_env)
+        if problem is not None:
+            raise TargetProblem(*problem)
         return TargetSpec(
             id=str(raw.get("id") or f"{provider}:{model}"),
             prompts=tuple(prompts),
