@@ -122,7 +122,7 @@ def cmd_providers(argv: Sequence[str]) -> int:
             base = "-"
         # find_spec, not import: importing some SDKs takes seconds.
         if util.find_spec(info.sdk_module) is None:
-            sdk = f"missing: pip install 'llm-harness[{info.extra}]'"
+            sdk = f"missing: pip install 'pytest-llm-harness[{info.extra}]'"
         else:
             try:
                 sdk = f"{info.sdk_dist} {metadata.version(info.sdk_dist)}"

@@ -485,6 +485,6 @@ def provider_setup_error(target: TargetSpec) -> str | None:
     except ImportError as exc:
         return (
             f"provider {target.provider!r} needs an SDK that is not installed ({exc.name}); "
-            f"install it with: pip install 'llm-harness[{info.extra}]'"
+            f"install it with: pip install 'pytest-llm-harness[{info.extra}]'"
         )
     return None
