@@ -279,6 +279,10 @@ class HarnessPlugin:
             and (call.when == "call" or report.skipped)
         ):
             report.llm_results = list(results)
+            if report.failed and not isinstance(item, CellItem):
+                # A plain test's own assertions decide it: its calls were scored by their
+                # own checks only, so a failing test must not be recorded as passed.
+                report.llm_results = [_failed_by_test(d, report) for d in results]
             report.llm_job = getattr(item, "llm_job", None)
             item._llm_reported = True  # type: ignore[attr-defined]
         return report
@@ -525,6 +529,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     )
                 )
     metafunc.parametrize("llm", params, indirect=True)
+
+
+def _failed_by_test(data: dict[str, Any], report: pytest.TestReport) -> dict[str, Any]:
+    """A plain test's call record, marked failed because the test itself failed."""
+    if data.get("status") not in ("passed", "failed"):
+        return data
+    crash = getattr(report.longrepr, "reprcrash", None)
+    reason = getattr(crash, "message", None) or f"{report.when} failed"
+    score = {"name": "test", "passed": False, "value": None, "reason": reason.splitlines()[0], "weight": 1.0}
+    return {
+        **data,
+        "status": "failed",
+        "passed": False,
+        "scores": [*data.get("scores", []), score],
+    }
 
 
 @pytest.fixture

@@ -347,7 +347,7 @@ class WorkerClient:
             return
         p = self.progress
         (p.submitted, p.done, p.cache_hits, p.live, p.errors, p.retries, p.spent_usd,
-         p.reserved_usd) = snapshot
+         p.reserved_usd, p.skipped) = snapshot
 
     def _died(self, how: str) -> None:
         try:

@@ -37,7 +37,7 @@ def _snapshot(session: RunSession) -> tuple[Any, ...] | None:
         return None
     p = runner.progress
     return (p.submitted, p.done, p.cache_hits, p.live, p.errors, p.retries, p.spent_usd,
-            p.reserved_usd)
+            p.reserved_usd, p.skipped)
 
 
 def _warm(providers: Iterable[str]) -> None:

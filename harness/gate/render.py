@@ -66,17 +66,16 @@ def _evidence(m: MetricResult) -> str:
         if m.b is not None:
             text = f"n={m.cases} b={m.b} c={m.c}"
         else:
-            text = (
-                f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples) "
-                f"worse={m.worse} better={m.better}"
-            )
+            text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples)"
+            # No case-level comparison (no paired cases): nothing to count, not "None".
+            if m.worse is not None and m.better is not None:
+                text += f" worse={m.worse} better={m.better}"
         if m.test:
             text += f" {m.test}"
         return text
-    if m.metric == "latency_p95":
-        return f"n={m.samples_before}/{m.samples_after} tol x{m.threshold:g}"
-    if m.metric == "cost_per_call":
-        return f"n={m.samples_before}/{m.samples_after} tol x{m.threshold:g}"
+    if m.metric in ("latency_p95", "cost_per_call"):
+        text = f"n={m.samples_before}/{m.samples_after}"
+        return text if m.threshold is None else f"{text} tol x{m.threshold:g}"
     if m.metric == "pass_rate_floor":
         return f"n={m.samples_after} floor {(m.threshold or 0) * 100:g}%"
     return ""
