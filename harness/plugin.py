@@ -537,7 +537,8 @@ def _failed_by_test(data: dict[str, Any], report: pytest.TestReport) -> dict[str
         return data
     crash = getattr(report.longrepr, "reprcrash", None)
     reason = getattr(crash, "message", None) or f"{report.when} failed"
-    score = {"name": "test", "passed": False, "value": None, "reason": reason.splitlines()[0], "weight": 1.0}
+    first_line = reason.splitlines()[0]
+    score = {"name": "test", "passed": False, "value": None, "reason": first_line, "weight": 1.0}
     return {
         **data,
         "status": "failed",

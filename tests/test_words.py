@@ -18,7 +18,7 @@ from harness.stats import summarize
 from harness.types import Result
 
 sys.path.insert(0, str(Path(__file__).parent / "gate"))
-from gate_helpers import cell  # noqa: E402
+from gate_helpers import cell
 
 FAILING_PLAIN_TEST = """\
 import pytest
