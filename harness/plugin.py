@@ -523,7 +523,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: @pytest.mark.llm needs targets=['provider:model', ...]"
         )
-    temperatures = marker.kwargs.get("temperatures", [0.0])
+    temperatures = marker.kwargs.get("temperatures", [None])
     repeat = (
         resolve_value(
             OPTIONS_BY_NAME["repeat"],
