@@ -120,7 +120,8 @@ def run_help() -> str:
         head = opt.cli + ("" if opt.flag else f" {opt.metavar or 'VALUE'}")
         env = f" [{opt.env}]" if opt.env else ""
         lines.append(f"  {head}")
-        lines += textwrap.wrap(opt.help + env, 84, initial_indent=" " * 6, subsequent_indent=" " * 6)
+        pad = " " * 6
+        lines += textwrap.wrap(opt.help + env, 84, initial_indent=pad, subsequent_indent=pad)
     lines += [
         "",
         "Every pytest option works too (-k, -m PROVIDER, -x, -n 2, --lf, --junitxml ...):",
