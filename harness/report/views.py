@@ -313,7 +313,8 @@ def build_model(
         meta=meta,
         groups=groups,
         overall=overall,
-        rows=leaderboard(results, groups, overall),
+        # Groups that ran nothing are listed once in the decision section, not as rows of "-".
+        rows=[r for r in leaderboard(results, groups, overall) if r.ran > 0],
         share=cache_share(results),
         failures=failure_groups(results),
     )
