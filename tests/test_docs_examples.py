@@ -44,6 +44,7 @@ def block(name: str, first: str) -> str:
 RUN = {
     ("README.md", "targets:\n  - {id: my-ollama"): "test_target_fragments_load_as_suites",
     ("README.md", "name: contact-extraction"): "test_readme_suite_runs_on_the_simulator",
+    ("README.md", "llm-harness init"): "test_readme_start_a_project",
     ("README.md", "import pytest"): "test_readme_plain_test_runs_on_the_simulator",
     ("ci.md", "# once, on the reference branch"): "test_ci_commands_save_gate_and_compare",
     ("ci.md", "[tool.llm-harness.gate]"): "test_gate_settings_blocks_load",
@@ -212,3 +213,18 @@ def test_simulator_blocks_run(tmp_path: Path) -> None:
     code = block("simulator.md", "from harness.simulator import Simulator")
     # The block elides the calls (`...`) and the assertions on the stats: run it as written.
     exec(compile(code, "simulator.md", "exec"), {"openai": openai})
+
+
+def test_readme_start_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for sdk in ("openai", "anthropic", "groq", "mistralai"):
+        pytest.importorskip(sdk)
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("BROWSER", "true")  # `view` opens the report with a no-op browser
+    # Each line runs whatever the one before returned: the run exits 1 because the demo's
+    # weaker models fail cells, and the user goes on to look at the report.
+    done = _sh(block("README.md", "llm-harness init"), tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "wrote    evals/contacts.yaml" in done.stdout
+    (run,) = (tmp_path / "reports/runs").iterdir()
+    assert f"{run.name}  96 cells (96 ran)" in done.stdout  # `runs`
+    assert done.stdout.rstrip().endswith(str((run / "report.html").resolve()))  # `view`

@@ -115,3 +115,9 @@ def test_the_starter_against_the_demo_shows_each_models_scripted_quality(
         failed_cases = {r["case_id"] for r in mine if not r["passed"] and r["schema_valid"]}
         assert len(failed_cases) == round(wrong * 12), target
         assert all(r["status"] in ("passed", "failed") for r in mine)
+    # The report's top section names a best target per metric.
+    html = (tmp_path / "run/report.html").read_text()
+    decision = html[html.index('id="decision"') : html.index('id="run"')]
+    for metric in ("quality", "cost", "latency", "value"):
+        assert f'class="pick-{metric}"' in decision, metric
+    assert "anthropic:claude-haiku-4-5" in decision  # the demo's most accurate model
