@@ -473,13 +473,16 @@ def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> Non
 
 
 def _score_dict(s: Score) -> dict[str, Any]:
-    return {
+    out = {
         "name": s.name,
         "passed": s.passed,
         "value": _jsonable(s.value),
         "reason": s.reason,
         "weight": s.weight,
     }
+    if s.metric is not None:  # only when the suite named one: older records lack the key
+        out["metric"] = s.metric
+    return out
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))

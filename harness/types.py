@@ -126,6 +126,8 @@ class Score:
     value: Any = None
     reason: str = ""
     weight: float = 1.0
+    #: The assertion's ``metric:`` name, aggregated per group (harness.named_metrics).
+    metric: str | None = None
 
 
 Status = Literal["passed", "failed", "error", "skipped"]

@@ -105,7 +105,9 @@ def parse_verdict(text: str) -> dict[str, Any]:
     return {"pass": passed, "score": score, "reason": str(verdict.get("reason", ""))}
 
 
-@scorer("llm-rubric", validate=_validate)
+@scorer(
+    "llm-rubric", validate=_validate, keys=("value", "provider", "target", "threshold", "prompt")
+)
 def llm_rubric(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     target = str(judge_target(spec))
     if ctx.judge is None:
