@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +26,10 @@ class Case:
     assertions: tuple[Mapping[str, Any], ...]
     threshold: float | None
     source: str  # "file:line" where the case is defined
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: Transforms (expressions or module:function) every assertion of the case sees.
+    transform: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Suite:
     #: Files besides the suite itself that went into it (datasets, schema): a cached parse
     #: is only valid while they are unchanged.
     sources: tuple[Path, ...] = ()
+    #: Suite-level transforms, applied before the case's and each assertion's own.
+    transform: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -113,6 +119,21 @@ class Cell:
             options=dict(self.target.options),
         )
 
+    @property
+    def assertions(self) -> list[Mapping[str, Any]]:
+        """The suite's then the case's assertions, each with the transforms that govern
+        it folded into its ``transform`` list (suite, case, its own: harness.scoring)."""
+        specs = list(self.suite.assertions) + list(self.case.assertions)
+        outer = list(self.suite.transform) + list(self.case.transform)
+        if not outer:
+            return specs
+        out: list[Mapping[str, Any]] = []
+        for spec in specs:
+            own = spec.get("transform")
+            own_list = [] if own is None else list(own) if isinstance(own, list | tuple) else [own]
+            out.append({**spec, "transform": outer + own_list})
+        return out
+
     @cached_property
     def fingerprint(self) -> str:
         """Rendered prompt + output-shaping settings; the gate marks a changed one as
@@ -125,7 +146,7 @@ class Cell:
             "schema": s.schema,
             "tools": [t.__dict__ for t in s.tools],
             "tool_choice": s.tool_choice,
-            "assert": list(s.assertions) + list(self.case.assertions),
+            "assert": self.assertions,
             "threshold": self.case.threshold,
         }
         blob = json.dumps(data, sort_keys=True, default=str).encode()

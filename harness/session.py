@@ -312,7 +312,7 @@ class RunSession:
             base_dir=cell.suite.base_dir,
             judge=self.judge,
         )
-        specs = list(cell.suite.assertions) + list(cell.case.assertions)
+        specs = cell.assertions
         threshold = cell.case.threshold if cell.case.threshold is not None else cell.suite.threshold
         passed, scores = run_assertions(ctx, specs, threshold)
         result.scores = [_score_dict(s) for s in scores]
@@ -345,6 +345,8 @@ class RunSession:
             vars=_jsonable(dict(cell.case.vars)),
             nodeid=nodeid,
             started_at=time.time(),
+            description=cell.case.description,
+            metadata=_jsonable(dict(cell.case.metadata)),
         )
 
     def _error_verdict(self, result: Result, error: HarnessError) -> CellVerdict:

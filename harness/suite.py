@@ -19,10 +19,14 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import templating
+from harness import suite_inputs, templating
 from harness.cells import Case, Suite
 from harness.errors import SuiteError
-from harness.scoring import validate_assertion
+from harness.scoring import SCORERS, validate_assertion
+from harness.scoring.base import split_type
+from harness.scoring.rubric import MODEL_GRADED
+from harness.scoring.transform import check_transform
+from harness.suite_inputs import InputProblem
 from harness.targets import TargetProblem, parse_target
 from harness.types import Tool
 
@@ -50,6 +54,8 @@ class CaseModel(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
     threshold: float | None = Field(default=None, ge=0, le=1)
+    transform: str | list[str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class SuiteModel(_Strict):
@@ -66,12 +72,14 @@ class SuiteModel(_Strict):
     prompt: PromptModel | None = None
     messages: list[MessageModel] | None = None
     schema_: str | dict[str, Any] | None = Field(default=None, alias="schema")
-    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tools: list[dict[str, Any]] | str = Field(default_factory=list)
     tool_choice: str | None = None
     dataset: str | list[str] | None = None
     threshold: float | None = Field(default=None, ge=0, le=1)
     assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
     cases: list[CaseModel] = Field(default_factory=list)
+    transform: str | list[str] | None = None
+    judge: str | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,6 +190,7 @@ def load_suite(path: Path | str) -> Suite:
             "a suite must be a YAML mapping",
             "start with 'name:', 'targets:', 'prompt:' and 'cases:' or 'dataset:'",
         )
+    _refuse_promptfoo(path, data, lines)
     try:
         model = SuiteModel.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -192,6 +201,49 @@ def load_suite(path: Path | str) -> Suite:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise SuiteError(str(path), problem, fix, line=lines.line(err["loc"])) from None
     return _build(path, model, lines)
+
+
+_PROMPTFOO_KEYS = ("providers", "tests", "defaultTest")
+
+
+def _refuse_promptfoo(path: Path, data: dict[str, Any], lines: _Lines) -> None:
+    """A promptfoo config is not a suite: say so and point to the importer."""
+    found = [k for k in _PROMPTFOO_KEYS if k in data]
+    if found:
+        raise SuiteError(
+            str(path),
+            f"this looks like a promptfoo config ({', '.join(found)}), not an llm-harness suite",
+            f"convert it with: llm-harness import promptfoo {path}",
+            line=lines.line((found[0],)),
+        )
+
+
+class _Defaults:
+    """What the suite gives every case: the judge of model-graded assertions, and the list
+    of files read while loading (a cached parse is valid while they are unchanged)."""
+
+    def __init__(self, judge: str | None) -> None:
+        self.judge = judge
+        self.reads: list[Path] = []
+
+    def assertion(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The spec with the suite's judge filled in when it is model-graded and names none."""
+        base, _ = split_type(str(spec.get("type", "")))
+        if (self.judge and base in MODEL_GRADED and "provider" not in spec
+                and "target" not in spec):
+            return {**spec, "provider": self.judge}
+        return dict(spec)
+
+
+def _check_transform(raw: Any) -> tuple[str, ...]:
+    """A validated transform value as a tuple; raises InputProblem."""
+    if raw is None:
+        return ()
+    problem = check_transform(raw)
+    if problem:
+        raise InputProblem(problem, "write a Python expression over output, json, vars, "
+                                    "tool_calls (docs/scoring.md) or module:function")
+    return tuple(raw) if isinstance(raw, list) else (raw,)
 
 
 def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
@@ -240,21 +292,43 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
             "add schema: path/to.schema.json",
             ("structured",),
         )
-    tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(m.tools))
+    raw_tools: list[Any] = m.tools if isinstance(m.tools, list) else []
+    if isinstance(m.tools, str):
+        tools_path = path.parent / m.tools
+        try:
+            raw_tools = suite_inputs.tools_file(tools_path)
+        except InputProblem as exc:
+            raise fail(exc.problem, exc.fix, ("tools",)) from None
+        sources.append(tools_path)
+    tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(raw_tools))
 
-    suite_asserts = tuple(m.assert_)
+    defaults = _Defaults(m.judge)
+    if m.judge is not None:
+        try:
+            parse_target(m.judge)
+        except TargetProblem as exc:
+            raise fail(f"judge: {exc}", "write the judge as provider:model", ("judge",)) from None
+    try:
+        suite_transform = _check_transform(m.transform)
+    except InputProblem as exc:
+        raise fail(exc.problem, exc.fix, ("transform",)) from None
+    suite_asserts = tuple(defaults.assertion(spec) for spec in m.assert_)
     for i, spec in enumerate(suite_asserts):
         problem = validate_assertion(spec)
         if problem:
-            raise fail(problem, "see docs/scoring.md for assertion types", ("assert", i))
+            raise fail(problem, _assertion_fix(problem), ("assert", i))
 
     cases: list[Case] = []
     for i, c in enumerate(m.cases):
         line = lines.line(("cases", i))
-        cases.append(_case(path, c.model_dump(by_alias=True), f"{path}:{line}", i, line))
+        cases.extend(
+            _case(path, c.model_dump(by_alias=True, exclude_unset=True), f"{path}:{line}", i,
+                  line, defaults)
+        )
     for ds in [m.dataset] if isinstance(m.dataset, str) else (m.dataset or []):
         sources.append(path.parent / ds)
-        cases.extend(_load_dataset(path, path.parent / ds, lines))
+        cases.extend(_load_dataset(path, path.parent / ds, lines, defaults))
+    sources.extend(p for p in dict.fromkeys(defaults.reads) if p not in sources)
     if not cases:
         raise fail("the suite has no cases", "add 'cases:' or a 'dataset:' file", ())
     seen: dict[str, str] = {}
@@ -293,7 +367,14 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         threshold=m.threshold,
         cases=tuple(cases),
         sources=tuple(sources),
+        transform=suite_transform,
     )
+
+
+def _assertion_fix(problem: str) -> str:
+    if "needs the judge" in problem:
+        return "name the judge on the assertion (provider: ...) or once for the suite (judge: ...)"
+    return "see docs/scoring.md for assertion types and their keys"
 
 
 def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dict[str, Any] | None:
@@ -332,42 +413,62 @@ def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dic
     return schema
 
 
-def _tool(path: Path, raw: dict[str, Any], i: int, fail: Any) -> Tool:
-    fn = raw.get("function") if raw.get("type") == "function" else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+def _tool(path: Path, raw: Any, i: int, fail: Any) -> Tool:
+    fields = suite_inputs.tool_fields(raw)
+    if fields is None or not isinstance(fields[0], str) or not fields[0]:
         raise fail(
-            "a tool must be {type: function, function: {name, description, parameters}}",
-            "use the OpenAI function-tool format",
+            "a tool must be {type: function, function: {name, description, parameters}} "
+            "(OpenAI) or {name, description, input_schema} (Anthropic), with no other keys",
+            "use one of the two forms",
             ("tools", i),
         )
-    params = fn.get("parameters") or {"type": "object", "properties": {}}
+    name, description, params = fields
+    params = params or {"type": "object", "properties": {}}
     try:
         jsonschema.Draft202012Validator.check_schema(params)
     except jsonschema.SchemaError as exc:
         raise fail(
-            f"tool {fn['name']!r} parameters are not a valid JSON schema: {exc.message}",
+            f"tool {name!r} parameters are not a valid JSON schema: {exc.message}",
             "fix the parameters schema",
             ("tools", i),
         ) from None
-    return Tool(name=fn["name"], description=str(fn.get("description", "")), parameters=params)
+    return Tool(name=name, description=description, parameters=params)
 
 
-def _case(path: Path, raw: Mapping[str, Any], source: str, index: int, line: int | None) -> Case:
+def _case(
+    path: Path,
+    raw: Mapping[str, Any],
+    source: str,
+    index: int,
+    line: int | None,
+    defaults: _Defaults,
+) -> list[Case]:
+    """One case of a suite or dataset; a var that is a file glob makes one case per file."""
     try:
         model = CaseModel.model_validate(raw)
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         problem, fix = _pydantic_problem(err, CaseModel)
         raise SuiteError(source, f"case {index + 1}: {problem}", fix) from None
-    for spec in model.assert_:
+    asserts = tuple(defaults.assertion(spec) for spec in model.assert_)
+    for spec in asserts:
         spec_problem = validate_assertion(spec)
         if spec_problem:
-            raise SuiteError(source, spec_problem, "see docs/scoring.md for assertion types")
+            raise SuiteError(source, spec_problem, _assertion_fix(spec_problem))
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
-    return Case(case_id, dict(model.vars), tuple(model.assert_), model.threshold, source)
+    try:
+        transform = _check_transform(model.transform)
+        expanded = suite_inputs.expand_file_vars(case_id, model.vars, path.parent, defaults.reads)
+    except InputProblem as exc:
+        raise SuiteError(source, f"case {case_id!r}: {exc.problem}", exc.fix) from None
+    return [
+        Case(cid, variables, asserts, model.threshold, source, model.description,
+             dict(model.metadata), transform)
+        for cid, variables in expanded
+    ]
 
 
-def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
+def _load_dataset(suite_path: Path, ds: Path, lines: _Lines, defaults: _Defaults) -> list[Case]:
     if not ds.exists():
         raise SuiteError(
             str(suite_path),
@@ -396,20 +497,13 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
                 )
             rows.append((parsed, n))
     elif suffix == ".csv":
+        known = set(SCORERS)
         with open(ds, newline="", encoding="utf-8") as fh:
             for n, rec in enumerate(csv.DictReader(fh), start=2):
-                row: dict[str, Any] = {"vars": {}}
-                asserts = []
-                for key, value in rec.items():
-                    if key == "id":
-                        row["id"] = value
-                    elif key and key.startswith("assert:"):
-                        if value:
-                            asserts.append({"type": key[len("assert:") :], "value": value})
-                    elif key:
-                        row["vars"][key] = value
-                row["assert"] = asserts
-                rows.append((row, n))
+                try:
+                    rows.append((suite_inputs.csv_row(rec, known), n))
+                except InputProblem as exc:
+                    raise SuiteError(str(ds), exc.problem, exc.fix, line=n) from None
     elif suffix in (".yaml", ".yml"):
         data, ds_lines = _read_yaml(ds)
         if not isinstance(data, list):
@@ -424,4 +518,8 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
         raise SuiteError(
             str(ds), f"unsupported dataset format {suffix!r}", "use .jsonl, .csv, .yaml or .yml"
         )
-    return [_case(ds, row, f"{ds}:{n}", i, n) for i, (row, n) in enumerate(rows)]
+    return [
+        case
+        for i, (row, n) in enumerate(rows)
+        for case in _case(ds, row, f"{ds}:{n}", i, n, defaults)
+    ]

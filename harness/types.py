@@ -173,6 +173,9 @@ class Result:
     vars: dict[str, Any] = field(default_factory=dict)
     nodeid: str = ""
     started_at: float = 0.0
+    #: The case's ``description`` and ``metadata`` from the suite or dataset.
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was the largest per-cell cost of a

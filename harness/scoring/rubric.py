@@ -27,6 +27,9 @@ from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import is_number, need_number, need_str, render
 from harness.types import Score
 
+#: Types graded by a judge model: the suite's ``judge:`` fills their ``provider``.
+MODEL_GRADED = {"llm-rubric"}
+
 #: The judge's answer limit (session.judge sends this max_tokens; the estimate uses it).
 JUDGE_MAX_TOKENS = 512
 
@@ -60,8 +63,8 @@ def _validate(spec: Mapping[str, Any]) -> str | None:
     target = judge_target(spec)
     if not isinstance(target, str):
         return (
-            "llm-rubric: needs the judge as 'provider' (or 'target'), a target string such as "
-            "provider: openai:gpt-4o-mini"
+            f"{spec['type']}: needs the judge as 'provider' (or 'target'), a target string such "
+            "as provider: openai:gpt-4o-mini, or a suite-level judge:"
         )
     from harness.targets import TargetProblem, parse_target
 
