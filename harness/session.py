@@ -266,7 +266,7 @@ class RunSession:
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried runner."""
-        from harness.scoring.rubric import JUDGE_MAX_TOKENS
+        from harness.scoring.rubric import JUDGE_MAX_TOKENS, verdict_format
 
         spec = parse_target(target)
         env = spec.missing_key()
@@ -279,6 +279,7 @@ class RunSession:
             max_tokens=JUDGE_MAX_TOKENS,
             temperature=0.0 if spec.provider != "anthropic" else None,
             timeout_s=self.settings.timeout or 60.0,
+            **verdict_format(spec.provider),
         )
         outcome = self.calls.run(spec, request)
         if outcome.error is not None or outcome.completion is None:

@@ -122,7 +122,7 @@ def validate_assertion(spec: Mapping[str, Any]) -> str | None:
 
 
 def _key_hint(base: str, key: str) -> str:
-    if key in ("provider", "target") and base not in ("llm-rubric",):
+    if key in ("provider", "target"):
         return " (only model-graded types such as llm-rubric take a judge)"
     if key == "value":
         return f" ({base} takes no value)"
