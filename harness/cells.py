@@ -69,7 +69,7 @@ class Suite:
             Cell(self, case, target, temp, r)
             for case in self.cases
             for target in targets
-            for temp in self.temperatures
+            for temp in (target.temperatures or self.temperatures)
             for r in range(n)
         ]
 
@@ -81,6 +81,19 @@ class Cell:
     target: TargetSpec
     temperature: float | None
     repeat: int
+
+    # A target mapping may override these suite settings (harness.suite, per-target keys).
+    @property
+    def max_tokens(self) -> int:
+        return self.target.max_tokens or self.suite.max_tokens
+
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        return self.suite.tools if self.target.tools is None else self.target.tools
+
+    @property
+    def tool_choice(self) -> str | None:
+        return self.target.tool_choice or self.suite.tool_choice
 
     @property
     def param_id(self) -> str:
@@ -106,14 +119,14 @@ class Cell:
             provider=self.target.provider,
             model=self.target.model,
             messages=self.messages,
-            max_tokens=s.max_tokens,
+            max_tokens=self.max_tokens,
             temperature=self.temperature,
             timeout_s=s.timeout_s,
             stream=s.stream,
             response_schema=s.schema if s.structured != "none" else None,
             structured=s.structured,
-            tools=s.tools,
-            tool_choice=s.tool_choice,
+            tools=self.tools,
+            tool_choice=self.tool_choice,
             seed=s.seed,
             repeat=self.repeat,
             options=dict(self.target.options),
@@ -141,11 +154,11 @@ class Cell:
         s = self.suite
         data = {
             "messages": [[m.role, m.content] for m in self.messages],
-            "max_tokens": s.max_tokens,
+            "max_tokens": self.max_tokens,
             "structured": s.structured,
             "schema": s.schema,
-            "tools": [t.__dict__ for t in s.tools],
-            "tool_choice": s.tool_choice,
+            "tools": [t.__dict__ for t in self.tools],
+            "tool_choice": self.tool_choice,
             "assert": self.assertions,
             "threshold": self.case.threshold,
         }

@@ -9,6 +9,7 @@ case x target x temperature x repeat.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ from harness.scoring.base import split_type
 from harness.scoring.rubric import MODEL_GRADED
 from harness.scoring.transform import check_transform
 from harness.suite_inputs import InputProblem
-from harness.targets import TargetProblem, parse_target
+from harness.targets import TargetProblem, TargetSpec, parse_target
 from harness.types import Tool
 
 DEFAULT_MAX_TOKENS = 256
@@ -253,9 +254,14 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
     targets = []
     for i, raw in enumerate(m.targets):
         try:
-            targets.append(parse_target(raw))
+            targets.append(_target(path, raw, i, fail))
         except TargetProblem as exc:
-            raise fail(str(exc), "write the target as provider:model", ("targets", i)) from None
+            raise fail(
+                str(exc),
+                "write the target as provider:model, or a mapping (which in a suite may also "
+                f"set {', '.join(TARGET_SETTINGS)})",
+                ("targets", i),
+            ) from None
     ids = [t.id for t in targets]
     if len(set(ids)) != len(ids):
         raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
@@ -375,6 +381,56 @@ def _assertion_fix(problem: str) -> str:
     if "needs the judge" in problem:
         return "name the judge on the assertion (provider: ...) or once for the suite (judge: ...)"
     return "see docs/scoring.md for assertion types and their keys"
+
+
+#: Suite settings a target mapping may override for its own cells.
+TARGET_SETTINGS = ("temperatures", "max_tokens", "tools", "tool_choice")
+
+
+class _TargetSettings(_Strict):
+    temperatures: list[float | None] | None = Field(default=None, min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    tools: list[dict[str, Any]] | str | None = None
+    tool_choice: str | None = None
+
+
+def _target(path: Path, raw: Any, i: int, fail: Any) -> TargetSpec:
+    """A target; a mapping may also set TARGET_SETTINGS for its cells. Without an ``id``,
+    the overridden settings are part of the id (two mappings of one model stay apart)."""
+    if not isinstance(raw, Mapping) or not any(k in raw for k in TARGET_SETTINGS):
+        return parse_target(raw)
+    own = {k: raw[k] for k in TARGET_SETTINGS if k in raw}
+    spec = parse_target({k: v for k, v in raw.items() if k not in TARGET_SETTINGS})
+    try:
+        settings = _TargetSettings.model_validate(own)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        problem, fix = _pydantic_problem(err, _TargetSettings)
+        raise fail(f"target {spec.id!r}: {problem}", fix, ("targets", i, *err["loc"])) from None
+    tools: tuple[Tool, ...] | None = None
+    if settings.tools is not None:
+        raw_tools = settings.tools
+        if isinstance(raw_tools, str):
+            try:
+                raw_tools = suite_inputs.tools_file(path.parent / raw_tools)
+            except InputProblem as exc:
+                raise fail(exc.problem, exc.fix, ("targets", i, "tools")) from None
+        tools = tuple(_tool(path, t, j, fail) for j, t in enumerate(raw_tools))
+    ident = spec.id
+    if "id" not in raw:
+        shown = ",".join(
+            f"{k}={len(own[k]) if k == 'tools' and isinstance(own[k], list) else own[k]}"
+            for k in TARGET_SETTINGS if k in own and k != "temperatures"
+        )
+        ident = f"{spec.id}({shown})" if shown else spec.id
+    return dataclasses.replace(
+        spec,
+        id=ident,
+        temperatures=tuple(settings.temperatures) if settings.temperatures else None,
+        max_tokens=settings.max_tokens,
+        tools=tools,
+        tool_choice=settings.tool_choice,
+    )
 
 
 def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.providers import PROVIDERS
 from harness.providers.base import ProviderSettings
+from harness.types import Tool
 
 ACCEPTED_FORMS = (
     "'provider:model' with provider one of "
@@ -37,6 +38,12 @@ class TargetSpec:
     base_url: str | None = None
     api_key_env: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: Per-target settings from a suite's target mapping (harness.suite); None: the
+    #: suite's own value applies.
+    temperatures: tuple[float | None, ...] | None = None
+    max_tokens: int | None = None
+    tools: tuple[Tool, ...] | None = None
+    tool_choice: str | None = None
 
     def settings(self) -> ProviderSettings:
         info = PROVIDERS[self.provider]

@@ -199,3 +199,51 @@ def test_promptfoo_config_points_to_import(tmp_path: Path) -> None:
         load_suite(path)
     assert "promptfoo config" in str(info.value)
     assert "llm-harness import promptfoo" in str(info.value) and ":2" in str(info.value)
+
+
+def test_per_target_settings_override_the_suite(tmp_path: Path) -> None:
+    path = tmp_path / "targets.yaml"
+    path.write_text("""\
+name: s
+targets:
+  - openai:gpt-4o-mini
+  - {provider: openai, model: gpt-4o-mini, max_tokens: 40, temperatures: [0.0, 1.0],
+     tools: [{name: lookup, input_schema: {type: object}}], tool_choice: required}
+  - {provider: anthropic, model: claude-haiku-4-5, id: claude, temperatures: [null]}
+temperatures: [0.5]
+max_tokens: 300
+prompt: {user: "Q: {{ q }}"}
+cases: [{id: c, vars: {q: x}}]
+""")
+    s = load_suite(path)
+    cells = {c.name: c for c in s.cells()}
+    assert sorted(cells) == [
+        "c[claude-tdefault-r0]",
+        "c[openai:gpt-4o-mini(max_tokens=40,tools=1,tool_choice=required)-t0-r0]",
+        "c[openai:gpt-4o-mini(max_tokens=40,tools=1,tool_choice=required)-t1-r0]",
+        "c[openai:gpt-4o-mini-t0.5-r0]",
+    ]
+    plain = cells["c[openai:gpt-4o-mini-t0.5-r0]"].request()
+    tuned = cells["c[openai:gpt-4o-mini(max_tokens=40,tools=1,tool_choice=required)-t1-r0]"]
+    assert (plain.max_tokens, plain.tools, plain.tool_choice) == (300, (), None)
+    request = tuned.request()
+    assert request.max_tokens == 40 and request.temperature == 1.0
+    assert [t.name for t in request.tools] == ["lookup"] and request.tool_choice == "required"
+    assert tuned.fingerprint != cells["c[openai:gpt-4o-mini-t0.5-r0]"].fingerprint
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("{provider: openai, model: m, max_tokens: 0}", "max_tokens"),
+        ("{provider: openai, model: m, max_tokns: 5}", "may also set temperatures"),
+        ("{provider: openai, model: m, tools: [{nam: x}]}", "a tool must be"),
+        ("{provider: openai, model: m, temperatures: []}", "temperatures"),
+    ],
+)
+def test_bad_per_target_settings(tmp_path: Path, target: str, words: str) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(f"targets: [{target}]\nprompt: {{user: hi}}\ncases: [{{id: c}}]\n")
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert words in str(info.value) and ":1" in str(info.value)
