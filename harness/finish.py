@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from harness import named_metrics
 from harness.errors import ConfigError
 from harness.session import RunSession
 from harness.stats import GroupStats, summarize
@@ -112,6 +114,16 @@ def summary_text(groups: list[GroupStats]) -> str:
     return "\n".join(lines)
 
 
+def _with_metrics(
+    g: GroupStats, metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    row = g.to_dict()
+    key = (g.suite, g.target, g.temperature)
+    if key in metrics:  # only groups whose assertions name metrics get the key
+        row["metrics"] = metrics[key]
+    return row
+
+
 def finish_run(session: RunSession) -> FinishOutcome:
     outcome = FinishOutcome()
     # Every record is on disk before anything reads the run or writes beside it.
@@ -143,12 +155,15 @@ def finish_run(session: RunSession) -> FinishOutcome:
     if unpriced:
         text += f"\nwarning: no price for {', '.join(unpriced)}: cost shown as unpriced, not 0"
     outcome.sections.append(("llm-harness summary", text))
+    metrics = named_metrics.aggregate(results)
+    if metrics:
+        outcome.sections.append(("llm-harness metrics", named_metrics.metrics_text(metrics)))
 
     meta = session.meta()
     store = session.run_store()
     if store is not None:
         outcome.files["summary.json"] = store.write_json(
-            "summary.json", [g.to_dict() for g in groups]
+            "summary.json", [_with_metrics(g, metrics) for g in groups]
         )
         outcome.files["meta.json"] = store.write_json("meta.json", meta)
         if settings.report:

@@ -507,6 +507,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def _failure_message(scores: list[Score], output: str) -> str:
-    lines = [f"  {s.name}: {s.reason or 'failed'}" for s in scores if not s.passed]
+    def line(s: Score) -> str:
+        metric = f" [{s.metric}]" if s.metric else ""
+        return f"  {s.name}{metric}: {s.reason or 'failed'}"
+
+    lines = [line(s) for s in scores if not s.passed and s.weight > 0]
+    # Weight-0 assertions never fail a cell: shown apart, as information.
+    info = [line(s) for s in scores if not s.passed and s.weight == 0]
     shown = output if len(output) <= 300 else output[:300] + f"... ({len(output)} chars)"
-    return "assertions failed:\n" + "\n".join(lines) + f"\n  output: {shown!r}"
+    text = "assertions failed:\n" + "\n".join(lines)
+    if info:
+        text += "\ninformational (weight 0, not counted):\n" + "\n".join(info)
+    return text + f"\n  output: {shown!r}"
