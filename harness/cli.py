@@ -4,6 +4,7 @@
     llm-harness report RUN... [-o FILE]           re-render a report, no provider calls
     llm-harness compare A B                       compare two runs or a run and a baseline
     llm-harness simulate --port P                 start the provider simulator
+    llm-harness import promptfoo CONFIG [--out D] convert a promptfoo config into a suite
     llm-harness providers                         providers, key presence, base URLs, prices
     llm-harness cache stats|clear [--dir DIR]     inspect or clear the response cache
 
@@ -31,6 +32,7 @@ DELEGATED = {
     "report": ("harness.report.cli", "re-render report.html and exports from stored runs"),
     "compare": ("harness.gate.cli", "compare two runs (or a run and a baseline)"),
     "simulate": ("harness.simulator.cli", "start the loopback provider simulator"),
+    "import": ("harness.promptfoo_import", "convert a promptfoo config into a suite"),
 }
 
 
