@@ -95,6 +95,17 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "llama-cpp-python",
         "Gemma 3 270M in-process; one call at a time",
     ),
+    "echo": ProviderInfo(
+        "echo",
+        "harness.providers.echo",
+        None,
+        None,
+        "",
+        None,
+        "harness",
+        "llm-harness",
+        "answers with the prompt's last user message: grades stored outputs; free",
+    ),
 }
 
 

@@ -312,3 +312,42 @@ cases: [{{id: c, vars: {{q: x}}, assert: [{assertion}]}}]
     assert run.result.ret == 2  # interrupted by a collection error
     run.result.stdout.fnmatch_lines([f"*{words}*"])
     assert run.records == []
+
+
+# 13. promptfoo's "echo" provider: grading answers stored in a dataset, no model called.
+def test_echo_grades_stored_outputs(port: Any) -> None:
+    suite = """\
+name: stored
+targets: [echo:stored]
+temperatures: [null]
+prompt: {user: "{{ answer }}"}
+assert:
+  - {type: icontains, value: refund}
+  - {type: length, max: 12, unit: words}
+dataset: ../datasets/answers.jsonl
+"""
+    rows = [
+        {"id": "good", "vars": {"answer": "We will refund you today."}},
+        {"id": "bad", "vars": {"answer": "Please call our office during opening hours."}},
+    ]
+    files = {"evals/stored.yaml": suite,
+             "datasets/answers.jsonl": "".join(json.dumps(r) + "\n" for r in rows)}
+    run = port(files, {"default": {}})
+    assert outcomes(run) == {"good": "passed", "bad": "failed"}
+    good = next(r for r in run.records if r["case_id"] == "good")
+    assert good["output"] == "We will refund you today." and good["cost_usd"] == 0
+    assert good["provider"] == "echo"
+
+
+def test_echo_refuses_tools(port: Any) -> None:
+    suite = """\
+name: echo-tools
+targets: [echo:x]
+temperatures: [null]
+tools: [{name: f, input_schema: {type: object}}]
+prompt: {user: "{{ q }}"}
+cases: [{id: c, vars: {q: hi}}]
+"""
+    run = port({"evals/echo-tools.yaml": suite}, {"default": {}})
+    (record,) = run.records
+    assert record["status"] == "skipped" and "cannot call tools" in record["skip_reason"]
