@@ -313,3 +313,12 @@ def test_every_loader_key_is_documented() -> None:
     assert documented["Case keys (inline, JSONL and YAML datasets)"] == _fields(CaseModel)
     assert documented["Target mapping keys"] == set(TARGET_KEYS)
     assert _fields(SuiteModel) >= NOTES
+
+
+def test_promptfoo_table_share_matches_its_rows() -> None:
+    text = (ROOT / "docs" / "promptfoo.md").read_text("utf-8")
+    statuses = re.findall(r"^\| .+? \| (yes|workaround|no) \| .+ \|$", text, flags=re.M)
+    n, yes = len(statuses), statuses.count("yes")
+    stated = re.search(r"Of the (\d+) promptfoo features below, \*\*(\d+) \((\d+)%\)", text)
+    assert stated is not None
+    assert (int(stated[1]), int(stated[2]), int(stated[3])) == (n, yes, round(100 * yes / n))
