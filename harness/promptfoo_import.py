@@ -319,13 +319,10 @@ class Importer:
             extra = set(default) - {"options", "assert", "threshold", "vars"}
             if extra:
                 self.note("defaultTest", f"keys not converted: {sorted(extra)}")
-        cases = self.tests(data.get("tests"), suite, name)
         default_vars = default.get("vars") if isinstance(default, dict) else None
         if default_vars:
-            for case in cases:
-                case["vars"] = {**default_vars, **case.get("vars", {})}
-            if suite.get("dataset"):
-                self.note("defaultTest.vars", "not applied to CSV test files")
+            suite["vars"] = default_vars
+        cases = self.tests(data.get("tests"), suite, name)
         seen: dict[str, int] = {}
         for case in cases:
             n = seen.get(case["id"], 0)

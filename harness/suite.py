@@ -81,6 +81,7 @@ class SuiteModel(_Strict):
     cases: list[CaseModel] = Field(default_factory=list)
     transform: str | list[str] | None = None
     judge: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,6 +205,24 @@ def load_suite(path: Path | str) -> Suite:
     return _build(path, model, lines)
 
 
+def _template_file(
+    path: Path, src: str, sources: list[Path], fail: Any, loc: tuple[str | int, ...]
+) -> str:
+    """A prompt or message written ``file://path`` is that file's text (relative to the
+    suite), read as a template."""
+    ref = suite_inputs.file_ref(src)
+    if ref is None or "\n" in src:
+        return src
+    template_path = path.parent / ref
+    try:
+        text = template_path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        raise fail(f"prompt file not found or not text: {template_path}",
+                   "prompt file paths are relative to the suite file", loc) from None
+    sources.append(template_path)
+    return text
+
+
 _PROMPTFOO_KEYS = ("providers", "tests", "defaultTest")
 
 
@@ -226,6 +245,8 @@ class _Defaults:
     def __init__(self, judge: str | None) -> None:
         self.judge = judge
         self.reads: list[Path] = []
+        #: The suite's ``vars:`` (file values read), under every case's own.
+        self.vars: dict[str, Any] = {}
 
     def assertion(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """The spec with the suite's judge filled in when it is model-graded and names none."""
@@ -281,6 +302,11 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         assert m.messages is not None
         templates = tuple((msg.role, msg.content) for msg in m.messages)
         loc_of_templates = ("messages",)
+    sources: list[Path] = []
+    templates = tuple(
+        (role, _template_file(path, src, sources, fail, loc_of_templates))
+        for role, src in templates
+    )
     needed: set[str] = set()
     for _, src in templates:
         try:
@@ -288,7 +314,6 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         except templating.TemplateProblem as exc:
             raise fail(str(exc), "fix the jinja2 template", loc_of_templates) from None
 
-    sources: list[Path] = []
     if isinstance(m.schema_, str):
         sources.append(path.parent / m.schema_)
     schema = _load_schema(path, m.schema_, fail)
@@ -309,6 +334,15 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
     tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(raw_tools))
 
     defaults = _Defaults(m.judge)
+    try:
+        expanded_vars = suite_inputs.expand_file_vars("suite", m.vars, path.parent,
+                                                      defaults.reads)
+    except InputProblem as exc:
+        raise fail(exc.problem, exc.fix, ("vars",)) from None
+    if len(expanded_vars) > 1:
+        raise fail("a glob in the suite's vars would multiply every case",
+                   "put the glob in a case's vars", ("vars",))
+    defaults.vars = expanded_vars[0][1]
     if m.judge is not None:
         try:
             parse_target(m.judge)
@@ -514,7 +548,9 @@ def _case(
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
     try:
         transform = _check_transform(model.transform)
-        expanded = suite_inputs.expand_file_vars(case_id, model.vars, path.parent, defaults.reads)
+        expanded = suite_inputs.expand_file_vars(
+            case_id, {**defaults.vars, **model.vars}, path.parent, defaults.reads
+        )
     except InputProblem as exc:
         raise SuiteError(source, f"case {case_id!r}: {exc.problem}", exc.fix) from None
     return [

@@ -247,3 +247,33 @@ def test_bad_per_target_settings(tmp_path: Path, target: str, words: str) -> Non
     with pytest.raises(SuiteError) as info:
         load_suite(path)
     assert words in str(info.value) and ":1" in str(info.value)
+
+
+def test_suite_vars_are_under_every_case_and_may_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "style.txt").write_text("be brief")
+    s = load_suite(suite(tmp_path, """\
+vars: {style: "file://style.txt", lang: en}
+cases: [{id: a, vars: {q: x}}, {id: b, vars: {q: y, lang: fr}}]
+"""))
+    assert [dict(c.vars) for c in s.cases] == [
+        {"style": "be brief", "lang": "en", "q": "x"},
+        {"style": "be brief", "lang": "fr", "q": "y"},
+    ]
+    (tmp_path / "other.txt").write_text("x")
+    err = error(tmp_path, "vars: {q: 'file://*.txt'}\ncases: [{id: a}]\n")
+    assert "would multiply every case" in str(err)
+
+
+def test_prompt_templates_from_files(tmp_path: Path) -> None:
+    (tmp_path / "user.txt").write_text("Question: {{ q }}")
+    path = tmp_path / "p.yaml"
+    path.write_text("targets: [openai:gpt-4o-mini]\n"
+                    "prompt: {system: plain, user: 'file://user.txt'}\n"
+                    "cases: [{id: a, vars: {q: why}}]\n")
+    s = load_suite(path)
+    assert [m.content for m in s.cells()[0].messages] == ["plain", "Question: why"]
+    assert any(p.name == "user.txt" for p in s.sources)
+    path.write_text("targets: [openai:gpt-4o-mini]\nprompt: {user: 'file://none.txt'}\n"
+                    "cases: [{id: a}]\n")
+    with pytest.raises(SuiteError, match="prompt file not found"):
+        load_suite(path)

@@ -233,6 +233,7 @@ SUITE_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "assert": (BASE, _suite(**{"assert": [{"type": "contains", "value": "a"}]})),
     "cases": (BASE, _suite(cases=[{"id": "d", "vars": {"q": "y"}}])),
     "transform": (BASE, _suite(transform="output.strip()")),
+    "vars": (BASE, _suite(vars={"q": "z"}, cases=[{"id": "c", "vars": {}}])),
 }
 _NO_JUDGE = copy.deepcopy(BASE)
 del _NO_JUDGE["cases"][0]["assert"][0]["provider"]

@@ -27,6 +27,7 @@ providers:
     config: {temperature: 0.2, max_tokens: 64, top_k: 5}
   - vertex:gemini-pro
 defaultTest:
+  vars: {tone: friendly}
   options:
     provider: openai:gpt-4o-mini
   assert:
@@ -104,6 +105,7 @@ def test_getting_started_converts_and_lists_the_rest(
     claude = suite.targets[1]
     assert claude.temperatures == (0.2,) and claude.max_tokens == 64
     assert [c.id for c in suite.cases] == ["french-hello", "case-2"]
+    assert suite.cases[0].vars["tone"] == "friendly"
     french = suite.cases[0]
     assert [a["type"] for a in french.assertions] == ["icontains", "expression", "llm-rubric"]
     assert french.assertions[2]["provider"] == "openai:gpt-4o-mini"  # defaultTest grader
