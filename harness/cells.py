@@ -56,6 +56,8 @@ class Suite:
     sources: tuple[Path, ...] = ()
     #: Suite-level transforms, applied before the case's and each assertion's own.
     transform: tuple[str, ...] = ()
+    #: (name, expression over named metrics), computed per group (harness.named_metrics).
+    derived_metrics: tuple[tuple[str, str], ...] = ()
 
     @property
     def base_dir(self) -> Path:

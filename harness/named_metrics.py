@@ -5,6 +5,17 @@ counted per group (harness.stats.group_key: suite, target, temperature, and what
 the grouping gains): how many passed, of how many, and the mean score, where a numeric
 score value counts as itself and a pass/fail as 1/0. ``finish`` writes them into
 summary.json (``metrics`` on a group) and a terminal section.
+
+A suite's ``derived_metrics`` (name -> expression, carried on its results) are computed per
+group from the metrics' means and the derived metrics before them, in order::
+
+    derived_metrics:
+      precision: tp / (tp + fp)          # tp, fp, fn: metric names of assertions
+      recall: tp / (tp + fn)
+      f1: 2 * precision * recall / (precision + recall)
+
+with harness.scoring.expr (the restricted evaluation); one that cannot be computed (a
+division by zero, a metric absent from the group) is None with the reason beside it.
 """
 
 from __future__ import annotations
@@ -25,11 +36,15 @@ def _numeric(score: dict[str, Any]) -> float:
 
 
 def aggregate(results: Iterable[Result]) -> dict[tuple[Any, ...], dict[str, dict[str, Any]]]:
-    """group key -> metric name -> {passed, total, pass_rate, mean}."""
+    """group key -> metric name -> {passed, total, pass_rate, mean}; derived metrics as
+    name -> {derived: value or None, formula, error}."""
     sums: dict[tuple[Any, ...], dict[str, list[float]]] = defaultdict(
         lambda: defaultdict(lambda: [0.0, 0.0, 0.0])
     )
+    formulas: dict[tuple[Any, ...], dict[str, str]] = {}
     for r in results:
+        if r.derived_metrics and group_key(r) not in formulas:
+            formulas[group_key(r)] = dict(r.derived_metrics)
         if r.status not in ("passed", "failed"):
             continue
         for score in r.scores:
@@ -40,7 +55,7 @@ def aggregate(results: Iterable[Result]) -> dict[tuple[Any, ...], dict[str, dict
             acc[0] += bool(score.get("passed"))
             acc[1] += 1
             acc[2] += _numeric(score)
-    return {
+    table: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {
         key: {
             name: {
                 "passed": int(p),
@@ -52,6 +67,26 @@ def aggregate(results: Iterable[Result]) -> dict[tuple[Any, ...], dict[str, dict
         }
         for key, metrics in sums.items()
     }
+    for key, derived in formulas.items():
+        group = table.setdefault(key, {})
+        means = {name: m["mean"] for name, m in group.items()}
+        for name, source in derived.items():  # in order: later ones may use earlier ones
+            group[name] = _derive(source, means)
+            if group[name]["derived"] is not None:
+                means[name] = group[name]["derived"]
+    return table
+
+
+def _derive(source: str, means: dict[str, float]) -> dict[str, Any]:
+    from harness.scoring.expr import evaluate
+
+    try:
+        value = evaluate(source, means)
+    except Exception as exc:  # a formula that cannot be computed for this group
+        return {"derived": None, "formula": source, "error": f"{type(exc).__name__}: {exc}"}
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return {"derived": None, "formula": source, "error": f"not a number: {value!r}"}
+    return {"derived": float(value), "formula": source, "error": None}
 
 
 def metrics_text(table: dict[tuple[Any, ...], dict[str, dict[str, Any]]]) -> str:
@@ -60,9 +95,13 @@ def metrics_text(table: dict[tuple[Any, ...], dict[str, dict[str, Any]]]) -> str
     for key, metrics in table.items():
         suite, target, temperature = key[0], key[1], key[2]
         temp = "tdefault" if temperature is None else f"t{temperature:g}"
-        shown = ", ".join(
-            f"{name} {m['passed']}/{m['total']} ({m['pass_rate']:.0%})"
-            for name, m in metrics.items()
-        )
+        shown = ", ".join(_shown(name, m) for name, m in metrics.items())
         lines.append(f"{suite} {target} {temp}: {shown}")
     return "\n".join(lines)
+
+
+def _shown(name: str, m: dict[str, Any]) -> str:
+    if "derived" in m:
+        value = m["derived"]
+        return f"{name} {value:.3g}" if value is not None else f"{name} n/a ({m['error']})"
+    return f"{name} {m['passed']}/{m['total']} ({m['pass_rate']:.0%})"

@@ -348,6 +348,7 @@ class RunSession:
             started_at=time.time(),
             description=cell.case.description,
             metadata=_jsonable(dict(cell.case.metadata)),
+            derived_metrics=dict(cell.suite.derived_metrics),
         )
 
     def _error_verdict(self, result: Result, error: HarnessError) -> CellVerdict:

@@ -82,6 +82,7 @@ class SuiteModel(_Strict):
     transform: str | list[str] | None = None
     judge: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
+    derived_metrics: dict[str, str] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -408,7 +409,39 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         cases=tuple(cases),
         sources=tuple(sources),
         transform=suite_transform,
+        derived_metrics=_derived_metrics(m.derived_metrics, suite_asserts, cases, fail),
     )
+
+
+def _derived_metrics(
+    raw: dict[str, str], suite_asserts: Iterable[Mapping[str, Any]], cases: list[Case], fail: Any
+) -> tuple[tuple[str, str], ...]:
+    """``derived_metrics: {name: expression}``, each over the suite's named metrics."""
+    if not raw:
+        return ()
+    from harness.scoring.expr import SAFE_BUILTINS, check, free_names
+
+    metrics = {str(spec["metric"]) for spec in suite_asserts if spec.get("metric")}
+    metrics |= {str(spec["metric"]) for case in cases for spec in case.assertions
+                if spec.get("metric")}
+    out: list[tuple[str, str]] = []
+    for name, source in raw.items():
+        problem = check(source)
+        if problem:
+            raise fail(f"derived metric {name!r}: {problem}",
+                       "write an expression over metric names, e.g. 2 * p * r / (p + r)",
+                       ("derived_metrics", name))
+        unknown = sorted(free_names(source) - metrics - set(SAFE_BUILTINS)
+                         - {earlier for earlier, _ in out})
+        if unknown:
+            known = sorted(metrics) or "none yet (add metric: to an assertion)"
+            raise fail(
+                f"derived metric {name!r} uses {unknown}, which no assertion names as metric:",
+                f"use the suite's metrics: {known}",
+                ("derived_metrics", name),
+            )
+        out.append((name, source))
+    return tuple(out)
 
 
 def _assertion_fix(problem: str) -> str:

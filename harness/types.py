@@ -176,6 +176,9 @@ class Result:
     #: The case's ``description`` and ``metadata`` from the suite or dataset.
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The suite's ``derived_metrics`` (name -> expression), so the end of the run (and a
+    #: re-rendered report) can compute them per group without the suite file.
+    derived_metrics: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was the largest per-cell cost of a

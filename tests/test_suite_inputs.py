@@ -277,3 +277,18 @@ def test_prompt_templates_from_files(tmp_path: Path) -> None:
                     "cases: [{id: a}]\n")
     with pytest.raises(SuiteError, match="prompt file not found"):
         load_suite(path)
+
+
+def test_derived_metrics_must_use_the_suites_metrics(tmp_path: Path) -> None:
+    ok = load_suite(suite(tmp_path, """\
+assert: [{type: contains, value: a, metric: tp}, {type: contains, value: b, metric: fp}]
+derived_metrics: {p: "tp / (tp + fp)", q: "1 - p"}
+cases: [{id: c, vars: {q: x}}]
+"""))
+    assert ok.derived_metrics == (("p", "tp / (tp + fp)"), ("q", "1 - p"))
+    err = error(tmp_path, """\
+assert: [{type: contains, value: a, metric: tp}]
+derived_metrics: {p: "tp / (tp + fpp)"}
+cases: [{id: c, vars: {q: x}}]
+""")
+    assert "uses ['fpp']" in str(err) and "['tp']" in str(err)

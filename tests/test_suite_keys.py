@@ -235,6 +235,8 @@ SUITE_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "transform": (BASE, _suite(transform="output.strip()")),
     "vars": (BASE, _suite(vars={"q": "z"}, cases=[{"id": "c", "vars": {}}])),
 }
+_METRIC = _suite(**{"assert": [{"type": "contains", "value": "a", "metric": "m"}]})
+SUITE_KEYS["derived_metrics"] = (_METRIC, _METRIC | {"derived_metrics": {"twice": "2 * m"}})
 _NO_JUDGE = copy.deepcopy(BASE)
 del _NO_JUDGE["cases"][0]["assert"][0]["provider"]
 SUITE_KEYS["judge"] = (_NO_JUDGE | {"judge": "openai:a"}, _NO_JUDGE | {"judge": "openai:b"})
@@ -272,7 +274,7 @@ def load(tmp_path: Path, data: dict[str, Any], name: str) -> tuple[Any, ...]:
     return tuple(
         (cell.name, cell.suite.name, cell.request(), cell.fingerprint, repr(cell.assertions),
          cell.case.description, dict(cell.case.metadata), cell.case.threshold,
-         cell.suite.threshold, repr(cell.suite.schema),
+         cell.suite.threshold, repr(cell.suite.schema), cell.suite.derived_metrics,
          repr(parse_target(cell.target.id) if ":" in cell.target.id else cell.target.id),
          cell.target.settings())
         for cell in suite.cells()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: Result fields that hold lists or dicts; exported as JSON text.
-NESTED_FIELDS = ("tool_calls", "scores", "prompt", "vars", "metadata")
+NESTED_FIELDS = ("tool_calls", "scores", "prompt", "vars", "metadata", "derived_metrics")
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Result))
 

@@ -92,6 +92,15 @@ def compile_expression(source: str) -> CodeType:
     return compile(tree, "<suite expression>", "eval")
 
 
+def free_names(source: str) -> set[str]:
+    """The names an expression reads (for checks such as derived metrics' inputs)."""
+    tree = ast.parse(source.strip(), mode="eval")
+    bound = {n.id for n in ast.walk(tree)
+             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
+
+
 def check(source: Any) -> str | None:
     """A problem with an expression (for collection errors), or None."""
     if not isinstance(source, str) or not source.strip():

@@ -207,28 +207,43 @@ cases:
     )
 
 
-# 8. promptfoo "f-score" / named metrics: per-class checks aggregated by metric name.
-def test_named_metrics_classification(port: Any) -> None:
+# 8. promptfoo "f-score": per-case outcomes as named metrics, precision/recall/F1 derived.
+def test_named_and_derived_metrics_classification(port: Any) -> None:
     suite = HEAD + """\
 name: sentiment
 prompt: {user: "Sentiment of: {{ text }}. Answer positive or negative."}
 assert:
-  - {type: expression, value: "output.strip().lower() == vars.label", metric: accuracy}
-  - {type: expression, value: "vars.label != 'positive' or output.strip().lower() == 'positive'",
-     metric: recall_positive}
+  - {type: expression, value: "output.strip() == vars.label", metric: accuracy}
+  - {type: expression, weight: 0, metric: tp,
+     value: "output.strip() == 'positive' and vars.label == 'positive'"}
+  - {type: expression, weight: 0, metric: fp,
+     value: "output.strip() == 'positive' and vars.label == 'negative'"}
+  - {type: expression, weight: 0, metric: fn,
+     value: "output.strip() == 'negative' and vars.label == 'positive'"}
+derived_metrics:
+  precision: tp / (tp + fp)
+  recall: tp / (tp + fn)
+  f1: 2 * precision * recall / (precision + recall)
 cases:
   - {id: a, vars: {text: "great film", label: positive}}
   - {id: b, vars: {text: "boring plot", label: negative}}
   - {id: c, vars: {text: "loved it", label: positive}}
   - {id: d, vars: {text: "awful", label: negative}}
+  - {id: e, vars: {text: "meh", label: negative}}
 """
     sim = {"default": {"canned": {"great": "positive", "boring": "negative",
-                                  "loved": "negative", "awful": "negative"}}}
+                                  "loved": "negative", "awful": "negative",
+                                  "meh": "positive"}}}
     run = port({"evals/sentiment.yaml": suite}, sim)
     metrics = run.summary[0]["metrics"]
-    assert metrics["accuracy"] == {"passed": 3, "total": 4, "pass_rate": 0.75, "mean": 0.75}
-    assert metrics["recall_positive"]["passed"] == 3  # two negatives pass trivially
-    run.result.stdout.fnmatch_lines(["*llm-harness metrics*", "*accuracy 3/4 (75%)*"])
+    assert metrics["accuracy"] == {"passed": 3, "total": 5, "pass_rate": 0.6, "mean": 0.6}
+    # tp = 1 (a), fp = 1 (e), fn = 1 (c): precision = recall = f1 = 0.5.
+    for name in ("precision", "recall", "f1"):
+        assert metrics[name]["derived"] == pytest.approx(0.5), metrics[name]
+    run.result.stdout.fnmatch_lines(["*llm-harness metrics*", "*accuracy 3/5 (60%)*f1 0.5*"])
+    # Weight-0 checks are information: a cell failing only those passes.
+    assert outcomes(run) == {"a": "passed", "b": "passed", "c": "failed", "d": "passed",
+                             "e": "failed"}
 
 
 # 9. promptfoo "summarization": documents from files, length and refusal checks.
