@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 SESSION_KEY = pytest.StashKey[RunSession]()
 #: Seconds between progress lines while calls are in flight.
 PROGRESS_INTERVAL_S = 5.0
-PROVIDER_MARKERS = ("openai", "anthropic", "groq", "mistral", "openai_compatible", "local", "echo")
+PROVIDER_MARKERS = (
+    "openai", "anthropic", "groq", "mistral", "openai_compatible", "local", "echo", "azure"
+)
 
 
 # ---------------------------------------------------------------------------------------

@@ -95,6 +95,18 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "llama-cpp-python",
         "Gemma 3 270M in-process; one call at a time",
     ),
+    "azure": ProviderInfo(
+        "azure",
+        "harness.providers.azure",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+        "openai",
+        None,
+        "openai",
+        "openai",
+        "azure:DEPLOYMENT; API version from OPENAI_API_VERSION or options.api_version; "
+        "unpriced unless --llm-prices names the deployment",
+    ),
     "echo": ProviderInfo(
         "echo",
         "harness.providers.echo",

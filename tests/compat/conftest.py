@@ -46,6 +46,9 @@ def port(
         for provider in PROVIDERS:
             monkeypatch.setenv(f"{provider.upper()}_BASE_URL", sim.base_url(provider))
             monkeypatch.setenv(f"{provider.upper()}_API_KEY", "sk-sim")
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", sim.base_url("azure"))
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", "sk-sim")
+        monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
         for name, text in files.items():
             path = pytester.path / name
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -366,3 +366,21 @@ cases: [{id: c, vars: {q: hi}}]
     run = port({"evals/echo-tools.yaml": suite}, {"default": {}})
     (record,) = run.records
     assert record["status"] == "skipped" and "cannot call tools" in record["skip_reason"]
+
+
+# 14. promptfoo "azure-openai": a deployment through the openai SDK's Azure client, beside
+#     OpenAI itself; the simulator serves the Azure route and checks the api-key header.
+def test_azure_deployment_beside_openai(port: Any) -> None:
+    suite = HEAD.replace("[openai:gpt-4o-mini]", "[openai:gpt-4o-mini, azure:my-gpt4o-mini]") + """\
+name: azure
+prompt: {user: "Capital of {{ country }}?"}
+assert: [{type: icontains, value: paris}]
+cases: [{id: fr, vars: {country: France}}]
+"""
+    sim = {"require_key": "sk-sim", "default": {"canned": {"France": "Paris"}}}
+    run = port({"evals/azure.yaml": suite}, sim)
+    assert run.status() == {("fr", "openai:gpt-4o-mini"): "passed",
+                            ("fr", "azure:my-gpt4o-mini"): "passed"}
+    azure = next(r for r in run.records if r["provider"] == "azure")
+    assert azure["model"] == "my-gpt4o-mini" and azure["output"] == "Paris"
+    assert azure["cost_usd"] is None  # Azure prices per deployment: unpriced, never 0
