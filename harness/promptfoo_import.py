@@ -267,7 +267,9 @@ class Importer:
             datasets = suite.setdefault("dataset", [])
             datasets.append(f"../datasets/{target.name}")
             return []
-        if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        if path.suffix.lower() in (".yaml", ".yml", ".json", ".jsonl"):
+            if path.suffix.lower() == ".jsonl":
+                self.note(where, f"{ref}: JSONL tests read as YAML lines may fail: check them")
             try:
                 data = yaml.safe_load(path.read_text("utf-8"))
             except (OSError, yaml.YAMLError) as exc:

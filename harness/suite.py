@@ -629,19 +629,21 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines, defaults: _Defaults
                     rows.append((suite_inputs.csv_row(rec, known), n))
                 except InputProblem as exc:
                     raise SuiteError(str(ds), exc.problem, exc.fix, line=n) from None
-    elif suffix in (".yaml", ".yml"):
+    elif suffix in (".yaml", ".yml", ".json"):
+        # A JSON array is YAML too: one reader, with line numbers for both.
         data, ds_lines = _read_yaml(ds)
         if not isinstance(data, list):
             raise SuiteError(
                 str(ds),
-                "a YAML dataset must be a list of cases",
+                f"a {suffix[1:].upper()} dataset must be a list of cases",
                 "write '- id: ...\\n  vars: {...}' items",
             )
         for i, row in enumerate(data):
             rows.append((row, ds_lines.line((i,)) or 0))
     else:
         raise SuiteError(
-            str(ds), f"unsupported dataset format {suffix!r}", "use .jsonl, .csv, .yaml or .yml"
+            str(ds), f"unsupported dataset format {suffix!r}",
+            "use .jsonl, .json (a list), .csv, .yaml or .yml"
         )
     return [
         case

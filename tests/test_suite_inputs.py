@@ -292,3 +292,12 @@ derived_metrics: {p: "tp / (tp + fpp)"}
 cases: [{id: c, vars: {q: x}}]
 """)
     assert "uses ['fpp']" in str(err) and "['tp']" in str(err)
+
+
+def test_json_list_dataset(tmp_path: Path) -> None:
+    (tmp_path / "rows.json").write_text('[{"id": "j1", "vars": {"q": "x"}},\n {"id": 2, "vars": {"q": "y"}}]')
+    s = load_suite(suite(tmp_path, "dataset: rows.json\n"))
+    assert [c.id for c in s.cases] == ["j1", "2"]
+    (tmp_path / "bad.json").write_text('{"id": "j1"}')
+    with pytest.raises(SuiteError, match="a JSON dataset must be a list"):
+        load_suite(suite(tmp_path, "dataset: bad.json\n", "b.yaml"))
