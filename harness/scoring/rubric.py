@@ -201,6 +201,6 @@ def grade(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
 
 
 for _name in GRADERS:
-    scorer(_name, validate=_validate, keys=("value", "provider", "target", "threshold", "prompt"))(
-        grade
-    )
+    # A grade of an answer that is only a tool call would judge '': refused as text types are.
+    scorer(_name, validate=_validate, text=True,
+           keys=("value", "provider", "target", "threshold", "prompt"))(grade)
