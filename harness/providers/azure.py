@@ -34,7 +34,7 @@ class AzureProvider(OpenAIProvider):
 
 def create(settings: ProviderSettings) -> AzureProvider:
     key = settings.require_key()
-    endpoint = common.resolve_base_url(settings, ENDPOINT_ENV)
+    endpoint = settings.base_url  # the target's, else AZURE_OPENAI_ENDPOINT (ProviderInfo)
     if not endpoint:
         raise ConfigError(
             f"azure: no endpoint. Set {ENDPOINT_ENV} (https://NAME.openai.azure.com) or give "
