@@ -95,6 +95,8 @@ def metrics_text(table: dict[tuple[Any, ...], dict[str, dict[str, Any]]]) -> str
     for key, metrics in table.items():
         suite, target, temperature = key[0], key[1], key[2]
         temp = "tdefault" if temperature is None else f"t{temperature:g}"
+        if len(key) > 3 and key[3] not in (None, "default"):  # a prompt variant's label
+            suite = f"{suite} {key[3]}"
         shown = ", ".join(_shown(name, m) for name, m in metrics.items())
         lines.append(f"{suite} {target} {temp}: {shown}")
     return "\n".join(lines)

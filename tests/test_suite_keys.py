@@ -235,6 +235,9 @@ SUITE_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "transform": (BASE, _suite(transform="output.strip()")),
     "vars": (BASE, _suite(vars={"q": "z"}, cases=[{"id": "c", "vars": {}}])),
 }
+_NO_PROMPT = {k: v for k, v in BASE.items() if k != "prompt"}
+_TWO = [{"id": "a", "user": "Q {{ q }}"}, {"id": "b", "user": "R {{ q }}"}]
+SUITE_KEYS["prompts"] = (_NO_PROMPT | {"prompts": _TWO[:1]}, _NO_PROMPT | {"prompts": _TWO})
 _METRIC = _suite(**{"assert": [{"type": "contains", "value": "a", "metric": "m"}]})
 SUITE_KEYS["derived_metrics"] = (_METRIC, _METRIC | {"derived_metrics": {"twice": "2 * m"}})
 _NO_JUDGE = copy.deepcopy(BASE)
@@ -261,6 +264,9 @@ TARGET_KEYS = {
     "tools": (_target(), _target(tools=[{"name": "f", "input_schema": SCHEMA}])),
     "tool_choice": (_target(), _target(tool_choice="required")),
 }
+_VARIANTS = {k: v for k, v in _target().items() if k != "prompt"} | {"prompts": _TWO}
+TARGET_KEYS["prompts"] = (_VARIANTS, copy.deepcopy(_VARIANTS))
+TARGET_KEYS["prompts"][1]["targets"][0]["prompts"] = ["b"]
 
 #: Documented as a note for readers of the file: nothing may change.
 NOTES = {"description"}
@@ -288,7 +294,7 @@ def _fields(model: Any) -> set[str]:
 def test_every_loader_key_has_a_case() -> None:
     assert set(SUITE_KEYS) | {"description"} == _fields(SuiteModel)
     assert set(CASE_KEYS) == _fields(CaseModel)
-    target_keys = {"provider", "model", "id", "base_url", "api_key_env", "options",
+    target_keys = {"provider", "model", "id", "base_url", "api_key_env", "options", "prompts",
                    *TARGET_SETTINGS}
     assert set(TARGET_KEYS) == target_keys
 
