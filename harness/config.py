@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import CacheMode
+from harness.shard import Shard, parse_shard
 from harness.targets import parse_filter
 
 
@@ -63,6 +64,16 @@ def _positive_float(text: str) -> float:
         raise ValueError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"expected a number > 0, got {text}")
+    return value
+
+
+def _repeat(text: str) -> int:
+    from harness.limits import REPEAT
+
+    value = _positive_int(text)
+    if value > REPEAT.value():
+        raise ValueError(f"expected at most {REPEAT.value():g} repeats, got {value}; "
+                         f"{REPEAT.fix()}")
     return value
 
 
@@ -151,7 +162,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "repeat",
-        _positive_int,
+        _repeat,
         None,
         "samples per case x target x temperature (overrides the suite's repeat)",
         env="LLM_HARNESS_REPEAT",
@@ -250,6 +261,24 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
     ),
     Option(
+        "shard",
+        parse_shard,
+        None,
+        "run only shard K of N (e.g. 2/4): a stable share of the cells, by cell identity; "
+        "merge the shards' runs with 'llm-harness report' and caches with "
+        "'llm-harness cache merge'",
+        env="LLM_HARNESS_SHARD",
+        metavar="K/N",
+    ),
+    Option(
+        "log_prompts",
+        _bool,
+        False,
+        "let SDK and HTTP debug logs through (they contain prompts); API keys stay masked",
+        env="LLM_HARNESS_LOG_PROMPTS",
+        flag=True,
+    ),
+    Option(
         "suite_dirs",
         _text,
         "evals",
@@ -304,6 +333,8 @@ class Settings:
     gate: str = "off"
     suite_dirs: tuple[str, ...] = ("evals",)
     worker: str = "auto"
+    shard: Shard | None = None
+    log_prompts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -348,4 +379,6 @@ class Settings:
                 d.strip() for d in str(values.get("suite_dirs") or "evals").split(",") if d.strip()
             ),
             worker=values.get("worker") or "auto",
+            shard=values.get("shard"),
+            log_prompts=bool(values.get("log_prompts")),
         )

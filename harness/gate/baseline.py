@@ -19,7 +19,11 @@ shows exactly which cells changed):
     }
 
 ``cost`` is the live price of the call (``cost_if_live_usd``), so a baseline made from cached
-replays still carries real costs. ``prompt`` is the prompt variant label. The two
+replays still carries real costs; ``input_tokens`` and ``output_tokens`` are what the gate
+tests cost changes on, and ``stall_ms`` the harness's own stall that overlapped the call's
+timing (cells with a large one are left out of the latency test). The three are null in
+baselines written before they existed, and for calls that did not report them.
+``prompt`` is the prompt variant label. The two
 fingerprints split what a cell is: ``test_fingerprint`` (case vars, assertions, schema,
 threshold, tools) decides whether a cell can be paired at all, a changed one makes the case
 "not comparable (test changed)"; ``prompt_fingerprint`` (rendered messages, generation
@@ -91,6 +95,9 @@ class CellOutcome:
     #: Test and prompt together: only version-1 baselines (and old records) pair on it.
     fingerprint: str = ""
     scores: dict[str, bool] = field(default_factory=dict)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stall_ms: float | None = None
     prompt: str = DEFAULT_PROMPT_ID
     test_fingerprint: str = ""
     prompt_fingerprint: str = ""
@@ -125,6 +132,10 @@ class CellOutcome:
             cost=r.cost_if_live_usd,
             fingerprint=r.fingerprint or "",
             scores=scores,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            # Added to Result by the timing work; records written before it lack it.
+            stall_ms=getattr(r, "stall_ms", None),
             prompt=getattr(r, "prompt_id", None) or DEFAULT_PROMPT_ID,
             test_fingerprint=getattr(r, "test_fingerprint", "") or "",
             prompt_fingerprint=getattr(r, "prompt_fingerprint", "") or "",
@@ -147,6 +158,9 @@ class CellOutcome:
             "test_fingerprint": self.test_fingerprint,
             "prompt_fingerprint": self.prompt_fingerprint,
             "scores": dict(self.scores),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "stall_ms": None if self.stall_ms is None else round(self.stall_ms, 1),
         }
 
 
@@ -313,10 +327,14 @@ def _cell(data: Any) -> CellOutcome:
     temp = data.get("temperature")
     if temp is not None and (isinstance(temp, bool) or not isinstance(temp, int | float)):
         raise ValueError(f"cell temperature {temp!r} is not a number or null")
-    for key in ("latency_ms", "cost"):
+    for key in ("latency_ms", "cost", "stall_ms"):
         v = data.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise ValueError(f"cell field {key!r} is not a number or null: {v!r}")
+    for key in ("input_tokens", "output_tokens"):
+        v = data.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ValueError(f"cell field {key!r} is not a whole number >= 0 or null: {v!r}")
     scores = data.get("scores") or {}
     if not isinstance(scores, dict):
         raise ValueError("cell field 'scores' must be an object of name: passed")
@@ -339,6 +357,9 @@ def _cell(data: Any) -> CellOutcome:
         cost=data.get("cost"),
         fingerprint=str(data.get("fingerprint") or ""),
         scores={str(k): bool(v) for k, v in scores.items()},
+        input_tokens=data.get("input_tokens"),
+        output_tokens=data.get("output_tokens"),
+        stall_ms=data.get("stall_ms"),
         prompt=prompt,
         test_fingerprint=str(data.get("test_fingerprint") or ""),
         prompt_fingerprint=str(data.get("prompt_fingerprint") or ""),

@@ -141,9 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("alpha", "significance level (default 0.05)"),
         ("min-effect", "smallest rate change that counts, e.g. 0.05 = 5 points"),
-        ("latency-tolerance", "allowed p95 latency ratio, e.g. 1.25"),
-        ("latency-slack-ms", "p95 increases up to this many ms never count"),
-        ("cost-tolerance", "allowed cost-per-call ratio, e.g. 1.10"),
+        ("latency-tolerance", "smallest typical-latency ratio that can be a verdict, e.g. 1.25"),
+        ("latency-slack-ms", "typical-latency shifts up to this many ms never count"),
+        ("cost-tolerance", "smallest cost-per-call ratio that can be a verdict, e.g. 1.10"),
         ("min-pass-rate", "absolute pass-rate floor for every group"),
         ("min-cases", "fewest paired cases for a verdict"),
         ("correction", "holm or none"),

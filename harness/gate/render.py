@@ -2,9 +2,10 @@
 
 Both show the same rows: one per group and metric, with the values before and after, the
 change and its 95% interval, the counts behind it (paired cases, discordant pairs b/c or cases
-worse/better), the p-value (Holm-adjusted when the correction is on) and the verdict. Case
-lists follow: prompt changed (with the first changed lines), not comparable (test changed),
-flaky, added and removed cases.
+worse/better, cells left out for a harness stall, the token and price factors of a cost
+change), the p-value (Holm-adjusted when the correction is on) and the verdict. Per group
+follow what the pass-rate test could detect at all, then the case lists: prompt changed (with
+the first changed lines), not comparable (test changed), flaky, added and removed cases.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MAX_LISTED = 12
 LABELS = {
     "pass_rate": "pass rate",
     "schema_valid_rate": "schema valid",
-    "latency_p95": "p95 latency",
+    "latency": "latency",
     "cost_per_call": "cost/call",
     "pass_rate_floor": "pass floor",
 }
@@ -51,7 +52,7 @@ def _value(m: MetricResult, v: float | None) -> str:
         return "-"
     if m.metric in ("pass_rate", "schema_valid_rate", "pass_rate_floor"):
         return f"{v * 100:.1f}%"
-    if m.metric == "latency_p95":
+    if m.metric == "latency":
         return f"{v:,.0f} ms"
     return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
 
@@ -67,7 +68,10 @@ def _change(m: MetricResult) -> str:
         return text
     if math.isinf(m.change):
         return "x inf"
-    return f"x{m.change:.2f}"
+    text = f"x{m.change:.2f}"
+    if m.metric == "latency" and m.interval is not None:
+        text += f" [{m.interval[0]:.2f}, {m.interval[1]:.2f}]"
+    return text
 
 
 def _p(p: float | None) -> str:
@@ -81,17 +85,29 @@ def _evidence(m: MetricResult) -> str:
         if m.b is not None:
             text = f"n={m.cases} b={m.b} c={m.c}"
         else:
-            text = (
-                f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples) "
-                f"worse={m.worse} better={m.better}"
-            )
+            text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples)"
+            # No case-level comparison (no paired cases): nothing to count, not "None".
+            if m.worse is not None and m.better is not None:
+                text += f" worse={m.worse} better={m.better}"
         if m.test:
             text += f" {m.test}"
         return text
-    if m.metric == "latency_p95":
-        return f"n={m.samples_before}/{m.samples_after} tol x{m.threshold:g}"
+    if m.metric == "latency":
+        text = (
+            f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls) "
+            f"slower={m.worse} faster={m.better}"
+        )
+        if m.stalled_before or m.stalled_after:
+            text += f" stalled left out={m.stalled_before}/{m.stalled_after}"
+        return f"{text} tol x{m.threshold:g} {m.test}".rstrip()
     if m.metric == "cost_per_call":
-        return f"n={m.samples_before}/{m.samples_after} tol x{m.threshold:g}"
+        text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls)"
+        if m.tokens_ratio is not None and m.price_ratio is not None:
+            text += f" = tokens x{m.tokens_ratio:.2f}"
+            if m.interval is not None:
+                text += f" [{m.interval[0]:.2f}, {m.interval[1]:.2f}]"
+            text += f" x price/token x{m.price_ratio:.2f} (deterministic)"
+        return f"{text} tol x{m.threshold:g} {m.test}".rstrip()
     if m.metric == "pass_rate_floor":
         return f"n={m.samples_after} floor {(m.threshold or 0) * 100:g}%"
     return ""
@@ -183,7 +199,29 @@ def _notes(g: GroupComparison) -> list[str]:
     for m in g.metrics:
         if m.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NOT_COMPARABLE):
             notes.append(f"{LABELS.get(m.metric, m.metric)}: {m.verdict.value}: {m.reason}")
+        elif m.metric == "latency" and (m.stalled_before or m.stalled_after):
+            notes.append(f"latency: {m.reason}")
+    power = _power(g)
+    if power:
+        notes.append(power)
     return notes
+
+
+def _power(g: GroupComparison) -> str | None:
+    """What the pass-rate test of a group could flag at all (its n and alpha)."""
+    m = g.metric("pass_rate")
+    if m is None or not m.cases or m.detectable_cases is None:
+        return None
+    if m.detectable is None:
+        return (
+            f"pass rate: cannot detect any change with {m.cases} cases "
+            f"(a verdict needs at least {m.detectable_cases} cases to change the same way)"
+        )
+    return (
+        f"pass rate: the smallest change it could flag is {m.detectable * 100:.1f} pts "
+        f"({m.detectable_cases} of {m.cases} cases changing the same way, "
+        "every other case unchanged)"
+    )
 
 
 def _missing(comparison: Comparison) -> str | None:
@@ -200,11 +238,16 @@ def _missing(comparison: Comparison) -> str | None:
     )
 
 
+def _tests(comparison: Comparison) -> int:
+    return sum(1 for g in comparison.groups for m in g.metrics if m.p_value is not None)
+
+
 def _settings_line(comparison: Comparison) -> str:
     s = comparison.settings
     adjust = "Holm-adjusted p" if s.correction == "holm" else "no correction"
     text = (
-        f"alpha {s.alpha:g} ({adjust}), min effect {s.min_effect * 100:g} pts, "
+        f"alpha {s.alpha:g} ({adjust} over {_tests(comparison)} tests), "
+        f"min effect {s.min_effect * 100:g} pts, "
         f"latency x{s.latency_tolerance:g} (+{s.latency_slack_ms:g} ms slack), "
         f"cost x{s.cost_tolerance:g}, min cases {s.min_cases}"
     )

@@ -10,6 +10,7 @@ page at a time, which keeps 10,000+ cells responsive.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from markupsafe import Markup
 
 from harness.report import charts
+from harness.report.decision import decide
 from harness.report.markdown import fmt_time
 from harness.report.views import (
     ALL_SUITES,
@@ -49,6 +51,8 @@ STATUS_CODE = {"passed": "P", "failed": "F", "error": "E", "skipped": "S"}
 #: one runaway answer from making the page unusable.
 MAX_OUTPUT_CHARS = 20_000
 MAX_MESSAGE_CHARS = 50_000
+
+log = logging.getLogger("harness.report")
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -195,13 +199,26 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
             latencies[column_key(r)].append(r.latency_ms)
     frontier = [p.label for p in charts.pareto_frontier(points)]
     return {
-        "cost": charts.quality_vs_cost(points),
+        "cost": _drawn(charts.quality_vs_cost, points),
         "frontier": frontier,
         "unpriced": unpriced,
         "unanswered": unanswered,
-        "latency": charts.latency_distribution([(labels[k], v) for k, v in latencies.items()]),
-        "schema": charts.schema_validity(schema_rows),
+        "latency": _drawn(
+            charts.latency_distribution, [(labels[k], v) for k, v in latencies.items()]
+        ),
+        "schema": _drawn(charts.schema_validity, schema_rows),
     }
+
+
+def _drawn(chart: Any, data: Any) -> str | None:
+    """A chart's SVG, or None (the page then shows no chart) when it cannot be drawn: a
+    chart must never cost the report, summary.md or the exports."""
+    try:
+        svg: str | None = chart(data)
+    except Exception as exc:
+        log.warning("chart %s not drawn: %s: %s", chart.__name__, type(exc).__name__, exc)
+        return None
+    return svg
 
 
 def render_html(
@@ -232,6 +249,7 @@ def render_html(
     runs = model.runs
     suites = list(dict.fromkeys(r.suite for r in results))
     chart_data = build_charts(results, model.overall)
+    decision = decide(model.overall, results)
     template = env.get_template("report.html.j2")
     return template.render(
         title=_title(runs),
@@ -243,6 +261,8 @@ def render_html(
         suites=suites,
         targets=list(dict.fromkeys(r.target for r in results)),
         charts=chart_data,
+        decision=decision,
+        multi_temp=len({g.temperature for g in model.overall}) > 1,
         failures=model.failures,
         n_results=len(results),
         css=Markup(_template_text("report.css")),

@@ -119,7 +119,7 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
         same.stdout.fnmatch_lines(["*llm-harness gate*", "*gate: no regression"])
         assert _gate(same_dir)["has_regression"] is False
         # Replayed calls keep their recorded timings (the baseline rounds them to 0.1 ms).
-        assert _metric(_gate(same_dir), "latency_p95")["change"] == pytest.approx(1.0, abs=0.01)
+        assert _metric(_gate(same_dir), "latency")["change"] == pytest.approx(1.0, abs=0.01)
 
     # Live again with four times the invalid-JSON rate: a schema-validity regression.
     with runs.simulator(_sim(invalid_json_rate=0.4)):
@@ -146,7 +146,7 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
         slow, slow_dir = runs.run("--llm-cache=off", "--llm-concurrency=100", *gate)
     assert slow.ret == 6
     result = _gate(slow_dir)
-    assert _metric(result, "latency_p95")["verdict"] == "regression"
+    assert _metric(result, "latency")["verdict"] == "regression"
     assert _metric(result, "schema_valid_rate")["verdict"] == "no significant change"
 
 
