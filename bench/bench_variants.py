@@ -40,6 +40,7 @@ def variant_suite() -> str:
     return f"""\
 name: items
 targets: [openai:gpt-4o-mini]
+temperatures: [0.0]
 max_tokens: 50
 schema: {SCHEMA}
 prompts:
@@ -55,6 +56,7 @@ def single_suite(user: str) -> str:
     return f"""\
 name: items
 targets: [openai:gpt-4o-mini]
+temperatures: [0.0]
 max_tokens: 50
 schema: {SCHEMA}
 prompt: {{user: "{user}"}}

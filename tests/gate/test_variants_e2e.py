@@ -38,6 +38,7 @@ def _variant_suite(v2: str = "Item {{ n }}/two: answer as JSON.") -> str:
     return f"""\
 name: items
 targets: [openai:gpt-4o-mini]
+temperatures: [0.0]
 max_tokens: 50
 schema: {SCHEMA}
 prompts:
@@ -56,6 +57,7 @@ def _single_suite(user: str, extra: dict[int, str] | None = None) -> str:
     return f"""\
 name: items
 targets: [openai:gpt-4o-mini]
+temperatures: [0.0]
 max_tokens: 50
 schema: {SCHEMA}
 prompt:
