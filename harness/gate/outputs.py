@@ -70,8 +70,8 @@ class VariantView:
         ]
         lines = [
             "each prompt variant against its suite's first, paired on the same cases "
-            "(exact McNemar / sign-flip for repeats, Holm over all of them; latency and cost "
-            "are ratios, as in the gate)",
+            "(the gate's tests: exact McNemar, or sign-flip with repeats, for the rates; latency "
+            "and cost as the gate judges them; Holm over all of them)",
             table,
         ]
         if worse:
