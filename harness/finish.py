@@ -116,8 +116,7 @@ def summary_text(groups: list[GroupStats]) -> str:
 
 def finish_run(session: RunSession) -> FinishOutcome:
     outcome = FinishOutcome()
-    # Every record is on disk before anything reads the run or writes beside it.
-    session.sync_records()
+    # Every record is on disk already: RunSession.record writes each as it is reported.
     results = session.results
     settings = session.settings
     if not results:

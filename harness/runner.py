@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.cache import CacheMode, ResponseCache, cache_key
+from harness.cache import ResponseCache, cache_key
 from harness.errors import (
     AuthError,
     BudgetExceeded,
@@ -43,7 +43,7 @@ from harness.errors import (
     ProviderError,
     TransientError,
 )
-from harness.providers import create_provider
+from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
 from harness.retry import RetryPolicy
 from harness.stalls import StallLog
@@ -53,8 +53,8 @@ from harness.types import Completion, Request
 log = logging.getLogger("harness.runner")
 
 DEFAULT_CONCURRENCY = 16
-#: Providers whose calls share one in-process model: more than one at a time only queues.
-SERIAL_PROVIDERS = {"local": 1}
+#: Providers with a cap of their own on calls in flight (ProviderInfo.max_concurrency).
+SERIAL_PROVIDERS = {n: i.max_concurrency for n, i in PROVIDERS.items() if i.max_concurrency}
 #: How often the loop's wake-up lag is sampled, and at most how many samples are kept. A
 #: stall is seen from the first wake-up due inside it, so it is under-counted by at most this.
 LAG_SAMPLE_S = 0.01
@@ -155,7 +155,7 @@ class Runner:
             return CallOutcome(
                 completion, cached=True, cost_usd=0.0, cost_if_live_usd=original_cost
             )
-        if self.cache.mode is CacheMode.REPLAY:
+        if self.cache.mode.offline:
             return CallOutcome(
                 error=CacheMiss(
                     f"not in the cache (mode replay sends no calls): {target.id}; "

@@ -10,7 +10,6 @@ import asyncio
 import email.utils
 import json
 import math
-import os
 import re
 import time
 import warnings
@@ -133,15 +132,6 @@ def warm_models(*pairs: tuple[Any, Mapping[str, Any]]) -> None:
 
 
 # -- settings --------------------------------------------------------------------------
-
-
-def resolve_base_url(settings: ProviderSettings, env_var: str | None) -> str | None:
-    """Target config, then the environment variable, then None (the SDK default)."""
-    if settings.base_url:
-        return settings.base_url
-    if env_var:
-        return os.environ.get(env_var) or None
-    return None
 
 
 def strict_validation(settings: ProviderSettings) -> bool:

@@ -24,8 +24,6 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
-BASE_URL_ENV = "ANTHROPIC_BASE_URL"
-
 FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -379,7 +377,7 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
     key = settings.require_key()
     client = anthropic.AsyncAnthropic(
         api_key=key,
-        base_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        base_url=settings.base_url,
         max_retries=0,
         http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),

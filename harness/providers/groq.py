@@ -19,8 +19,6 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Usage
 
-BASE_URL_ENV = "GROQ_BASE_URL"
-
 
 class GroqProvider(ChatCompletionsProvider):
     name: ClassVar[str] = "groq"
@@ -70,7 +68,7 @@ def create(settings: ProviderSettings) -> GroqProvider:
     key = settings.require_key()
     client = groq.AsyncGroq(
         api_key=key,
-        base_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        base_url=settings.base_url,
         max_retries=0,
         http_client=sdk_http_client(settings.options, "httpx"),
         _strict_response_validation=common.strict_validation(settings),

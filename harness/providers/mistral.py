@@ -30,7 +30,6 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
-BASE_URL_ENV = "MISTRAL_BASE_URL"
 #: Response header with the time spent behind Mistral's gateway, in ms.
 TIMING_HEADER = "x-envoy-upstream-service-time"
 #: The running call's slot for that header (each call runs in its own task and context).
@@ -343,7 +342,7 @@ def create(settings: ProviderSettings) -> MistralProvider:
     async_http.event_hooks["response"].append(_capture_timing)
     client = Mistral(
         api_key=key,
-        server_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        server_url=settings.base_url,
         client=sync_http,
         async_client=async_http,
         retry_config=None,  # the runner owns retries

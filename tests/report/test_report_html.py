@@ -36,6 +36,18 @@ def test_model_output_with_script_is_inert_text() -> None:
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js
 
 
+def test_names_and_metadata_with_script_are_escaped_in_the_page() -> None:
+    # Suite names, target ids and run metadata are written by the template itself (not
+    # through script_json): only jinja's autoescape keeps them text.
+    results = sample_results(targets=["openai:gpt-4o-mini", f"openai-compatible:{XSS}"])
+    for r in results:
+        r.suite += XSS
+    meta = {**META, "git_commit": XSS, "argv": [XSS]}
+    html = render_html(results, meta, summarize(results))
+    assert html.count("<script") == 2
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
 def test_script_json_never_contains_a_literal_lt() -> None:
     text = script_json({"x": "</script><!-- \u2028"})
     assert "<" not in text and "\u2028" not in text
