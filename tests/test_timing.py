@@ -252,3 +252,46 @@ def test_a_latency_miss_larger_than_the_stall_is_plain() -> None:
 def test_a_sub_second_stall_is_shown_in_ms() -> None:
     score = latency(_ctx(1300.0, 450.0), {"max_ms": 1000})
     assert "timing unreliable: 450 ms client stall" in score.reason
+
+
+_SUITE = """\
+name: {name}
+cases:
+  - {{id: one, vars: {{x: "1"}}}}
+  - {{id: two, vars: {{x: "2"}}}}
+targets: [{target}]
+temperatures: [null]
+prompt: {{user: "Echo {{{{ x }}}}"}}
+max_tokens: 5
+"""
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["backend-chosen", "worker-undecided"])
+def test_a_later_suites_provider_is_built_before_the_first_suites_calls(
+    tmp_path: Path, recorders: dict[str, Recorder], write: bool
+) -> None:
+    from harness.config import Settings
+    from harness.session import RunSession
+    from harness.suite import load_suite
+
+    suites = []
+    for name, target in (("first", "slow_a:m"), ("second", "slow_b:m")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(_SUITE.format(name=name, target=target))
+        suites.append(load_suite(path).cells((), None))
+    settings = Settings(
+        rootdir=tmp_path, cache_dir=tmp_path / "cache", cache=CacheMode.OFF, out=tmp_path / "run"
+    )
+    session = RunSession(settings, write=write)
+    try:
+        for cells in suites:  # collection
+            session.note_cells(cells)
+        for cells in suites:  # the run: each suite's calls submitted at its first cell
+            session.prefetch((c, c.case.id) for c in cells)
+            for cell in cells:
+                assert session.evaluate(cell, cell.case.id).data["status"] == "passed"
+    finally:
+        session.close()
+    kinds = [(kind, name) for kind, name, _ in recorders["slow_a"].events]
+    first_call = kinds.index(("call", "slow_a"))
+    assert {("build", "slow_a"), ("build", "slow_b")} <= set(kinds[:first_call])
