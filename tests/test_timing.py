@@ -295,3 +295,22 @@ def test_a_later_suites_provider_is_built_before_the_first_suites_calls(
     kinds = [(kind, name) for kind, name, _ in recorders["slow_a"].events]
     first_call = kinds.index(("call", "slow_a"))
     assert {("build", "slow_a"), ("build", "slow_b")} <= set(kinds[:first_call])
+
+
+def test_a_cached_entry_with_timing_that_is_not_a_number_is_a_miss(tmp_path: Path) -> None:
+    # Cache folders are data others may write: a crafted stall_ms must cost a call, not
+    # crash the record (it is rounded when the result is filled).
+    cache = ResponseCache(tmp_path / "cache", CacheMode.USE)
+    try:
+        good = Completion(text="ok", latency_ms=120.0, stall_ms=15.0, provider_ms=90.0)
+        assert cache.put("k", good, 0.0)
+        hit = cache.get("k")
+        assert hit is not None and (hit[0].stall_ms, hit[0].provider_ms) == (15.0, 90.0)
+        for field, bad in (("stall_ms", "slow"), ("provider_ms", [1])):
+            entry = dict(cache._cache.get("k"))  # type: ignore[union-attr]
+            entry["completion"] = {**entry["completion"], field: bad}
+            cache._cache.set("k2", entry)  # type: ignore[union-attr]
+            assert cache.get("k2") is None
+        assert any("unknown format" in line for line in cache.problems)
+    finally:
+        cache.close()
