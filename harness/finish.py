@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness import named_metrics
 from harness.errors import ConfigError
 from harness.session import RunSession
 from harness.stats import GroupStats, summarize
@@ -87,10 +88,13 @@ def summary_text(groups: list[GroupStats]) -> str:
     rows: list[tuple[str, ...]] = [_with_prompt(SUMMARY_COLUMNS, "prompt", variants)]
     # Targets that did not run at all (no key, unsupported) get one line below, not a row of
     # dashes per suite and temperature.
+    # A target that ran at some temperatures keeps its skipped groups as rows (their
+    # skipped column says so): only a target none of whose cells ran is "not run".
+    ran_targets = {g.target for g in groups if g.skipped < g.cells}
     shown: list[GroupStats] = []
     not_run: list[GroupStats] = []
     for g in groups:
-        (not_run if g.cells and g.skipped == g.cells else shown).append(g)
+        (not_run if g.cells and g.target not in ran_targets else shown).append(g)
     for g in shown:
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
         ran = g.cells - g.skipped
@@ -120,6 +124,15 @@ def summary_text(groups: list[GroupStats]) -> str:
         listed = ", ".join(f"{target} ({n})" for target, n in cells.items())
         lines.append(f"not run, every cell skipped (reasons above): {listed}")
     return "\n".join(lines)
+
+
+def _with_metrics(
+    g: GroupStats, metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    row = g.to_dict()
+    if g.key in metrics:  # only groups whose assertions name metrics get the key
+        row["metrics"] = metrics[g.key]
+    return row
 
 
 def _with_prompt(row: tuple[str, ...], prompt: str, show: bool) -> tuple[str, ...]:
@@ -167,6 +180,9 @@ def finish_run(session: RunSession) -> FinishOutcome:
     for problem in session.cache_problems():
         text += f"\nwarning: {problem}"
     outcome.sections.append(("llm-harness summary", text))
+    metrics = named_metrics.aggregate(results)
+    if metrics:
+        outcome.sections.append(("llm-harness metrics", named_metrics.metrics_text(metrics)))
 
     variants = _variants(session, outcome)
     # Judge before the report is written, so report.html shows the gate's verdicts.
@@ -175,7 +191,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
     meta = session.meta()
     store = session.run_store()
     if store is not None:
-        summary = [g.to_dict() for g in groups]
+        summary = [_with_metrics(g, metrics) for g in groups]
         if variants is not None:
             _attach_variant_rows(summary, variants.rows)
         outcome.files["summary.json"] = store.write_json("summary.json", summary)
