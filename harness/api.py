@@ -18,7 +18,6 @@ from typing import Any
 from harness.cells import Cell
 from harness.config import OPTIONS, Settings, resolve_value
 from harness.errors import HarnessError
-from harness.scoring import ScoreContext, run_assertions
 from harness.session import RunSession
 from harness.suite import load_suite
 from harness.targets import TargetSpec
@@ -98,50 +97,20 @@ class CellClient:
             repeat=self.repeat,
             options=dict(self.target.options),
         )
-        outcome = self.session.calls.run(self.target, request)
         n = len(self.results)
-        result = Result(
-            run_id=self.session.run_id,
-            suite="pytest",
+        result, outcome = self.session.engine.complete(
+            self.target,
+            request,
             case_id=self.case_id if n == 0 else f"{self.case_id}#{n + 1}",
-            target=self.target.id,
-            provider=self.target.provider,
-            model=self.target.model,
-            temperature=self.temperature,
-            repeat=self.repeat,
-            status="error",
-            passed=False,
-            prompt=[{"role": m.role, "content": m.content} for m in messages],
             nodeid=self.case_id,
-            retries=outcome.retries,
-            queue_ms=outcome.queue_ms,
-            cached=outcome.cached,
-        )
-        if outcome.error is not None or outcome.completion is None:
-            result.error = str(outcome.error)
-            result.error_kind = getattr(outcome.error, "kind", None)
-            self._record(result)
-            raise outcome.error or HarnessError("no completion")
-        c = outcome.completion
-        from harness.session import _fill_completion, _score_dict
-
-        _fill_completion(result, c, outcome)
-        ctx = ScoreContext(
-            output=c.text,
-            completion=c,
             schema=schema,
-            cached=outcome.cached,
-            latency_ms=c.latency_ms,
-            ttft_ms=c.ttft_ms,
-            cost_usd=outcome.cost_if_live_usd,
-            judge=self.session.judge,
+            assertions=assertions,
         )
-        passed, scores = run_assertions(ctx, list(assertions))
-        result.scores = [_score_dict(s) for s in scores]
-        result.schema_valid = next((s.passed for s in scores if s.name == "schema-valid"), None)
-        result.passed = passed
-        result.status = "passed" if passed else "failed"
         self._record(result)
+        if outcome.error is not None:
+            raise outcome.error
+        c = outcome.completion
+        assert c is not None
         return LLMResponse(c.text, c, outcome.cached, outcome.cost_usd, result, result.scores)
 
     def _record(self, result: Result) -> None:
@@ -204,10 +173,10 @@ def run_suites(
         for i, cell in enumerate(cells, start=1):
             reason = session.skip_reason(cell)
             if reason:
-                session.record(session.skipped_verdict(cell, reason).result)
+                session.record(session.skipped(cell, reason))
             else:
                 evaluated = session.evaluate(cell)
-                session.record(None, evaluated.data, evaluated.job)
+                session.record(None, evaluated.data, evaluated.line)
             done = session.progress()
             if progress and done is not None and (i % 50 == 0 or i == len(cells)):
                 progress(f"{i}/{len(cells)} cells; " + done.line())

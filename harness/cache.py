@@ -46,8 +46,11 @@ _TRANSPORT_OPTIONS = {"strict_validation", "n_threads", "api_key_env", "timeout"
 
 
 class CacheMode(enum.StrEnum):
-    """use: read and write; refresh: call and overwrite; replay: read only, a miss fails
-    the cell and nothing is sent; off: neither read nor write."""
+    """What ``--llm-cache`` means, in one place: every stage asks the mode (reads, writes,
+    offline, surely_misses) instead of comparing it with a value.
+
+    use: read and write; refresh: call and overwrite; replay: read only, a miss fails the
+    cell and nothing is sent; off: neither read nor write (the cache folder is not used)."""
 
     USE = "use"
     REFRESH = "refresh"
@@ -64,11 +67,34 @@ class CacheMode(enum.StrEnum):
 
     @property
     def reads(self) -> bool:
+        """Answers are looked up in the cache."""
         return self in (CacheMode.USE, CacheMode.REPLAY)
 
     @property
     def writes(self) -> bool:
+        """Live answers are stored."""
         return self in (CacheMode.USE, CacheMode.REFRESH)
+
+    @property
+    def offline(self) -> bool:
+        """Nothing is sent: a miss fails the cell, and no API key is needed for what the
+        cache holds."""
+        return self is CacheMode.REPLAY
+
+    @property
+    def uses_folder(self) -> bool:
+        """The cache folder is used at all (also for the parsed-suite cache)."""
+        return self is not CacheMode.OFF
+
+    def surely_misses(self, directory: Path) -> bool:
+        """Every call will be live: the cache is not read, or holds nothing yet."""
+        if not self.reads:
+            return True
+        return not self.offline and not (Path(directory) / DB_FILE).exists()
+
+
+#: The file diskcache keeps its index in: there is no cache before it exists.
+DB_FILE = "cache.db"
 
 
 def key_parts(request: Request, base_url: str | None = None) -> dict[str, Any]:
@@ -112,7 +138,7 @@ class ResponseCache:
         self._preloaded: dict[str, Any] = {}
         #: Answers waiting for flush(); reads see them already.
         self._deferred: dict[str, dict[str, Any]] = {}
-        if mode is not CacheMode.OFF:
+        if mode.uses_folder:
             import diskcache
 
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -22,14 +22,38 @@ from harness.cache import CacheMode
 from harness.targets import parse_filter
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"expected a number >= 1, got {value}")
-    return value
+def whole_number(minimum: int) -> Callable[[Any], int]:
+    """A parser of whole numbers >= ``minimum`` (text, or a number from TOML; never a bool).
+    Shared by the run options and the gate settings, so both read and complain alike."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        try:
+            number = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if number < minimum:
+            raise ValueError(f"expected a number >= {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+def choice(what: str, valid: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser of one of ``valid`` (case-insensitive), naming ``what`` when it is not."""
+
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in valid:
+            raise ValueError(f"invalid {what} {text!r}; valid modes: {', '.join(valid)}")
+        return value
+
+    return parse
+
+
+_positive_int = whole_number(1)
+_non_negative_int = whole_number(0)
 
 
 def _positive_float(text: str) -> float:
@@ -42,32 +66,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise ValueError(f"expected a number >= 0, got {value}")
-    return value
-
-
 def _cache_mode(text: str) -> CacheMode:
     return CacheMode.parse(text)
 
 
-def _gate(text: str) -> str:
-    value = text.strip().lower()
-    if value not in ("off", "warn", "fail"):
-        raise ValueError(f"invalid gate mode {text!r}; valid modes: off, warn, fail")
-    return value
-
-
-def _worker_mode(text: str) -> str:
-    value = text.strip().lower()
-    if value not in ("auto", "on", "off"):
-        raise ValueError(f"invalid worker mode {text!r}; valid modes: auto, on, off")
-    return value
+_gate = choice("gate mode", ("off", "warn", "fail"))
+_worker_mode = choice("worker mode", ("auto", "on", "off"))
 
 
 def _bool(text: str) -> bool:

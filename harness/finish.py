@@ -18,6 +18,8 @@ log = logging.getLogger("harness.finish")
 
 #: Above this p95 event-loop lag the summary says latencies include client-side delay.
 LOOP_LAG_WARN_MS = 20.0
+#: A single stall this long is reported too, whatever the percentiles say.
+LOOP_STALL_WARN_MS = 100.0
 
 
 @dataclass
@@ -114,8 +116,7 @@ def summary_text(groups: list[GroupStats]) -> str:
 
 def finish_run(session: RunSession) -> FinishOutcome:
     outcome = FinishOutcome()
-    # Every record is on disk before anything reads the run or writes beside it.
-    session.sync_records()
+    # Every record is on disk already: RunSession.record writes each as it is reported.
     results = session.results
     settings = session.settings
     if not results:
@@ -132,12 +133,15 @@ def finish_run(session: RunSession) -> FinishOutcome:
         f"{sum(r.status == 'skipped' for r in results)} skipped"
     )
     lag = session.runner_loop_lag()
-    if lag is not None and lag["p95"] > LOOP_LAG_WARN_MS:
+    largest = (lag or {}).get("largest_stall_ms", (lag or {}).get("max", 0.0))
+    if lag is not None and (lag["p95"] > LOOP_LAG_WARN_MS or largest > LOOP_STALL_WARN_MS):
+        stalled = sum(1 for r in results if not r.cached and (r.stall_ms or 0) > 0)
         text += (
             "\nnote: the process making the calls was busy while they were in flight "
-            f"(event-loop lag p50 {lag['p50']:.0f} ms, p95 {lag['p95']:.0f} ms), so latencies "
-            "include up to that much client-side delay; lower --llm-concurrency when comparing "
-            "latency"
+            f"(event-loop lag p50 {lag['p50']:.0f} ms, p95 {lag['p95']:.0f} ms, largest stall "
+            f"{largest:.0f} ms), so latencies include client-side delay: {stalled} calls "
+            "overlapped a stall (their stall_ms says how much); lower --llm-concurrency when "
+            "comparing latency"
         )
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from harness.cache import CacheMode
 from harness.config import OPTIONS, OPTIONS_BY_NAME, Option, Settings, resolve_value
 from harness.errors import ConfigError, SuiteError
 from harness.session import RunSession
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 SESSION_KEY = pytest.StashKey[RunSession]()
 #: Seconds between progress lines while calls are in flight.
 PROGRESS_INTERVAL_S = 5.0
-PROVIDER_MARKERS = ("openai", "anthropic", "groq", "mistral", "openai_compatible", "local")
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,8 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "llm(targets=[...], temperatures=[...], repeat=1): run the test once per "
         "target x temperature x repeat with an `llm` fixture bound to that cell",
     )
-    for name in PROVIDER_MARKERS:
-        config.addinivalue_line("markers", f"{name}: cells that call the {name} provider")
+    from harness.providers import PROVIDERS
+
+    for info in PROVIDERS.values():
+        config.addinivalue_line(
+            "markers", f"{info.marker}: cells that call the {info.marker} provider"
+        )
     settings = _settings(config)
     if settings.prices is not None:
         # Checked here so a bad price file is one usage error, not a failure in every cell.
@@ -279,7 +281,10 @@ class HarnessPlugin:
             and (call.when == "call" or report.skipped)
         ):
             report.llm_results = list(results)
-            report.llm_job = getattr(item, "llm_job", None)
+            # The record as the worker process encoded it (None: encoded when written).
+            # Moved, not copied: items and reports live to the end of the session.
+            report.llm_line = getattr(item, "llm_line", None)
+            item.llm_line = None  # type: ignore[attr-defined]
             item._llm_reported = True  # type: ignore[attr-defined]
         return report
 
@@ -290,10 +295,12 @@ class HarnessPlugin:
         if not results or self.is_worker or report.nodeid in self._recorded:
             return
         self._recorded.add(report.nodeid)
-        job = getattr(report, "llm_job", None)
+        line = getattr(report, "llm_line", None)
         for data in results:
             # Made into a Result only when the run's results are read (finish), not here.
-            self.session.record(None, data, job)
+            # Written now, as the cell is reported: a reported cell is on disk.
+            self.session.record(None, data, line)
+        report.llm_line = None  # type: ignore[attr-defined]  # written; reports are kept
         self._maybe_progress()
 
     def _maybe_progress(self) -> None:
@@ -398,7 +405,7 @@ class SuiteFile(pytest.File):
         try:
             from harness.suite_cache import load_suite_cached
 
-            cache_dir = None if settings.cache is CacheMode.OFF else settings.resolved_cache_dir
+            cache_dir = settings.resolved_cache_dir if settings.cache.uses_folder else None
             suite = load_suite_cached(self.path, cache_dir)
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
@@ -444,7 +451,7 @@ class CellItem(pytest.Item):
         super().__init__(**kwargs)
         self.cell = cell
         self.llm_results: list[dict[str, Any]] = []
-        self.llm_job: int | None = None
+        self.llm_line: bytes | None = None
 
     @property
     def _harness(self) -> HarnessPlugin:
@@ -456,8 +463,7 @@ class CellItem(pytest.Item):
         session = self.config.stash[SESSION_KEY]
         reason = session.skip_reason(self.cell)
         if reason:
-            verdict = session.skipped_verdict(self.cell, reason, self.nodeid)
-            self.llm_results = [verdict.result.to_dict()]
+            self.llm_results = [session.skipped(self.cell, reason, self.nodeid).to_dict()]
             _skip(reason)
 
     def runtest(self) -> None:
@@ -466,7 +472,7 @@ class CellItem(pytest.Item):
         evaluated = session.evaluate(self.cell, self.nodeid)
         data = evaluated.data
         self.llm_results = [data]
-        self.llm_job = evaluated.job
+        self.llm_line = evaluated.line
         if data["status"] == "skipped":
             _skip(data.get("skip_reason") or "skipped")
         if evaluated.message:
@@ -545,7 +551,7 @@ def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
     target, temperature, repeat = param
     session = request.config.stash[SESSION_KEY]
     env = target.missing_key()
-    if env and session.settings.cache.value != "replay":
+    if env and not session.settings.cache.offline:
         pytest.skip(f"{target.id}: {env} is not set; set it to run this target")
     node = request.node
     node.llm_results = []

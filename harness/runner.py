@@ -8,7 +8,12 @@ concurrent.futures.Future of a CallOutcome. The runner:
 - retries once, here, under one RetryPolicy (SDK retries are off), counting every retry;
 - enforces the USD budget with in-flight reservations;
 - stops calling a provider after an auth failure instead of failing every cell slowly;
-- prices each live completion and writes it to the cache.
+- prices each live completion and writes it to the cache;
+- builds every provider a batch of calls needs (SDK import, client) in the submitting
+  thread before it releases the batch to the loop (``prepare``), so no call in flight is
+  timed while the harness imports an SDK;
+- records, per call, how much loop stall overlapped its timing window (``stall_ms``, see
+  harness.stalls).
 No pytest import: the plugin, the CLI and the library API all drive the same runner.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import random
@@ -24,10 +30,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.cache import CacheMode, ResponseCache, cache_key
+from harness.cache import ResponseCache, cache_key
 from harness.errors import (
     AuthError,
     BudgetExceeded,
@@ -37,9 +43,10 @@ from harness.errors import (
     ProviderError,
     TransientError,
 )
-from harness.providers import create_provider
+from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
 from harness.retry import RetryPolicy
+from harness.stalls import StallLog
 from harness.stats import percentile
 from harness.targets import TargetSpec
 from harness.types import Completion, Request
@@ -47,10 +54,11 @@ from harness.types import Completion, Request
 log = logging.getLogger("harness.runner")
 
 DEFAULT_CONCURRENCY = 16
-#: Providers whose calls share one in-process model: more than one at a time only queues.
-SERIAL_PROVIDERS = {"local": 1}
-#: How often the loop's wake-up lag is sampled, and at most how many samples are kept.
-LAG_SAMPLE_S = 0.05
+#: Providers with a cap of their own on calls in flight (ProviderInfo.max_concurrency).
+SERIAL_PROVIDERS = {n: i.max_concurrency for n, i in PROVIDERS.items() if i.max_concurrency}
+#: How often the loop's wake-up lag is sampled, and at most how many samples are kept. A
+#: stall is seen from the first wake-up due inside it, so it is under-counted by at most this.
+LAG_SAMPLE_S = 0.01
 MAX_LAG_SAMPLES = 200_000
 #: GIL switch interval while the runner's loop thread is alive (see _ensure_loop).
 SWITCH_INTERVAL_S = 0.001
@@ -128,6 +136,11 @@ class Runner:
         self._switch_interval: float | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._lag_ms: list[float] = []
+        self._stalls = StallLog()
+        #: When the lag watcher's current wake-up is due (None while it is not sleeping).
+        self._lag_due: float | None = None
+        #: Held while a provider is built, so two submitting threads build it once.
+        self._build_lock = threading.Lock()
         self._flush_handle: asyncio.TimerHandle | None = None
 
     # -- public API ------------------------------------------------------------------
@@ -143,7 +156,7 @@ class Runner:
             return CallOutcome(
                 completion, cached=True, cost_usd=0.0, cost_if_live_usd=original_cost
             )
-        if self.cache.mode is CacheMode.REPLAY:
+        if self.cache.mode.offline:
             return CallOutcome(
                 error=CacheMiss(
                     f"not in the cache (mode replay sends no calls): {target.id}; "
@@ -174,9 +187,28 @@ class Runner:
             else:
                 pending.append((target, request, fut))
         if pending:
+            self.prepare(target for target, _, _ in pending)
             loop = self._ensure_loop()
             loop.call_soon_threadsafe(self._spawn, pending)
         return futures
+
+    def prepare(self, targets: Iterable[TargetSpec]) -> None:
+        """Import the SDK and build the client of every provider these targets need, in the
+        calling thread, now. ``submit_many`` calls it before it hands calls to the loop, so no
+        SDK import (anthropic's takes over a second) or client construction ever runs on the
+        loop while other calls are in flight and being timed. Callers that know a run's
+        targets early (the worker, while pytest collects) call it sooner still. A provider
+        that cannot be built is remembered; its calls end with that error, unsent."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            raise RuntimeError("Runner.prepare must not run on the runner's loop thread")
+        seen: set[int] = set()
+        for target in targets:
+            if id(target) in seen:
+                continue
+            seen.add(id(target))
+            # A failure is remembered and reported by each of the target's calls (_call).
+            with contextlib.suppress(HarnessError):
+                self._provider(target)
 
     def refusal(self, target: TargetSpec, request: Request) -> str | None:
         """Why this call would end without being sent (the provider cannot be built, or it
@@ -280,14 +312,19 @@ class Runner:
         while True:
             busy_before = self._in_flight()
             done_before = self.progress.done
-            started = time.perf_counter()
+            due = self._lag_due = time.perf_counter() + LAG_SAMPLE_S
             await asyncio.sleep(LAG_SAMPLE_S)
-            late_ms = (time.perf_counter() - started - LAG_SAMPLE_S) * 1000
+            woke = time.perf_counter()
+            self._lag_due = None
+            late_ms = (woke - due) * 1000
             # In flight at either end, or some finished in between (then they were in
             # flight while the loop was late, even if all are done by now).
             busy = busy_before or self._in_flight() or self.progress.done != done_before
-            if busy and len(self._lag_ms) < MAX_LAG_SAMPLES:
-                self._lag_ms.append(max(0.0, late_ms))
+            if busy:
+                # The loop could not run from the moment this wake-up was due until now.
+                self._stalls.add(due, woke)
+                if len(self._lag_ms) < MAX_LAG_SAMPLES:
+                    self._lag_ms.append(max(0.0, late_ms))
 
     def _in_flight(self) -> bool:
         with self._lock:
@@ -302,7 +339,14 @@ class Runner:
         def at(q: float) -> float:
             return round(percentile(samples, q * 100) or 0.0, 1)  # the one definition
 
-        return {"p50": at(0.5), "p95": at(0.95), "max": at(1.0), "samples": len(samples)}
+        return {
+            "p50": at(0.5),
+            "p95": at(0.95),
+            "max": at(1.0),
+            "samples": len(samples),
+            # The longest stall (merged wake-ups): one 2 s stall hides under any percentile.
+            "largest_stall_ms": round(self._stalls.largest_ms, 1),
+        }
 
     async def _shutdown(self) -> None:
         if self._lag_task is not None:
@@ -347,14 +391,18 @@ class Runner:
             settings.api_key_env,
             tuple(sorted((k, repr(v)) for k, v in settings.options.items())),
         )
-        if ident in self._provider_errors:
-            raise self._provider_errors[ident]
-        if ident not in self._providers:
-            try:
-                self._providers[ident] = create_provider(settings)
-            except HarnessError as exc:
-                self._provider_errors[ident] = exc
-                raise
+        provider = self._providers.get(ident)
+        if provider is not None:
+            return provider, settings
+        with self._build_lock:
+            if ident in self._provider_errors:
+                raise self._provider_errors[ident]
+            if ident not in self._providers:
+                try:
+                    self._providers[ident] = create_provider(settings)
+                except HarnessError as exc:
+                    self._provider_errors[ident] = exc
+                    raise
         return self._providers[ident], settings
 
     def _flush_cache(self) -> None:
@@ -452,7 +500,9 @@ class Runner:
                 try:
                     # asyncio.timeout, not wait_for: no extra task per call.
                     async with asyncio.timeout(request.timeout_s + TIMEOUT_GRACE_S):
-                        return await provider.complete(request)
+                        sent = time.perf_counter()
+                        completion = await provider.complete(request)
+                    return self._with_stall(completion, sent)
                 except TimeoutError:
                     error: ProviderError = TransientError(
                         f"no answer within {request.timeout_s:g} s (timeout_s)",
@@ -472,6 +522,15 @@ class Runner:
                 raise error
             outcome.retries += 1
             await asyncio.sleep(wait)
+
+
+    def _with_stall(self, completion: Completion, sent: float) -> Completion:
+        """The completion with the loop stall that overlapped its timing window (which lies
+        inside [sent, now]) recorded as ``stall_ms``."""
+        stall = self._stalls.overlap_ms(sent, time.perf_counter(), self._lag_due)
+        if stall <= 0.0:
+            return completion
+        return replace(completion, stall_ms=round(stall, 3))
 
 
 def provider_setup_error(target: TargetSpec) -> str | None:

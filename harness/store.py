@@ -26,11 +26,18 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def encode(result: Result | dict[str, Any]) -> bytes:
+    """A record as one results.jsonl line: the one encoding of a record on disk."""
+    data = result.to_dict() if isinstance(result, Result) else result
+    return (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
 class RunStore:
     """Append-only writer for one run directory. Thread-safe (cells finish on any thread),
-    and safe beside another process's RunStore on the same directory (pytest's process and
-    its worker both append): each line is one write(2) to a file opened O_APPEND, which
-    the kernel never interleaves with another append."""
+    and safe beside another process's RunStore on the same directory: each line is one
+    write(2) to a file opened O_APPEND, which the kernel never interleaves with another
+    append. Within a run only pytest's process writes (the worker process sends its
+    records already encoded, see harness.worker_protocol)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
@@ -39,10 +46,10 @@ class RunStore:
         self._lock = threading.Lock()
         self._fd: int | None = None
 
-    def append(self, result: Result | dict[str, Any]) -> None:
-        """Write one record at once (no buffer), so a crash keeps every finished cell."""
-        data = result.to_dict() if isinstance(result, Result) else result
-        line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    def append(self, result: Result | dict[str, Any] | bytes) -> None:
+        """Write one record at once (no buffer), so a crash keeps every finished cell.
+        ``bytes`` is a record encode() made already (the worker process does that)."""
+        line = result if isinstance(result, bytes) else encode(result)
         with self._lock:
             if self._fd is None:
                 self._fd = os.open(

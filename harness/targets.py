@@ -40,9 +40,7 @@ class TargetSpec:
 
     def settings(self) -> ProviderSettings:
         info = PROVIDERS[self.provider]
-        base_url = self.base_url
-        if base_url is None and info.base_url_env:
-            base_url = os.environ.get(info.base_url_env) or None
+        base_url = info.base_url(self.base_url)
         return ProviderSettings(
             name=self.provider,
             api_key_env=self.api_key_env or info.api_key_env,
@@ -59,7 +57,7 @@ class TargetSpec:
 
     @property
     def marker(self) -> str:
-        return self.provider.replace("-", "_")
+        return PROVIDERS[self.provider].marker
 
 
 def parse_target(raw: object) -> TargetSpec:

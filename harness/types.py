@@ -94,6 +94,13 @@ class Completion:
     #: Time to the first content or tool-call delta; None for non-streaming calls.
     ttft_ms: float | None = None
     request_id: str | None = None
+    #: Time the provider says it spent on the call (a header or usage field, see each
+    #: adapter); None when it reports none. Compare with ``latency_ms``: the rest is network
+    #: and client.
+    provider_ms: float | None = None
+    #: Part of ``latency_ms`` during which the runner's event loop was stalled (the client,
+    #: not the provider, was slow); 0 when none overlapped the call (harness.stalls).
+    stall_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,6 +160,10 @@ class Result:
     latency_ms: float | None = None
     ttft_ms: float | None = None
     queue_ms: float | None = None
+    #: Client-side loop stall inside the latency window (see Completion.stall_ms).
+    stall_ms: float | None = None
+    #: Provider-reported processing time (see Completion.provider_ms).
+    provider_ms: float | None = None
     tokens_per_s: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None

@@ -9,16 +9,20 @@ pytest's own per-item work goes on. Live answers come back to be scored in pytes
 which idles while it waits for them. It is used for runs of at least AUTO_MIN_CELLS cells
 (``--llm-worker``).
 
-The worker is the same pipeline, not a second one: it builds a RunSession from the parent's
-Settings and runs ``Runner`` and ``RunSession.verdict`` exactly as the in-process path does.
+The worker is the same pipeline, not a second one: it builds the same in-process backend
+(harness.backends.InProcess: the Runner and the Engine) from the parent's Settings.
 Every live call of the run goes through it while it exists (cells, plain-test ``llm`` calls,
 judges), so the concurrency limits, the budget and the auth short-circuit stay run-wide.
 
-Protocol: pickled tuples over the child's stdin (requests) and a duplicate of its stdout
-(replies); the child points its own stdout at its stderr, which goes to ``worker.log`` in the
-run directory, so a stray print can never corrupt a reply. API keys never cross the pipe: the
-child inherits the environment. The child ignores SIGINT: on Ctrl-C the parent closes it,
-which cancels its calls in flight; every answer already received is in the cache.
+Protocol: the typed messages of harness.worker_protocol, pickled over the child's stdin
+(requests) and a duplicate of its stdout (replies); the child points its own stdout at its
+stderr, which goes to ``worker.log`` in the run directory, so a stray print can never corrupt
+a reply. API keys never cross the pipe: the child inherits the environment. The child ignores
+SIGINT: on Ctrl-C the parent closes it, which cancels its calls in flight; every answer
+already received is in the cache.
+
+Only pytest's process writes results.jsonl: a record the worker made comes back encoded with
+its answer and is written when pytest reports the cell (harness.session.RunSession.record).
 
 This module is the pytest process's side (WorkerClient); the child's loop is in
 harness.worker_child.
@@ -37,11 +41,13 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from harness import worker_protocol as msg
 from harness.errors import TransientError
+from harness.worker_protocol import WorkerJobError
 
 if TYPE_CHECKING:
     from harness.cells import Cell
@@ -49,6 +55,8 @@ if TYPE_CHECKING:
     from harness.runner import CallOutcome, Progress
     from harness.targets import TargetSpec
     from harness.types import Request
+
+__all__ = ["AUTO_MIN_CELLS", "WorkerClient", "WorkerGone", "WorkerJobError"]
 
 log = logging.getLogger("harness.worker")
 
@@ -61,16 +69,8 @@ _BOOTSTRAP = (
     f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
     "from harness.worker_child import main; raise SystemExit(main())"
 )
-#: Record requests go to the worker in batches of this many, or after this long.
-RECORD_BATCH = 64
-RECORD_DELAY_S = 0.05
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
-
-#: One cell's answer: ("scored", result dict, failure message or None) when the worker
-#: scored it (a cache hit, an error), ("live", CallOutcome) for a live answer, which
-#: pytest's process scores (see harness.worker_child.serve).
-CellReply = tuple[Any, ...]
 
 
 class WorkerGone(TransientError):
@@ -79,14 +79,10 @@ class WorkerGone(TransientError):
     kind = "worker_gone"
 
 
-class WorkerJobError(Exception):
-    """Scoring a cell raised in the worker; the message carries the worker's traceback."""
-
-
 class WorkerClient:
     """The pytest process's handle on its worker. For calls it offers the Runner's own
-    interface (submit_many, run, progress, loop_lag, close), so the library API and the
-    ``llm`` fixture use either without knowing which; cells go through evaluate_many."""
+    interface (submit_many, run, loop_lag, close; ``progress``), so the Engine's judges and
+    the ``llm`` fixture use either without knowing which; cells go through evaluate_many."""
 
     def __init__(
         self, settings: Settings, run_id: str, log_path: Path, live: Iterable[str] = ()
@@ -100,13 +96,21 @@ class WorkerClient:
         self._ids = itertools.count(1)
         self._futures: dict[int, concurrent.futures.Future[Any]] = {}
         self._cell_jobs: dict[int, int] = {}
-        self._cell_answers: dict[int, Any] = {}
+        self._cell_answers: dict[int, msg.CellAnswer] = {}
         self._replied = threading.Condition()
         self._lock = threading.Lock()
         self._gone: str | None = None
         self._closed = False
         self._final_lag: dict[str, float] | None = None
-        self._to_record: list[int] = []
+        #: One handler per kind of answer (the cell answers wait for cell_reply()).
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            msg.CellScored: self._cell_answered,
+            msg.CellLive: self._cell_answered,
+            msg.CellFailed: self._cell_answered,
+            msg.CallDone: self._resolve,
+            msg.LoopLag: self._resolve,
+        }
+        self._answered: dict[int, msg.CellAnswer] = {}
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the worker
         # The child imports with this process's sys.path (as multiprocessing's spawn does):
@@ -130,7 +134,7 @@ class WorkerClient:
         self._in: IO[bytes] = self._proc.stdin
         self._out: IO[bytes] = self._proc.stdout
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._send(("init", settings, run_id, sorted(set(live))))
+        self._send(msg.Init(settings, run_id, tuple(sorted(set(live)))))
         self._writer = threading.Thread(
             target=self._write, name="llm-harness-worker-writer", daemon=True
         )
@@ -143,10 +147,8 @@ class WorkerClient:
     # -- requests ------------------------------------------------------------------------
 
     def add_cells(self, cells: Iterable[Cell]) -> None:
-        """Hand over cells as soon as they are collected. The worker renders their prompts,
-        reads their cache entries and loads the SDKs the misses will need, while pytest is
-        still collecting. Nothing is sent to a provider and nothing is scored before
-        evaluate_many: cells deselected later (-k, -m) cost no call."""
+        """Hand over cells as soon as they are collected (see worker_protocol.AddCells):
+        cells deselected later (-k, -m) cost no call."""
         batch = []
         with self._lock:
             for cell in cells:
@@ -156,7 +158,7 @@ class WorkerClient:
                 self._cell_jobs[id(cell)] = job
                 batch.append((job, cell))
         if batch and self._gone is None:
-            self._send(("cells", batch))
+            self._send(msg.AddCells(tuple(batch)))
 
     def evaluate_many(self, jobs: Iterable[tuple[Cell, str]]) -> list[int]:
         """Run and score these (cell, nodeid) pairs; returns their job ids, whose answers
@@ -168,45 +170,18 @@ class WorkerClient:
             # A job answers once: a cell run again (a rerun plugin) is sent again.
             go = [(self._cell_jobs.pop(id(cell)), nodeid) for cell, nodeid in jobs]
         if go and self._gone is None:
-            self._send(("go", go))
+            self._send(msg.Go(tuple(go)))
         return [job for job, _ in go]
 
-    def cell_reply(self, job: int) -> CellReply:
-        """Wait for a cell's answer (see CellReply). Raises WorkerGone when the worker
-        ended first and WorkerJobError when scoring the cell raised there."""
+    def cell_reply(self, job: int) -> msg.CellAnswer:
+        """Wait for a cell's answer. Raises WorkerGone when the worker ended first."""
         with self._replied:
             while job not in self._cell_answers and self._gone is None:
                 self._replied.wait()
             answer = self._cell_answers.pop(job, None)
         if answer is None:
             raise WorkerGone(self._gone or "the worker is closed")
-        if isinstance(answer, BaseException):
-            raise answer
-        reply: CellReply = answer
-        return reply
-
-    def record(self, job: int) -> None:
-        """Have the worker append the result it computed for this job to results.jsonl.
-        Sent in batches: RECORD_BATCH jobs, or whatever waited RECORD_DELAY_S."""
-        with self._lock:
-            self._to_record.append(job)
-            full = len(self._to_record) >= RECORD_BATCH
-        if full:
-            self._flush_records()
-
-    def _flush_records(self) -> None:
-        with self._lock:
-            jobs, self._to_record = self._to_record, []
-        if jobs and not self._closed:
-            self._send(("record", jobs))
-
-    def sync(self) -> None:
-        """Return once the worker has handled everything sent before (records written)."""
-        self._flush_records()
-        batch, (future,) = self._register([None])
-        self._send(("sync", batch[0][0]))
-        with contextlib.suppress(concurrent.futures.TimeoutError, WorkerGone):
-            future.result(timeout=CLOSE_TIMEOUT_S)
+        return answer
 
     @property
     def alive(self) -> bool:
@@ -217,7 +192,7 @@ class WorkerClient:
     ) -> list[concurrent.futures.Future[CallOutcome]]:
         batch, futures = self._register(calls)
         if batch:
-            self._send(("calls", batch))
+            self._send(msg.Calls(tuple(batch)))
         return futures
 
     def submit(
@@ -232,8 +207,8 @@ class WorkerClient:
         """The worker's event-loop lag while its calls were in flight."""
         if self._closed or self._gone:
             return self._final_lag
-        batch, (future,) = self._register([None])
-        self._send(("stats", batch[0][0]))
+        batch, (future,) = self._register([()])
+        self._send(msg.AskLoopLag(batch[0][0]))
         try:
             lag: dict[str, float] | None = future.result(timeout=CLOSE_TIMEOUT_S)
         except (concurrent.futures.TimeoutError, WorkerGone):
@@ -245,9 +220,8 @@ class WorkerClient:
         """Ask the worker to cancel what is in flight and exit; kill it if it will not."""
         if self._closed:
             return
-        self._flush_records()
         self._closed = True
-        self._send(("close",))
+        self._send(msg.Close())
         self._outbox.put(None)
         self._writer.join(timeout=CLOSE_TIMEOUT_S)
         try:
@@ -272,7 +246,10 @@ class WorkerClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _register(self, items: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+    def _register(
+        self, items: Iterable[tuple[Any, ...]]
+    ) -> tuple[list[Any], list[concurrent.futures.Future[Any]]]:
+        """A job id and a future for each item; the batch is the items with their ids."""
         batch: list[Any] = []
         futures: list[concurrent.futures.Future[Any]] = []
         with self._lock:
@@ -284,25 +261,20 @@ class WorkerClient:
                     continue
                 job = next(self._ids)
                 self._futures[job] = fut
-                batch.append((job, *item) if isinstance(item, tuple) else (job, item))
+                batch.append((job, *item))
         return batch, futures
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: Any) -> None:
         """Queue a message for the writer thread: pytest never waits on the pipe (a batch of
         thousands of cells is larger than the pipe's buffer)."""
-        if self._closed and message[0] != "close":
+        if self._closed and not isinstance(message, msg.Close):
             raise RuntimeError("the worker is closed")
         self._outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def _write(self) -> None:
-        """Writer thread: messages to the worker in order; None ends it. When nothing has
-        come for RECORD_DELAY_S it sends the records waiting for a batch."""
+        """Writer thread: messages to the worker in order; None ends it."""
         while True:
-            try:
-                data = self._outbox.get(timeout=RECORD_DELAY_S)
-            except queue.Empty:
-                self._flush_records()
-                continue
+            data = self._outbox.get()
             if data is None:
                 break
             try:
@@ -315,39 +287,33 @@ class WorkerClient:
             self._in.close()
 
     def _read(self) -> None:
-        """Reader thread: resolve each job's future as its reply arrives."""
+        """Reader thread: hand each answer to its handler as its Replies arrive."""
         while True:
             try:
-                message = pickle.load(self._out)
+                replies: msg.Replies = pickle.load(self._out)
             except (EOFError, OSError, pickle.UnpicklingError):
                 break
-            replies, snapshot = message
-            self._update_progress(snapshot)
-            answers = {}
-            for kind, job, payload in replies:
-                with self._lock:
-                    fut = self._futures.pop(job, None)
-                if fut is None:  # a cell's answer
-                    answers[job] = WorkerJobError(payload) if kind == "fail" else payload
-                elif fut.done():
-                    continue
-                elif kind == "fail":
-                    fut.set_exception(WorkerJobError(payload))
-                else:
-                    fut.set_result(payload)
-            if answers:
+            if replies.progress is not None:
+                self.progress = replies.progress
+            for answer in replies.answers:
+                self._handlers[type(answer)](answer)
+            if self._answered:
                 with self._replied:
-                    self._cell_answers.update(answers)
+                    self._cell_answers.update(self._answered)
                     self._replied.notify_all()
+                self._answered = {}
         if not self._closed:
             self._died("it exited")
 
-    def _update_progress(self, snapshot: tuple[Any, ...] | None) -> None:
-        if snapshot is None:
-            return
-        p = self.progress
-        (p.submitted, p.done, p.cache_hits, p.live, p.errors, p.retries, p.spent_usd,
-         p.reserved_usd) = snapshot
+    def _cell_answered(self, answer: msg.CellAnswer) -> None:
+        # Collected per burst: the waiting cells are woken once per Replies, not per cell.
+        self._answered[answer.job] = answer
+
+    def _resolve(self, answer: msg.CallDone | msg.LoopLag) -> None:
+        with self._lock:
+            fut = self._futures.pop(answer.job, None)
+        if fut is not None and not fut.done():
+            fut.set_result(answer.value)
 
     def _died(self, how: str) -> None:
         try:

@@ -1,12 +1,16 @@
 """The worker process's side of harness.worker: the loop that takes cells and calls from
-pytest's process, runs them through the same RunSession and Runner, and replies.
+pytest's process, runs them through the same in-process backend (Runner + Engine) that
+pytest's process would use, and answers with the messages of harness.worker_protocol.
 
-Started by WorkerClient with ``python -c`` (see harness.worker._BOOTSTRAP); the protocol and
-why the worker exists are described in harness.worker.
+Started by WorkerClient with ``python -c`` (see harness.worker._BOOTSTRAP); why the worker
+exists is described in harness.worker. It never builds a RunSession and never writes
+results.jsonl: a record it scores goes back encoded, for pytest's process to write.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import logging
 import os
@@ -16,14 +20,19 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from harness.cache import CacheMode
+from harness import worker_protocol as msg
 
 if TYPE_CHECKING:
-    from harness.session import RunSession
-    from harness.store import RunStore
+    import concurrent.futures
+
+    from harness.backends import InProcess
+    from harness.cells import Cell
+    from harness.runner import CallOutcome
+    from harness.types import Request
 
 log = logging.getLogger("harness.worker")
 
@@ -31,13 +40,27 @@ log = logging.getLogger("harness.worker")
 CHUNK = 64
 
 
-def _snapshot(session: RunSession) -> tuple[Any, ...] | None:
-    runner = session._runner
-    if runner is None:
-        return None
-    p = runner.progress
-    return (p.submitted, p.done, p.cache_hits, p.live, p.errors, p.retries, p.spent_usd,
-            p.reserved_usd)
+# Events of the worker's own, queued beside the parent's messages so that one thread handles
+# everything in order: lookups still to do, and calls the Runner's loop has finished.
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    cells: tuple[tuple[int, Cell], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CellRan:
+    job: int
+    cell: Cell
+    nodeid: str
+    future: concurrent.futures.Future[CallOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class _CallRan:
+    job: int
+    future: concurrent.futures.Future[CallOutcome]
 
 
 def _warm(providers: Iterable[str]) -> None:
@@ -57,164 +80,196 @@ def _warm(providers: Iterable[str]) -> None:
             log.debug("warming provider %s failed: %s", name, exc)
 
 
-def _read_requests(source: IO[bytes], events: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+def _read_requests(source: IO[bytes], events: queue.SimpleQueue[Any]) -> None:
     while True:
         try:
             events.put(pickle.load(source))
         except (EOFError, OSError, pickle.UnpicklingError):
-            events.put(("close",))
+            events.put(msg.Close())
             return
 
 
-def serve(
-    session: RunSession,
-    events: queue.SimpleQueue[tuple[Any, ...]],
-    out: IO[bytes],
-    live: set[str],
-) -> None:
-    """The worker's main thread: take cells in, look them up, run and score them, reply.
+class Server:
+    """The worker's main thread: take cells in, look them up, run and score them, answer.
 
     Calls run on the Runner's loop thread; their completions come back here through
     ``events`` so that scoring (which may itself make a judge call and wait for it) never
     runs on the loop. Large batches are taken CHUNK cells at a time, the rest put back at
-    the end of the queue, so the first results go out while later cells are still read.
+    the end of the queue, so the first answers go out while later cells are still read.
     """
-    from harness.cache import cache_key
 
-    # Cells received and not yet scored, by job. Also keeps them alive while the session
-    # caches their requests by id(cell) (session.forget drops both once scored).
-    cells: dict[int, Any] = {}
-    #: Jobs submitted to the runner and not yet answered: their lookup is done.
-    sent: set[int] = set()
-    warmed = set(live)
+    def __init__(
+        self,
+        local: InProcess,
+        events: queue.SimpleQueue[Any],
+        out: IO[bytes],
+        live: Iterable[str],
+    ) -> None:
+        self.local = local
+        self.engine = local.engine
+        self.events = events
+        self.out = out
+        self.live = set(live)
+        self.warmed = set(self.live)
+        # Cells received and not yet answered, by job. Also keeps them alive while the
+        # engine caches their requests by id(cell) (Engine.forget drops both once scored).
+        self.cells: dict[int, Cell] = {}
+        #: Jobs submitted to the runner and not yet answered: their lookup is done.
+        self.sent: set[int] = set()
+        # Answers of one burst of work go out as one message: the parent's reader then wakes
+        # (and takes the GIL from pytest) once per burst, not once per cell.
+        self.answers: list[msg.Answer] = []
+        self.closed = False
+        #: One handler per message type.
+        self.handlers: dict[type, Callable[[Any], None]] = {
+            msg.AddCells: self.on_add_cells,
+            _Lookup: self.on_lookup,
+            msg.Go: self.on_go,
+            _CellRan: self.on_cell_ran,
+            msg.Calls: self.on_calls,
+            _CallRan: self.on_call_ran,
+            msg.AskLoopLag: self.on_ask_loop_lag,
+            msg.Close: self.on_close,
+        }
 
-    # Replies of one burst of work go out as one message: the parent's reader then wakes
-    # (and takes the GIL from pytest) once per burst, not once per cell.
-    replies: list[tuple[str, int, Any]] = []
+    def serve(self) -> None:
+        while not self.closed:
+            message = self.events.get()
+            while True:
+                self.handlers[type(message)](message)
+                if self.closed:
+                    return
+                try:
+                    message = self.events.get_nowait()
+                except queue.Empty:
+                    break
+            self.send_answers()
 
-    def reply(kind: str, job: int, payload: Any) -> None:
-        replies.append((kind, job, payload))
-        if len(replies) >= CHUNK:  # a long burst still answers as it goes
-            send_replies()
+    # -- answers -----------------------------------------------------------------------
 
-    def send_replies() -> None:
-        if replies:
-            pickle.dump((replies, _snapshot(session)), out, pickle.HIGHEST_PROTOCOL)
-            replies.clear()
-        out.flush()
+    def answer(self, answer: msg.Answer) -> None:
+        self.answers.append(answer)
+        if len(self.answers) >= CHUNK:  # a long burst still answers as it goes
+            self.send_answers()
 
-    def on_done(kind: str, job_args: tuple[Any, ...]) -> Any:
-        return lambda fut: events.put((kind, job_args, fut))
+    def send_answers(self) -> None:
+        if self.answers:
+            runner = self.local.built_runner
+            progress = dataclasses.replace(runner.progress) if runner is not None else None
+            replies = msg.Replies(tuple(self.answers), progress)
+            pickle.dump(replies, self.out, pickle.HIGHEST_PROTOCOL)
+            self.answers.clear()
+        self.out.flush()
 
-    # Results scored here and not yet recorded: pytest's process says when to write each
-    # (as it reports the cell), so a run cut short records what pytest reported, no more.
-    scored: dict[int, dict[str, Any]] = {}
-    stores: list[RunStore] = []
-
-    def store() -> RunStore:
-        if not stores:
-            from harness.store import RunStore
-
-            stores.append(RunStore(session.out_dir))
-        return stores[0]
-
-    def request_or_fail(job: int, cell: Any) -> Any:
+    def request_or_fail(self, job: int, cell: Cell) -> Request | None:
         """The cell's request; None when its prompt does not render (the cell is then
         answered, once, with the error)."""
         try:
-            return session.request_for(cell)
+            return self.engine.request_for(cell)
         except Exception:
-            cells.pop(job)
-            reply("fail", job, traceback.format_exc())
+            self.cells.pop(job)
+            self.answer(msg.CellFailed(job, traceback.format_exc()))
             return None
 
-    def take(kind: str, items: list[Any]) -> list[Any]:
+    def queue_event(self, event: Callable[..., Any], *args: Any) -> None:
+        """A runner future's done-callback: ``event(*args, future)`` onto the queue."""
+        self.events.put(event(*args))
+
+    def take(self, items: tuple[Any, ...], rest: Callable[[tuple[Any, ...]], Any]) -> Any:
+        """The first CHUNK items; the rest go back to the end of the queue."""
         if len(items) > CHUNK:
-            events.put((kind, items[CHUNK:]))
+            self.events.put(rest(items[CHUNK:]))
         return items[:CHUNK]
 
-    while True:
-        message = events.get()
-        while True:
-            kind = message[0]
-            if kind == "close":
-                send_replies()
-                if stores:
-                    stores[0].close()
-                return
-            if kind == "cells":
-                # Known at once, looked up chunk by chunk: a "go" may come for any of them
-                # before its lookup chunk's turn (pytest may run cells in another order).
-                cells.update(message[1])
-                events.put(("lookup", message[1]))
-            elif kind == "lookup":
-                need_calls = set()
-                for job, cell in take("lookup", message[1]):
-                    if job not in cells or job in sent or cell.target.provider in live:
-                        # Answered or submitted already, or nothing in the cache to find.
-                        continue
-                    request = request_or_fail(job, cell)
-                    if request is None:
-                        continue
-                    key = cache_key(request, cell.target.settings().base_url)
-                    if not session.cache.preload(key) and not cell.target.missing_key():
-                        need_calls.add(cell.target.provider)
-                need_calls -= warmed
-                if need_calls and session.cache.mode is not CacheMode.REPLAY:
-                    warmed.update(need_calls)
-                    _warm(need_calls)
-            elif kind == "go":
-                jobs, calls = [], []
-                for job, nodeid in take("go", message[1]):
-                    cell = cells.get(job)
-                    if cell is None:
-                        continue  # answered already (its prompt failed to render)
-                    request = request_or_fail(job, cell)
-                    if request is None:
-                        continue
-                    jobs.append((job, cell, nodeid))
-                    calls.append((cell.target, request))
-                sent.update(job for job, _, _ in jobs)
-                futures = session.runner.submit_many(calls)
-                for job_args, fut in zip(jobs, futures, strict=True):
-                    fut.add_done_callback(on_done("scored", job_args))
-            elif kind == "scored":
-                (job, cell, nodeid), fut = message[1], message[2]
-                outcome = fut.result()
-                cells.pop(job, None)
-                sent.discard(job)
-                if outcome.completion is not None and not outcome.cached:
-                    # A live answer: scored by pytest's process, which has time while it
-                    # waits for calls; this process's one core is busy with the SDKs.
-                    reply("cell", job, ("live", outcome))
-                else:
-                    try:
-                        verdict = session.verdict(cell, outcome, nodeid)
-                        data = verdict.result.to_dict()
-                        scored[job] = data
-                        reply("cell", job, ("scored", data, verdict.message))
-                    except Exception:
-                        reply("fail", job, traceback.format_exc())
-                session.forget(cell)
-            elif kind == "record":
-                for job in message[1]:
-                    store().append(scored.pop(job))
-            elif kind == "sync":
-                reply("synced", message[1], None)
-            elif kind == "calls":
-                jobs = message[1]
-                futures = session.runner.submit_many((t, r) for _, t, r in jobs)
-                for (job, _, _), fut in zip(jobs, futures, strict=True):
-                    fut.add_done_callback(on_done("outcome", (job,)))
-            elif kind == "outcome":
-                reply("call", message[1][0], message[2].result())
-            elif kind == "stats":
-                reply("stats", message[1], session.runner_loop_lag())
-            try:
-                message = events.get_nowait()
-            except queue.Empty:
-                break
-        send_replies()
+    # -- handlers ----------------------------------------------------------------------
+
+    def on_add_cells(self, message: msg.AddCells) -> None:
+        # Known at once, looked up chunk by chunk: a Go may come for any of them before its
+        # lookup chunk's turn (pytest may run cells in another order).
+        self.cells.update(message.cells)
+        self.events.put(_Lookup(message.cells))
+        if not self.local.cache.mode.offline:
+            # Clients of the surely-live providers are built before any call too.
+            self.local.runner.prepare(
+                c.target for _, c in message.cells
+                if c.target.provider in self.live and not c.target.missing_key()
+            )
+
+    def on_lookup(self, message: _Lookup) -> None:
+        from harness.cache import cache_key
+
+        cache = self.local.cache
+        need_calls = set()
+        targets = []
+        for job, cell in self.take(message.cells, _Lookup):
+            if job not in self.cells or job in self.sent or cell.target.provider in self.live:
+                # Answered or submitted already, or nothing in the cache to find.
+                continue
+            request = self.request_or_fail(job, cell)
+            if request is None:
+                continue
+            key = cache_key(request, cell.target.settings().base_url)
+            if not cache.preload(key) and not cell.target.missing_key():
+                need_calls.add(cell.target.provider)
+                targets.append(cell.target)
+        need_calls -= self.warmed
+        if need_calls and not cache.mode.offline:
+            self.warmed.update(need_calls)
+            # SDK imported and client built now, before a Go releases any call.
+            self.local.runner.prepare(targets)
+
+    def on_go(self, message: msg.Go) -> None:
+        jobs, calls = [], []
+        for job, nodeid in self.take(message.jobs, msg.Go):
+            cell = self.cells.get(job)
+            if cell is None:
+                continue  # answered already (its prompt failed to render)
+            request = self.request_or_fail(job, cell)
+            if request is None:
+                continue
+            jobs.append((job, cell, nodeid))
+            calls.append((cell.target, request))
+        self.sent.update(job for job, _, _ in jobs)
+        futures = self.local.runner.submit_many(calls)
+        for (job, cell, nodeid), fut in zip(jobs, futures, strict=True):
+            # Back to this thread as an event: scoring never runs on the runner's loop.
+            fut.add_done_callback(functools.partial(self.queue_event, _CellRan, job, cell, nodeid))
+
+    def on_cell_ran(self, message: _CellRan) -> None:
+        from harness.store import encode
+
+        job, cell = message.job, message.cell
+        outcome = message.future.result()
+        self.cells.pop(job, None)
+        self.sent.discard(job)
+        if outcome.completion is not None and not outcome.cached:
+            # A live answer: scored by pytest's process (see worker_protocol.CellLive).
+            self.answer(msg.CellLive(job, outcome))
+            self.engine.forget(cell)
+            return
+        try:
+            verdict = self.engine.verdict(cell, outcome, message.nodeid)
+            data = verdict.result.to_dict()
+            self.answer(msg.CellScored(job, data, encode(data), verdict.message))
+        except Exception:
+            self.answer(msg.CellFailed(job, traceback.format_exc()))
+        self.engine.forget(cell)
+
+    def on_calls(self, message: msg.Calls) -> None:
+        calls = message.calls
+        futures = self.local.runner.submit_many((t, r) for _, t, r in calls)
+        for (job, _, _), fut in zip(calls, futures, strict=True):
+            fut.add_done_callback(functools.partial(self.queue_event, _CallRan, job))
+
+    def on_call_ran(self, message: _CallRan) -> None:
+        self.answer(msg.CallDone(message.job, message.future.result()))
+
+    def on_ask_loop_lag(self, message: msg.AskLoopLag) -> None:
+        self.answer(msg.LoopLag(message.job, self.local.loop_lag()))
+
+    def on_close(self, message: msg.Close) -> None:
+        self.send_answers()
+        self.closed = True
 
 
 def main() -> int:
@@ -223,22 +278,21 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     source = sys.stdin.buffer
-    kind, settings, run_id, live = pickle.load(source)
-    assert kind == "init"
+    init = pickle.load(source)
+    assert isinstance(init, msg.Init)
     # Read requests from the start: the parent must never block on a full pipe while this
     # process is still importing.
-    events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(source, events), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    _warm(live)
-    from harness.session import RunSession
+    _warm(init.live)
+    from harness.backends import InProcess
 
-    # write=False: the parent records every result; this process only computes them.
-    session = RunSession(settings, run_id=run_id, write=False)
+    local = InProcess(init.settings, init.run_id)
     try:
-        serve(session, events, out, set(live))
+        Server(local, events, out, init.live).serve()
     finally:
-        session.close()
+        local.close()
         out.close()
         logging.shutdown()
     # Everything is closed and flushed (the cache included); skip the interpreter's own

@@ -71,6 +71,22 @@ def test_a_busy_calling_process_is_named_beside_the_latencies(
     monkeypatch.setattr(session, "runner_loop_lag", lambda: lag)
     text = "\n".join(body for _, body in finish_run(session).sections)
     assert "event-loop lag p50 30 ms, p95 80 ms" in text
-    monkeypatch.setattr(session, "runner_loop_lag", lambda: {**lag, "p95": 5.0})
+    monkeypatch.setattr(session, "runner_loop_lag", lambda: {**lag, "p95": 5.0, "max": 30.0,
+                                                             "largest_stall_ms": 30.0})
     text = "\n".join(body for _, body in finish_run(session).sections)
     assert "event-loop lag" not in text
+
+
+def test_one_long_stall_is_reported_though_the_percentiles_are_low(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = RunSession(Settings(rootdir=tmp_path), write=False)
+    stalled = result("openai:gpt-4o-mini")
+    stalled.stall_ms = 1900.0
+    session.record(stalled)
+    session.record(result("openai:gpt-4o-mini"))
+    lag = {"p50": 1.0, "p95": 3.0, "max": 1900.0, "samples": 400, "largest_stall_ms": 1905.0}
+    monkeypatch.setattr(session, "runner_loop_lag", lambda: lag)
+    text = "\n".join(body for _, body in finish_run(session).sections)
+    assert "largest stall 1905 ms" in text
+    assert "1 calls overlapped a stall" in text

@@ -81,6 +81,29 @@ def test_llm_marker_and_fixture_give_cached_recorded_calls(
     assert all(r["cached"] for r in records(pytester.path / "run2"))
 
 
+def test_llm_fixture_without_a_key_replays_in_replay_mode_and_skips_otherwise(
+    pytester: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_plain=PLAIN_TEST)
+    pytester.runpytest_subprocess("--llm-out=run1", "--llm-report=false").assert_outcomes(
+        passed=4
+    )
+    for provider in ("OPENAI", "GROQ"):
+        monkeypatch.delenv(f"{provider}_API_KEY")
+    # Replay needs no key for what the cache holds: the calls are answered, not skipped.
+    replay = pytester.runpytest_subprocess(
+        "--llm-out=run2", "--llm-report=false", "--llm-cache=replay"
+    )
+    replay.assert_outcomes(passed=4)
+    assert sim.request_count() == 4
+    assert all(r["cached"] for r in records(pytester.path / "run2"))
+    # Any other mode would send calls: each test is skipped, naming the variable to set.
+    use = pytester.runpytest_subprocess("--llm-out=run3", "--llm-report=false", "-rs")
+    use.assert_outcomes(skipped=4)
+    use.stdout.fnmatch_lines(["*openai:gpt-4o-mini: OPENAI_API_KEY is not set*"])
+    assert sim.request_count() == 4
+
+
 def test_marker_without_targets_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import pytest\n\n@pytest.mark.llm()\ndef test_x(llm):\n    pass\n")
     result = pytester.runpytest()
@@ -140,3 +163,14 @@ def test_the_collector_freeze_is_undone_at_session_end(
     result = pytester.runpytest("evals", "--llm-report=false", "--llm-out=run")
     result.assert_outcomes(passed=4, failed=2)
     assert gc.get_freeze_count() == before
+
+
+def test_every_provider_has_its_marker(pytester: pytest.Pytester) -> None:
+    from harness.providers import PROVIDERS
+
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        [f"@pytest.mark.{info.marker}: cells that call the {info.marker} provider"
+         for info in PROVIDERS.values()]
+    )
+    assert {info.marker for info in PROVIDERS.values()} >= {"openai_compatible", "local"}

@@ -276,3 +276,31 @@ def test_a_cell_run_twice_is_answered_twice(project: pytest.Pytester, sim: Simul
     )
     result.assert_outcomes(passed=CELLS)
     assert sim.request_count() == CELLS  # the second answer came from the cache
+
+
+def test_every_cell_pytest_reported_is_on_disk_when_pytest_is_killed(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    out = project.path / "run"
+    run(project, out, "--llm-worker=on").assert_outcomes(passed=CELLS)
+    # A cached run killed (no cleanup, no flush) right after pytest reported 30 cells.
+    project.makeconftest(
+        "import os, pytest\n"
+        "seen = []\n"
+        "@pytest.hookimpl(trylast=True)\n"
+        "def pytest_runtest_logreport(report):\n"
+        "    if report.when == 'call' and report.passed:\n"
+        "        seen.append(report.nodeid)\n"
+        "        with open('reported.txt', 'a') as fh:\n"
+        "            fh.write(report.nodeid + '\\n')\n"
+        "        if len(seen) == 30:\n"
+        "            os._exit(9)\n"
+    )
+    killed = project.path / "killed"
+    result = run(project, killed, "--llm-worker=on")
+    assert result.ret == 9
+    reported = (project.path / "reported.txt").read_text().splitlines()
+    assert len(reported) == 30
+    on_disk = [r["nodeid"] for r in records(killed)]
+    assert set(reported) <= set(on_disk)
+    assert all(r["cached"] for r in records(killed))

@@ -117,8 +117,7 @@ class CellOutcome:
             scores=scores,
             input_tokens=r.input_tokens,
             output_tokens=r.output_tokens,
-            # Added to Result by the timing work; records written before it lack it.
-            stall_ms=getattr(r, "stall_ms", None),
+            stall_ms=r.stall_ms,
         )
 
     def to_line(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from harness.config import whole_number
 from harness.errors import ConfigError
 
 PYPROJECT_TABLE = "tool.llm-harness.gate"
@@ -94,16 +95,8 @@ def _non_negative(text: Any) -> float:
     return value
 
 
-def _count(text: Any) -> int:
-    if isinstance(text, bool):
-        raise ValueError(f"expected a whole number, got {text!r}")
-    try:
-        value = int(str(text).strip()) if not isinstance(text, int) else text
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"expected a number >= 1, got {value}")
-    return value
+#: The same whole-number rule (and messages) as the run options'.
+_count = whole_number(1)
 
 
 def _optional_floor(text: Any) -> float | None:

@@ -7,7 +7,8 @@ ConfigError naming the extra to install (``pip install 'llm-harness[groq]'``).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 from harness.errors import ConfigError
 from harness.providers.base import Provider, ProviderSettings
@@ -15,86 +16,109 @@ from harness.providers.base import Provider, ProviderSettings
 
 @dataclass(frozen=True)
 class ProviderInfo:
+    """Everything the harness knows about a provider, declared once: the registry, the
+    pytest markers, the key and base-URL variables and ``llm-harness providers`` read it."""
+
     name: str
+    #: The adapter module (imported on first use; exposes ``create(settings)``).
     module: str
-    api_key_env: str | None
-    base_url_env: str | None
+    #: The pip extra that installs its SDK: ``pip install 'llm-harness[<extra>]'``.
     extra: str
-    default_base_url: str | None
     #: The SDK's import name and distribution, checked without importing it (importing
     #: anthropic alone takes seconds).
-    sdk_module: str = ""
-    sdk_dist: str = ""
+    sdk_module: str
+    sdk_dist: str
+    #: Where the API key is read from (None: the provider needs none).
+    api_key_env: str | None = None
+    #: The environment variable that overrides the base URL, and the SDK's own default.
+    base_url_env: str | None = None
+    default_base_url: str | None = None
+    #: Calls at most in flight at once whatever --llm-concurrency says (None: no cap of its
+    #: own); the local model runs one call at a time, so more would only queue.
+    max_concurrency: int | None = None
     #: What a user should know about this provider's settings.
     notes: str = ""
 
+    @property
+    def marker(self) -> str:
+        """The pytest marker of this provider's cells (``-m openai_compatible``)."""
+        return self.name.replace("-", "_")
+
+    def base_url(self, explicit: str | None) -> str | None:
+        """The one base-URL rule: the target's own, then the environment variable, then
+        None (the SDK's default)."""
+        if explicit:
+            return explicit
+        if self.base_url_env:
+            return os.environ.get(self.base_url_env) or None
+        return None
+
 
 PROVIDERS: dict[str, ProviderInfo] = {
-    "openai": ProviderInfo(
-        "openai",
-        "harness.providers.openai",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "openai",
-        "https://api.openai.com/v1",
-        "openai",
-        "openai",
-        "o1/o3/o4 and gpt-5/-mini/-nano take only temperature 1 (others: unsupported)",
-    ),
-    "anthropic": ProviderInfo(
-        "anthropic",
-        "harness.providers.anthropic",
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "anthropic",
-        "https://api.anthropic.com",
-        "anthropic",
-        "anthropic",
-        "temperature/top_p/top_k unsupported by the current API; seed not sent",
-    ),
-    "groq": ProviderInfo(
-        "groq",
-        "harness.providers.groq",
-        "GROQ_API_KEY",
-        "GROQ_BASE_URL",
-        "groq",
-        "https://api.groq.com",
-        "groq",
-        "groq",
-        "json_schema structured output depends on the model",
-    ),
-    "mistral": ProviderInfo(
-        "mistral",
-        "harness.providers.mistral",
-        "MISTRAL_API_KEY",
-        "MISTRAL_BASE_URL",
-        "mistral",
-        "https://api.mistral.ai",
-        "mistralai",
-        "mistralai",
-    ),
-    "openai-compatible": ProviderInfo(
-        "openai-compatible",
-        "harness.providers.openai_compatible",
-        None,
-        "OPENAI_COMPATIBLE_BASE_URL",
-        "openai",
-        None,
-        "openai",
-        "openai",
-        "needs a base URL: OPENAI_COMPATIBLE_BASE_URL or a target's base_url",
-    ),
-    "local": ProviderInfo(
-        "local",
-        "harness.providers.local",
-        None,
-        None,
-        "local",
-        None,
-        "llama_cpp",
-        "llama-cpp-python",
-        "Gemma 3 270M in-process; one call at a time",
-    ),
+    info.name: info
+    for info in (
+        ProviderInfo(
+            name="openai",
+            module="harness.providers.openai",
+            extra="openai",
+            sdk_module="openai",
+            sdk_dist="openai",
+            api_key_env="OPENAI_API_KEY",
+            base_url_env="OPENAI_BASE_URL",
+            default_base_url="https://api.openai.com/v1",
+            notes="o1/o3/o4 and gpt-5/-mini/-nano take only temperature 1 (others: unsupported)",
+        ),
+        ProviderInfo(
+            name="anthropic",
+            module="harness.providers.anthropic",
+            extra="anthropic",
+            sdk_module="anthropic",
+            sdk_dist="anthropic",
+            api_key_env="ANTHROPIC_API_KEY",
+            base_url_env="ANTHROPIC_BASE_URL",
+            default_base_url="https://api.anthropic.com",
+            notes="temperature/top_p/top_k unsupported by the current API; seed not sent",
+        ),
+        ProviderInfo(
+            name="groq",
+            module="harness.providers.groq",
+            extra="groq",
+            sdk_module="groq",
+            sdk_dist="groq",
+            api_key_env="GROQ_API_KEY",
+            base_url_env="GROQ_BASE_URL",
+            default_base_url="https://api.groq.com",
+            notes="json_schema structured output depends on the model",
+        ),
+        ProviderInfo(
+            name="mistral",
+            module="harness.providers.mistral",
+            extra="mistral",
+            sdk_module="mistralai",
+            sdk_dist="mistralai",
+            api_key_env="MISTRAL_API_KEY",
+            base_url_env="MISTRAL_BASE_URL",
+            default_base_url="https://api.mistral.ai",
+        ),
+        ProviderInfo(
+            name="openai-compatible",
+            module="harness.providers.openai_compatible",
+            extra="openai",
+            sdk_module="openai",
+            sdk_dist="openai",
+            base_url_env="OPENAI_COMPATIBLE_BASE_URL",
+            notes="needs a base URL: OPENAI_COMPATIBLE_BASE_URL or a target's base_url",
+        ),
+        ProviderInfo(
+            name="local",
+            module="harness.providers.local",
+            extra="local",
+            sdk_module="llama_cpp",
+            sdk_dist="llama-cpp-python",
+            max_concurrency=1,
+            notes="Gemma 3 270M in-process; one call at a time",
+        ),
+    )
 }
 
 
@@ -107,11 +131,13 @@ def provider_info(name: str) -> ProviderInfo:
 
 
 def create_provider(settings: ProviderSettings) -> Provider:
-    """Import the adapter module and build its provider from ``settings``.
+    """Import the adapter module and build its provider from ``settings``, whose base URL
+    is resolved here (ProviderInfo.base_url) so adapters take ``settings.base_url`` as is.
 
     Each adapter module exposes ``create(settings) -> Provider``.
     """
     info = provider_info(settings.name)
+    settings = replace(settings, base_url=info.base_url(settings.base_url))
     try:
         module = importlib.import_module(info.module)
     except ImportError as exc:

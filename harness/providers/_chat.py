@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from harness.errors import BadRequest, ProviderError, TransientError, Unsupported
 from harness.providers import _common as common
 from harness.types import Completion, Request, Usage
+
+#: The Stainless SDKs' switch (openai._constants.RAW_RESPONSE_HEADER, same in groq) that makes
+#: a request return the response object, headers included, instead of only the parsed body.
+RAW_RESPONSE = "X-Stainless-Raw-Response"
 
 
 class ChatCompletionsProvider:
@@ -41,6 +46,9 @@ class ChatCompletionsProvider:
     body_options: ClassVar[tuple[str, ...]] = ()
     #: The chat-completions path under the client's base URL.
     chat_path: ClassVar[str] = "/chat/completions"
+    #: Response header with the provider's own processing time in ms (OpenAI documents
+    #: ``openai-processing-ms``; llama.cpp's server sends it too), recorded as provider_ms.
+    timing_header: ClassVar[str | None] = "openai-processing-ms"
 
     def __init__(
         self, client: Any, sdk: Any, *, secret: str | None, stream_usage: bool = True
@@ -49,6 +57,10 @@ class ChatCompletionsProvider:
         self._sdk = sdk
         # Imported here: some SDKs load their types lazily, on the first create() call.
         self._chat_types = importlib.import_module(f"{sdk.__name__}.types.chat")
+        common.warm_models(
+            (self._chat_types.ChatCompletion, common.MIN_CHAT),
+            (self._chat_types.ChatCompletionChunk, common.MIN_CHUNK),
+        )
         self._secret = secret
         self._stream_usage = stream_usage
 
@@ -104,11 +116,13 @@ class ChatCompletionsProvider:
         body.update(params.get("extra_body") or {})
         chat = self._chat_types
         if not stream:
+            # The SDK's raw-response switch: the same request, parsing and errors, with the
+            # response headers kept (they carry the provider's processing time).
             return await self.client.post(
                 self.chat_path,
                 body=body,
                 cast_to=chat.ChatCompletion,
-                options={"timeout": request.timeout_s},
+                options={"timeout": request.timeout_s, "headers": {RAW_RESPONSE: "raw"}},
             )
         return await self.client.post(
             self.chat_path,
@@ -124,12 +138,27 @@ class ChatCompletionsProvider:
     async def _once(
         self, request: Request, params: dict[str, Any], clock: common.Clock
     ) -> Completion:
-        response = await self._send(request, params, stream=False)
+        raw = await self._send(request, params, stream=False)
+        response = await raw.parse()
         clock.stop()
         try:
-            return self._completion(request, response, clock)
+            completion = self._completion(request, response, clock)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise common.malformed(self.name, f"{type(exc).__name__}: {exc}") from None
+        return self._with_provider_ms(completion, raw.headers, response)
+
+    def provider_ms(self, headers: Any, response_or_chunk: Any) -> float | None:
+        """The provider's own processing time for this call, from the response headers or
+        the body (a subclass reads its provider's field); None when it reports none."""
+        if self.timing_header is None:
+            return None
+        return common.header_ms(headers, self.timing_header)
+
+    def _with_provider_ms(
+        self, completion: Completion, headers: Any, response_or_chunk: Any
+    ) -> Completion:
+        ms = self.provider_ms(headers, response_or_chunk)
+        return completion if ms is None else replace(completion, provider_ms=ms)
 
     def _completion(self, request: Request, response: Any, clock: common.Clock) -> Completion:
         if not isinstance(response, self._chat_types.ChatCompletion):
@@ -180,6 +209,7 @@ class ChatCompletionsProvider:
         model = ""
         request_id: str | None = None
         refused = False
+        usage_chunk: Any = None
         try:
             async for chunk in stream:
                 model = getattr(chunk, "model", None) or model
@@ -187,6 +217,7 @@ class ChatCompletionsProvider:
                 chunk_usage = self.usage(chunk)
                 if chunk_usage is not None:
                     usage = chunk_usage
+                    usage_chunk = chunk
                 for choice in getattr(chunk, "choices", None) or ():
                     delta = choice.delta
                     if delta is not None:
@@ -220,7 +251,7 @@ class ChatCompletionsProvider:
         finish, raw = common.finish_reason(raw_finish)
         if refused and not text:
             finish = "content_filter"
-        return Completion(
+        completion = Completion(
             text="".join(text),
             usage=usage or Usage(),
             finish_reason=finish,
@@ -231,6 +262,8 @@ class ChatCompletionsProvider:
             ttft_ms=clock.ttft_ms,
             request_id=getattr(stream, "_request_id", None) or request_id,
         )
+        headers = getattr(getattr(stream, "response", None), "headers", None)
+        return self._with_provider_ms(completion, headers, usage_chunk)
 
     # -- errors --------------------------------------------------------------------------
 

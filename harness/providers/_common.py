@@ -10,9 +10,9 @@ import asyncio
 import email.utils
 import json
 import math
-import os
 import re
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,16 +94,44 @@ class Clock:
         return (self._first - self._start) * 1000.0
 
 
+# -- warming ---------------------------------------------------------------------------
+
+#: The smallest bodies the SDKs accept (docs: providers.md), parsed once when an adapter is
+#: built so that the SDK's lazily built pydantic validators exist before the first timed call.
+MIN_CHAT = {
+    "id": "warm", "object": "chat.completion", "created": 0, "model": "warm",
+    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                 "message": {"role": "assistant", "content": ""}}],
+    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+}
+MIN_CHUNK = {
+    "id": "warm", "object": "chat.completion.chunk", "created": 0, "model": "warm",
+    "choices": [{"index": 0, "finish_reason": None, "delta": {"content": ""}}],
+}
+
+
+def warm_models(*pairs: tuple[Any, Mapping[str, Any]]) -> None:
+    """Validate each (model class, body) once, now.
+
+    Pydantic builds an SDK model's validator on its first use, and the SDKs parse responses
+    on the event loop: left alone, that build (tens of ms for Anthropic's Message, more for
+    Mistral's) lands inside the first call's timing window and stalls every call then in
+    flight. Adapters call this from ``create``, which the runner runs off the loop before
+    any call (Runner.prepare). Warming is best effort: a failure here only means the first
+    call builds the validator itself."""
+    for model, body in pairs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                # Strict response validation uses the validator; the default path, the
+                # Stainless SDKs' recursive model_construct, builds its field types' own.
+                model.model_validate(body)
+                model.model_construct(**body)
+            except Exception:  # an SDK whose models changed shape: the first call will tell
+                continue
+
+
 # -- settings --------------------------------------------------------------------------
-
-
-def resolve_base_url(settings: ProviderSettings, env_var: str | None) -> str | None:
-    """Target config, then the environment variable, then None (the SDK default)."""
-    if settings.base_url:
-        return settings.base_url
-    if env_var:
-        return os.environ.get(env_var) or None
-    return None
 
 
 def strict_validation(settings: ProviderSettings) -> bool:
@@ -324,6 +352,28 @@ def _header(headers: Any, name: str) -> str | None:
             if str(key).lower() == name:
                 return str(val)
     return None if value is None else str(value)
+
+
+def header_ms(headers: Any, name: str) -> float | None:
+    """A duration in milliseconds from a response header (``openai-processing-ms``,
+    ``x-envoy-upstream-service-time``); None when absent, unparseable or negative."""
+    raw = _header(headers, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def seconds_ms(*parts: Any) -> float | None:
+    """The sum of durations given in seconds, in ms; None when none of them is a number
+    (a body field that is absent)."""
+    numbers = [p for p in parts if isinstance(p, int | float) and not isinstance(p, bool)]
+    if not numbers or not all(math.isfinite(n) and n >= 0 for n in numbers):
+        return None
+    return round(sum(numbers) * 1000.0, 3)
 
 
 def retry_after_s(headers: Any) -> float | None:

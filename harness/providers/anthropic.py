@@ -24,8 +24,6 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
-BASE_URL_ENV = "ANTHROPIC_BASE_URL"
-
 FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -39,6 +37,12 @@ FINISH = {
 ANSWER_TOOL = "respond"
 _STRUCTURED_MODES = ("output_config", "tool")
 _SDK_OPTIONS = ("stop_sequences", "service_tier", "thinking", "metadata")
+#: The smallest message body the SDK accepts (warms its validator, see common.warm_models).
+_MIN_MESSAGE = {
+    "id": "warm", "type": "message", "role": "assistant", "model": "warm",
+    "content": [{"type": "text", "text": ""}], "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 0, "output_tokens": 0},
+}
 
 
 class AnthropicProvider:
@@ -373,9 +377,10 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
     key = settings.require_key()
     client = anthropic.AsyncAnthropic(
         api_key=key,
-        base_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        base_url=settings.base_url,
         max_retries=0,
         http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),
     )
+    common.warm_models((anthropic.types.Message, _MIN_MESSAGE))
     return AnthropicProvider(client, secret=key)

@@ -8,12 +8,17 @@ and lets httpx2 transport errors through unwrapped; both are translated here.
 - Usage must be on every plain body; a stream carries it on its last chunk. Cached prompt
   tokens arrive as an extra field (``prompt_tokens_details.cached_tokens``).
 - Streamed tool calls arrive whole, each with its own id (their ``index`` is often 0).
+- Provider-side time: Mistral's gateway sends ``x-envoy-upstream-service-time`` (ms spent
+  upstream of the gateway). The SDK returns no headers, so an httpx response hook on the
+  client built here reads it into the calling task's context.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx2
@@ -25,7 +30,12 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Completion, Message, Request, ToolCall, Usage
 
-BASE_URL_ENV = "MISTRAL_BASE_URL"
+#: Response header with the time spent behind Mistral's gateway, in ms.
+TIMING_HEADER = "x-envoy-upstream-service-time"
+#: The running call's slot for that header (each call runs in its own task and context).
+_TIMING: contextvars.ContextVar[list[float | None] | None] = contextvars.ContextVar(
+    "harness_mistral_timing", default=None
+)
 _SDK_OPTIONS = (
     "top_p",
     "stop",
@@ -61,9 +71,16 @@ class MistralProvider:
         """Mistral takes every setting the harness sends (temperature 0-1.5 per model)."""
 
     async def complete(self, request: Request) -> Completion:
-        return await common.timed_call(
-            request, self.params(request), self._once, self._stream, self.map_error
-        )
+        timing: list[float | None] = []
+        token = _TIMING.set(timing)
+        try:
+            completion = await common.timed_call(
+                request, self.params(request), self._once, self._stream, self.map_error
+            )
+        finally:
+            _TIMING.reset(token)
+        provider_ms = timing[-1] if timing else None
+        return completion if provider_ms is None else replace(completion, provider_ms=provider_ms)
 
     async def aclose(self) -> None:
         if self._http is None:
@@ -306,6 +323,13 @@ def mistral_usage(usage: Any) -> Usage:
     )
 
 
+async def _capture_timing(response: httpx2.Response) -> None:
+    """httpx response hook: keep the gateway's timing header for the call being made."""
+    slot = _TIMING.get()
+    if slot is not None:
+        slot.append(common.header_ms(response.headers, TIMING_HEADER))
+
+
 def create(settings: ProviderSettings) -> MistralProvider:
     key = settings.require_key()
     # The SDK insists on a sync client too; both share one TLS context (building one
@@ -315,11 +339,16 @@ def create(settings: ProviderSettings) -> MistralProvider:
     async_http = sdk_http_client(settings.options, "httpx2")
     if async_http is None:
         async_http = httpx2.AsyncClient(verify=tls, follow_redirects=True)
+    async_http.event_hooks["response"].append(_capture_timing)
     client = Mistral(
         api_key=key,
-        server_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        server_url=settings.base_url,
         client=sync_http,
         async_client=async_http,
         retry_config=None,  # the runner owns retries
     )
+    # The SDK imports its chat module and request/response models on first attribute
+    # access (~0.2 s): done here, off the runner's loop, not inside the first timed call.
+    _ = client.chat
+    common.warm_models((models.ChatCompletionResponse, common.MIN_CHAT))
     return MistralProvider(client, secret=key, http=(sync_http, async_http))

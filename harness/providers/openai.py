@@ -21,8 +21,6 @@ from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 from harness.types import Request
 
-BASE_URL_ENV = "OPENAI_BASE_URL"
-
 #: Models documented to reject any temperature but 1 (their reasoning is always on).
 _FIXED_TEMPERATURE = re.compile(
     r"^(o\d(-(mini|pro|preview|deep-research))?|gpt-5(-mini|-nano|-pro|-codex)?)"
@@ -56,7 +54,7 @@ def create(settings: ProviderSettings) -> OpenAIProvider:
     key = settings.require_key()
     client = openai.AsyncOpenAI(
         api_key=key,
-        base_url=common.resolve_base_url(settings, BASE_URL_ENV),
+        base_url=settings.base_url,
         max_retries=0,
         http_client=sdk_http_client(settings.options, "httpx2"),
         _strict_response_validation=common.strict_validation(settings),

@@ -22,7 +22,6 @@ from harness.providers._chat import ChatCompletionsProvider
 from harness.providers._transport import sdk_http_client
 from harness.providers.base import ProviderSettings
 
-BASE_URL_ENV = "OPENAI_COMPATIBLE_BASE_URL"
 #: Sent when no key is configured; local servers ignore it.
 PLACEHOLDER_KEY = "not-needed"
 _TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
@@ -46,7 +45,7 @@ class OpenAICompatibleProvider(ChatCompletionsProvider):
 
 
 def create(settings: ProviderSettings) -> OpenAICompatibleProvider:
-    base_url = common.resolve_base_url(settings, BASE_URL_ENV)
+    base_url = settings.base_url
     if not base_url:
         raise ConfigError(
             "openai-compatible: no base URL. Give the target a base_url "

@@ -39,6 +39,7 @@ CELL_FIELDS = (
     "ttft_ms", "queue_ms", "tokens_per_s", "input_tokens", "output_tokens",
     "cached_input_tokens", "cost_usd", "cost_if_live_usd", "finish_reason", "error_kind",
     "error", "skip_reason", "tool_calls", "schema_valid", "retries", "run",
+    "provider_ms", "stall_ms",
 )
 # fmt: on
 
@@ -137,6 +138,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
             r.cached_input_tokens, _usd(r.cost_usd), _usd(r.cost_if_live_usd), r.finish_reason,
             r.error_kind, r.error, r.skip_reason, r.tool_calls or None, r.schema_valid,
             r.retries, run,
+            _ms(r.provider_ms), _ms(r.stall_ms),
         ])
         # fmt: on
     return {

@@ -51,7 +51,27 @@ def latency(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
         parts.append(f"TTFT {ttft:.0f} ms vs max {limit:.0f} ms")
         if value is None:
             value = ttft
-    return Score("latency", ok, value, ", ".join(parts) + note)
+    if not ok:
+        parts.append(_stall_note(ctx, spec))
+    return Score("latency", ok, value, ", ".join(p for p in parts if p) + note)
+
+
+def _stall_note(ctx: ScoreContext, spec: Mapping[str, Any]) -> str:
+    """When the runner's loop stalled inside this call for longer than the limit was missed
+    by, the miss may be the client's, not the provider's: say so (the verdict stands)."""
+    stall = ctx.completion.stall_ms if ctx.completion is not None else 0.0
+    if not stall:
+        return ""
+    misses = []
+    if "max_ms" in spec and ctx.latency_ms is not None:
+        misses.append(ctx.latency_ms - float(spec["max_ms"]))
+    if "max_ttft_ms" in spec and ctx.ttft_ms is not None:
+        misses.append(ctx.ttft_ms - float(spec["max_ttft_ms"]))
+    missed_by = max(misses, default=0.0)
+    if missed_by <= 0 or missed_by > stall:
+        return ""
+    shown = f"{stall / 1000:.1f} s" if stall >= 1000 else f"{stall:.0f} ms"
+    return f"timing unreliable: {shown} client stall"
 
 
 @scorer("cost", validate=need_number("max_usd"))

@@ -184,6 +184,14 @@ async def _chat(
         counters.fault(fault.kind)
     headers = {wire_errors.request_id_header(provider): rid}
     ready: web.Response | None = None
+    latency_s = script.latency.draw(u_latency) / 1000
+
+    def processing(answer: Any) -> dict[str, str]:
+        # What the provider would report as its own time: the scripted wait, plus the
+        # token time of a plain answer (a stream's headers leave before its tokens).
+        tokens_s = answer.completion_tokens / script.token_rate if script.token_rate else 0.0
+        return wire_chat.timing_headers(provider, latency_s + (0 if req.stream else tokens_s))
+
     if fault is None:
         # Built before the wait, as a provider's own work is part of its latency: the
         # scripted latency runs from the request's arrival to the response, however many
@@ -191,13 +199,13 @@ async def _chat(
         # 100 ms latency at concurrency 50).
         answer = answers.build(req, script, rng)
         ids = wire_chat.Ids(provider, rng.getrandbits(96))
+        headers.update(processing(answer))
         if not req.stream:
             if provider == "anthropic":
                 payload = wire_anthropic.body(req, answer, ids)
             else:
-                payload = wire_chat.body(req, answer, ids, script.token_rate)
+                payload = wire_chat.body(req, answer, ids, script.token_rate, latency_s)
             ready = web.json_response(payload, headers=headers)
-    latency_s = script.latency.draw(u_latency) / 1000
     await asyncio.sleep(max(0.0, latency_s - (time.monotonic() - arrived)))
     if fault is not None:
         response = await _apply_fault(fault, config, provider, req, rid, u_status, error)
@@ -206,6 +214,7 @@ async def _chat(
             return response
         answer = answers.build(req, script, rng)
         ids = wire_chat.Ids(provider, rng.getrandbits(96))
+        headers.update(processing(answer))
     counters.status(200)
     if not req.stream:
         if script.token_rate:
@@ -214,13 +223,13 @@ async def _chat(
             if provider == "anthropic":
                 payload = wire_anthropic.body(req, answer, ids)
             else:
-                payload = wire_chat.body(req, answer, ids, script.token_rate)
+                payload = wire_chat.body(req, answer, ids, script.token_rate, latency_s)
             ready = web.json_response(payload, headers=headers)
         return ready
     if provider == "anthropic":
         frames = wire_anthropic.stream(req, answer, ids)
     else:
-        frames = wire_chat.stream(req, answer, ids, script.token_rate)
+        frames = wire_chat.stream(req, answer, ids, script.token_rate, latency_s)
     cut = fault.kind if fault is not None and fault.kind in STREAM_ONLY_FAULTS else None
     return await _send_stream(request, frames, headers, script.token_rate, cut, provider, config)
 

@@ -40,7 +40,21 @@ def _alnum(token: int, n: int) -> str:
     return "".join(out)
 
 
-def usage(req: ParsedRequest, ans: Answer, token_rate: float | None) -> dict[str, Any]:
+def timing_headers(provider: str, processing_s: float) -> dict[str, str]:
+    """The header in which a provider reports its own processing time: OpenAI's
+    ``openai-processing-ms``, Mistral's gateway ``x-envoy-upstream-service-time`` (Groq
+    reports timings in the usage instead, Anthropic none)."""
+    name = {"openai": "openai-processing-ms", "mistral": "x-envoy-upstream-service-time"}
+    if provider not in name:
+        return {}
+    return {name[provider]: str(round(processing_s * 1000))}
+
+
+def usage(
+    req: ParsedRequest, ans: Answer, token_rate: float | None, latency_s: float = 0.0
+) -> dict[str, Any]:
+    """``latency_s``: the scripted wait before the answer, Groq's prompt_time (the model's
+    time before its first token)."""
     total = ans.prompt_tokens + ans.completion_tokens
     out: dict[str, Any] = {
         "prompt_tokens": ans.prompt_tokens,
@@ -59,9 +73,9 @@ def usage(req: ParsedRequest, ans: Answer, token_rate: float | None) -> dict[str
         completion_time = ans.completion_tokens / token_rate if token_rate else 0.0
         out.update(
             queue_time=0.0001,
-            prompt_time=round(ans.prompt_tokens / 20000, 6),
+            prompt_time=round(latency_s, 6),
             completion_time=round(completion_time, 6),
-            total_time=round(ans.prompt_tokens / 20000 + completion_time, 6),
+            total_time=round(latency_s + completion_time, 6),
             prompt_tokens_details={"cached_tokens": ans.cached_tokens},
         )
     elif req.provider == "mistral":
@@ -80,7 +94,9 @@ def _tool_call(ans: Answer, ids: Ids, provider: str) -> dict[str, Any]:
     return call
 
 
-def body(req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None) -> dict[str, Any]:
+def body(
+    req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None, latency_s: float = 0.0
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None if ans.is_tool else ans.text}
     if ans.is_tool:
         message["tool_calls"] = [_tool_call(ans, ids, req.provider)]
@@ -91,7 +107,7 @@ def body(req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None) ->
         "created": int(time.time()),
         "model": req.model,
         "choices": [choice],
-        "usage": usage(req, ans, token_rate),
+        "usage": usage(req, ans, token_rate, latency_s),
     }
     if req.provider != "mistral":
         message["refusal"] = None
@@ -104,7 +120,9 @@ def body(req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None) ->
     return out
 
 
-def stream(req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None) -> list[Frame]:
+def stream(
+    req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None, latency_s: float = 0.0
+) -> list[Frame]:
     created = int(time.time())
     provider = req.provider
     with_usage_chunk = req.include_usage and provider != "mistral"
@@ -144,7 +162,7 @@ def stream(req: ParsedRequest, ans: Answer, ids: Ids, token_rate: float | None) 
     else:
         for piece in tokens.pieces(ans.text):
             frames.append(data_frame("token", chunk({"content": piece})))
-    use = usage(req, ans, token_rate)
+    use = usage(req, ans, token_rate, latency_s)
     if provider == "groq":
         final = chunk({}, ans.finish, x_groq={"id": ids.request, "usage": use})
     elif provider == "mistral":

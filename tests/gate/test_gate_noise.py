@@ -175,11 +175,18 @@ def test_stalled_cells_are_left_out_and_counted() -> None:
     assert (m.stalled_before, m.stalled_after) == (0, 12)
     assert m.cases == 18 and m.verdict is Verdict.NO_CHANGE
     assert "12 cell(s) left out for a harness stall" in m.reason
-    # Counted as stalled only when large against the call: a 10 ms stall on a 2 s call is not.
-    small = [CellOutcome(**{**x.__dict__, "stall_ms": 10.0}) for x in before]
-    m2 = judge(before, small, GateSettings()).groups[0].metric("latency")
+    # Counted as stalled only when large against the call, even with no slack.
+    share = 0.9 * STALL_SHARE * min(x.latency_ms or 0 for x in before)
+    small = [CellOutcome(**{**x.__dict__, "stall_ms": share}) for x in before]
+    m2 = judge(before, small, GateSettings(latency_slack_ms=0)).groups[0].metric("latency")
     assert m2 is not None and m2.stalled_after == 0
-    assert STALL_SHARE * min(x.latency_ms or 0 for x in before) > 10.0
+    large = [CellOutcome(**{**x.__dict__, "stall_ms": 1.2 * share / 0.9}) for x in before]
+    m5 = judge(before, large, GateSettings(latency_slack_ms=0)).groups[0].metric("latency")
+    assert m5 is not None and m5.stalled_after >= 1
+    # ... nor when within the slack: 8 ms on a 2 ms (cached or simulated) call.
+    fast = [CellOutcome(**{**x.__dict__, "latency_ms": 2.0, "stall_ms": 8.0}) for x in before]
+    m4 = judge(fast, fast, GateSettings()).groups[0].metric("latency")
+    assert m4 is not None and m4.stalled_after == 0 and m4.change == 1.0
     # The same 2 s without the stall record: the inflated calls make it a regression.
     unmarked = [CellOutcome(**{**x.__dict__, "stall_ms": None}) for x in after]
     m3 = judge(before, unmarked, GateSettings()).groups[0].metric("latency")

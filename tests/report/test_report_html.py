@@ -36,6 +36,18 @@ def test_model_output_with_script_is_inert_text() -> None:
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js
 
 
+def test_names_and_metadata_with_script_are_escaped_in_the_page() -> None:
+    # Suite names, target ids and run metadata are written by the template itself (not
+    # through script_json): only jinja's autoescape keeps them text.
+    results = sample_results(targets=["openai:gpt-4o-mini", f"openai-compatible:{XSS}"])
+    for r in results:
+        r.suite += XSS
+    meta = {**META, "git_commit": XSS, "argv": [XSS]}
+    html = render_html(results, meta, summarize(results))
+    assert html.count("<script") == 2
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
 def test_script_json_never_contains_a_literal_lt() -> None:
     text = script_json({"x": "</script><!-- \u2028"})
     assert "<" not in text and "\u2028" not in text
@@ -155,3 +167,14 @@ def test_rendering_leaves_the_users_matplotlib_settings_alone() -> None:
     after = {k: v for k, v in matplotlib.rcParams.items() if k != "backend"}
     assert after == before
     assert before["svg.fonttype"] != "none" or before["font.size"] != 9  # defaults differ from RC
+
+
+def test_each_cell_carries_provider_time_and_client_stall() -> None:
+    results = sample_results()
+    results[0].provider_ms, results[0].stall_ms = 87.0, 1912.34
+    html = _render(results)
+    cell = blob(html)["cells"][0]
+    assert cell[CELL_FIELDS.index("provider_ms")] == 87.0
+    assert cell[CELL_FIELDS.index("stall_ms")] == 1912.3
+    # The per-case view names both beside the latency.
+    assert '"provider-reported "' in html and '"client stall "' in html

@@ -210,6 +210,9 @@
       m.push("latency " + fmtMs(c[F.latency_ms]) + (c[F.cached] ? " (original call)" : ""));
       if (c[F.ttft_ms] !== null) m.push("TTFT " + fmtMs(c[F.ttft_ms]));
       if (c[F.queue_ms]) m.push("queued " + fmtMs(c[F.queue_ms]));
+      // Provider-reported time beside the client's, and the client's own stall inside it.
+      if (c[F.provider_ms] != null) m.push("provider-reported " + fmtMs(c[F.provider_ms]));
+      if (c[F.stall_ms]) m.push("client stall " + fmtMs(c[F.stall_ms]));
       m.push("tokens " + (c[F.input_tokens] === null ? "?" : c[F.input_tokens]) + " in / " + (c[F.output_tokens] === null ? "?" : c[F.output_tokens]) + " out");
       if (c[F.cached_input_tokens]) m.push(c[F.cached_input_tokens] + " input tokens from provider cache");
       if (c[F.tokens_per_s] !== null) m.push(c[F.tokens_per_s].toFixed(1) + " tok/s");

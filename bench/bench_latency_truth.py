@@ -1,0 +1,232 @@
+"""Does the harness report the latency the provider caused, and not its own work?
+
+Four providers (openai, anthropic, groq, mistral; the local model is not used) on the
+simulator, each scripted at LATENCY_MS. For each run size the script measures, against the
+same simulator process:
+- bare: the four official SDKs, imported and their clients built before timing, the same
+  number of calls per provider at the same per-provider concurrency, all four providers at
+  once on one event loop, each call timed around its create() (a separate process);
+- harness: a pytest run of a suite with the four targets x CASES cases (fresh cache), its
+  per-call latency_ms, stall_ms and provider_ms read back from results.jsonl.
+Sizes: 40 cases (160 cells: under 200, so no worker process runs) and 100 cases (400 cells:
+the worker runs). Printed per provider: p50 harness vs p50 bare (the acceptance: within
+15 ms), the largest harness call (acceptance: under 2x the scripted latency), the largest
+stall_ms, the largest latency less its stall_ms ("max net": what a busy machine leaves
+of the provider's time once the recorded stall is taken out) and the provider-reported p50.
+
+    .venv/bin/python bench/bench_latency_truth.py [--latency-ms 100] [--sizes 40,100]
+
+The simulator runs in its own process. Nothing is asserted; figures are printed (the
+machine is shared: run it more than once before quoting a figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+PY = sys.executable
+MODELS = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-haiku-4-5",
+    "groq": "llama-3.1-8b-instant",
+    "mistral": "mistral-small-latest",
+}
+KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+}
+PATHS = {"openai": "/openai/v1", "anthropic": "/anthropic", "groq": "/groq", "mistral": "/mistral"}
+#: The harness's default per-provider concurrency (runner.DEFAULT_CONCURRENCY).
+CONCURRENCY = 16
+MAX_TOKENS = 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def p50(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# -- bare SDKs (run in a child process: --bare) ----------------------------------------------
+
+
+async def _bare(url: str, calls: int) -> dict[str, list[float]]:
+    import anthropic
+    import groq
+    import openai
+    from mistralai.client import Mistral
+
+    clients: dict[str, Any] = {
+        "openai": openai.AsyncOpenAI(api_key="sk-bench", base_url=url + PATHS["openai"],
+                                     max_retries=0),
+        "anthropic": anthropic.AsyncAnthropic(api_key="sk-bench",
+                                              base_url=url + PATHS["anthropic"], max_retries=0),
+        "groq": groq.AsyncGroq(api_key="sk-bench", base_url=url + PATHS["groq"], max_retries=0),
+        "mistral": Mistral(api_key="sk-bench", server_url=url + PATHS["mistral"]),
+    }
+
+    async def one(provider: str, i: int) -> float:
+        client, model = clients[provider], MODELS[provider]
+        messages = [{"role": "user", "content": f"Echo item {i}"}]
+        started = time.perf_counter()
+        if provider == "anthropic":
+            await client.messages.create(model=model, max_tokens=MAX_TOKENS, messages=messages)
+        elif provider == "mistral":
+            await client.chat.complete_async(
+                model=model, max_tokens=MAX_TOKENS, messages=messages, temperature=0.0
+            )
+        else:
+            await client.chat.completions.create(
+                model=model, max_tokens=MAX_TOKENS, messages=messages, temperature=0.0
+            )
+        return (time.perf_counter() - started) * 1000
+
+    async def provider_calls(provider: str) -> list[float]:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def limited(i: int) -> float:
+            async with sem:
+                return await one(provider, i)
+
+        return list(await asyncio.gather(*(limited(i) for i in range(calls))))
+
+    results = await asyncio.gather(*(provider_calls(p) for p in MODELS))
+    return dict(zip(MODELS, results, strict=True))
+
+
+# -- the harness run -------------------------------------------------------------------------
+
+
+def harness_run(work: Path, url: str, cases: int) -> tuple[dict[str, list[dict[str, Any]]], float]:
+    """A pytest run of the four targets x ``cases``; (records by provider, wall seconds)."""
+    suite_dir = work / "evals" / f"size{cases}"  # under evals/: the default suite folder
+    suite_dir.mkdir(parents=True)
+    rows = "\n".join(f'  - {{id: c{i}, vars: {{text: "item {i}"}}}}' for i in range(cases))
+    targets = ", ".join(f"{p}:{m}" for p, m in MODELS.items())
+    (suite_dir / "latency.yaml").write_text(
+        f"name: latency\ntargets: [{targets}]\ntemperatures: [null]\n"
+        f"max_tokens: {MAX_TOKENS}\n"
+        'prompt:\n  user: "Echo {{ text }}"\nassert:\n  - {type: contains, value: item}\n'
+        f"cases:\n{rows}\n"
+    )
+    out = work / f"run{cases}"
+    env = dict(os.environ)
+    env.update({KEYS[p]: "sk-bench" for p in MODELS})
+    env.update({
+        "OPENAI_BASE_URL": url + PATHS["openai"],
+        "ANTHROPIC_BASE_URL": url + PATHS["anthropic"],
+        "GROQ_BASE_URL": url + PATHS["groq"],
+        "MISTRAL_BASE_URL": url + PATHS["mistral"],
+        "LLM_HARNESS_CACHE_DIR": str(work / f"cache{cases}"),
+    })
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [PY, "-m", "pytest", str(suite_dir), "-q", "-p", "no:cacheprovider",
+         "--llm-report=false", "--llm-out", str(out)],
+        cwd=work, env=env, capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"pytest exited {proc.returncode}")
+    by_provider: dict[str, list[dict[str, Any]]] = {p: [] for p in MODELS}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        by_provider[record["provider"]].append(record)
+    meta = json.loads((out / "meta.json").read_text())
+    print(f"  worker process: {meta.get('worker')}; loop lag: {meta.get('loop_lag_ms')}")
+    return by_provider, wall
+
+
+def sim_get(url: str, path: str) -> Any:
+    with urllib.request.urlopen(url + path, timeout=5) as resp:
+        return json.load(resp)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--sizes", default="40,100", help="cases per provider, comma-separated")
+    parser.add_argument("--bare", help=argparse.SUPPRESS)  # child mode: the simulator URL
+    parser.add_argument("--calls", type=int, default=40, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare:
+        print(json.dumps(asyncio.run(_bare(args.bare, args.calls))))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="llm-latency-"))
+    (work / "pytest.ini").write_text("[pytest]\n")
+    port = free_port()
+    sim = subprocess.Popen(
+        [PY, "-m", "harness.simulator", "--port", str(port), "--latency-ms",
+         str(args.latency_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    limit = 2 * args.latency_ms
+    print(f"command: {Path(PY).name} {' '.join(sys.argv)}")
+    print(f"scripted latency {args.latency_ms:g} ms, per-provider concurrency {CONCURRENCY}, "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    try:
+        for _ in range(100):
+            try:
+                sim_get(url, "/stats")
+                break
+            except OSError:
+                time.sleep(0.1)
+        for cases in (int(s) for s in args.sizes.split(",")):
+            cells = cases * len(MODELS)
+            print(f"\n{cases} cases x {len(MODELS)} providers = {cells} cells "
+                  f"({'worker' if cells >= 200 else 'no worker'} expected)")
+            bare_out = subprocess.run(
+                [PY, __file__, "--bare", url, "--calls", str(cases)],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            bare = json.loads(bare_out.strip().splitlines()[-1])
+            records, wall = harness_run(work, url, cases)
+            print(f"  harness wall {wall:.1f} s")
+            print(f"  {'provider':<10} {'bare p50':>9} {'harness p50':>12} {'diff':>7} "
+                  f"{'max':>8} {'max stall':>10} {'max net':>8} {'provider p50':>13} {'ok':>4}")
+            for provider in MODELS:
+                recs = [r for r in records[provider] if r.get("latency_ms") is not None]
+                lat = [r["latency_ms"] for r in recs]
+                stalls = [r.get("stall_ms") or 0.0 for r in recs]
+                # Latency less the client stall inside it: what the provider and network took.
+                net = [r["latency_ms"] - (r.get("stall_ms") or 0.0) for r in recs]
+                reported = [r["provider_ms"] for r in recs if r.get("provider_ms") is not None]
+                diff = p50(lat) - p50(bare[provider])
+                ok = abs(diff) <= 15 and max(lat, default=0.0) < limit and len(lat) == cases
+                print(f"  {provider:<10} {p50(bare[provider]):9.1f} {p50(lat):12.1f} "
+                      f"{diff:+7.1f} {max(lat, default=float('nan')):8.1f} "
+                      f"{max(stalls, default=0.0):10.1f} {max(net, default=float('nan')):8.1f} "
+                      f"{(p50(reported) if reported else float('nan')):13.1f} "
+                      f"{'yes' if ok else 'NO':>4}")
+                if len(lat) != cases:
+                    errors = {r.get("error") for r in records[provider] if r.get("error")}
+                    print(f"    only {len(lat)}/{cases} calls timed; errors: {errors}")
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""Where a run's cells are run: one declared interface (Backend), two implementations.
+
+- ``InProcess``: the Runner (background event loop) and the Engine in this process.
+- ``InWorker``: a worker process beside pytest (harness.worker) runs the calls and scores the
+  replayed answers; live answers come back and are scored here by the Engine.
+
+RunSession holds one Backend and never asks which one it is; the choice is made once, while
+cells are collected (RunSession.note_cells). The worker process itself runs cells with an
+``InProcess`` backend.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.engine import Engine, Evaluated
+from harness.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from harness.cache import ResponseCache
+    from harness.cells import Cell
+    from harness.config import Settings
+    from harness.engine import Calls
+    from harness.runner import CallOutcome, Progress, Runner
+    from harness.worker import WorkerClient
+
+
+class Backend(Protocol):
+    """What RunSession needs from whatever runs its cells."""
+
+    #: Recorded in meta.json: whether cells ran in a worker process.
+    in_worker: bool
+
+    @property
+    def calls(self) -> Calls:
+        """Where single calls go (the ``llm`` fixture, judges): the run's one runner, so
+        concurrency limits, the budget and the auth short-circuit stay run-wide."""
+        ...
+
+    def add_cells(self, cells: Iterable[Cell]) -> None:
+        """Cells as collected, before any is selected to run (nothing is sent yet)."""
+        ...
+
+    def submit(self, cells: list[tuple[Cell, str]]) -> None:
+        """Start these (cell, nodeid) pairs, so their calls run while earlier cells are
+        reported. Cells submitted already are left alone."""
+        ...
+
+    def evaluate(self, cell: Cell, nodeid: str) -> Evaluated:
+        """The cell's scored result (submitting it first when it was not)."""
+        ...
+
+    def progress(self) -> Progress | None:
+        """Calls done so far (None before any was submitted)."""
+        ...
+
+    def loop_lag(self) -> dict[str, float] | None:
+        """The runner's event-loop lag while calls were in flight (None: no calls)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def build_runner(settings: Settings, cache: ResponseCache) -> Runner:
+    """The run's Runner from its settings (limits, budget, retries, price overrides)."""
+    from harness.runner import Runner, RunnerSettings
+
+    overrides: dict[str, Any] = {}
+    if settings.prices is not None:
+        from harness.pricing import read_price_file
+
+        overrides = dict(read_price_file(settings.prices))
+    return Runner(
+        RunnerSettings(
+            concurrency=settings.concurrency,
+            budget_usd=settings.budget,
+            retry=RetryPolicy(max_retries=settings.max_retries, max_total_s=settings.retry_time),
+            price_overrides=overrides,
+        ),
+        cache,
+    )
+
+
+class InProcess:
+    """Cells run by a Runner and an Engine in this process. Cache and runner are made on
+    first use. ``calls``: where the Engine's own calls go (judges, the fixture), when that
+    is not this backend's runner (pytest's process with a worker)."""
+
+    in_worker = False
+
+    def __init__(
+        self, settings: Settings, run_id: str, *, calls: Callable[[], Calls] | None = None
+    ) -> None:
+        self.settings = settings
+        self._cache: ResponseCache | None = None
+        self._runner: Runner | None = None
+        self._futures: dict[int, concurrent.futures.Future[CallOutcome]] = {}
+        self.engine = Engine(
+            settings, run_id, cache=lambda: self.cache, calls=calls or (lambda: self.runner)
+        )
+
+    @property
+    def cache(self) -> ResponseCache:
+        if self._cache is None:
+            from harness.cache import ResponseCache
+
+            self._cache = ResponseCache(self.settings.resolved_cache_dir, self.settings.cache)
+        return self._cache
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            self._runner = build_runner(self.settings, self.cache)
+        return self._runner
+
+    @property
+    def built_runner(self) -> Runner | None:
+        """The runner if one was made (a run that called nothing has none)."""
+        return self._runner
+
+    @property
+    def calls(self) -> Calls:
+        return self.runner
+
+    def add_cells(self, cells: Iterable[Cell]) -> None:
+        return None  # nothing to do ahead: rendering and lookups happen at submit()
+
+    def submit(self, cells: list[tuple[Cell, str]]) -> None:
+        batch = [c for c, _ in cells if id(c) not in self._futures]
+        if not batch:
+            return
+        request_for = self.engine.request_for
+        futures = self.runner.submit_many((c.target, request_for(c)) for c in batch)
+        for cell, fut in zip(batch, futures, strict=True):
+            self._futures[id(cell)] = fut
+
+    def evaluate(self, cell: Cell, nodeid: str) -> Evaluated:
+        fut = self._futures.pop(id(cell), None)
+        if fut is None:
+            outcome = self.runner.run(cell.target, self.engine.request_for(cell))
+        else:
+            outcome = fut.result()
+        return self.engine.evaluate(cell, outcome, nodeid)
+
+    def progress(self) -> Progress | None:
+        return self._runner.progress if self._runner is not None else None
+
+    def loop_lag(self) -> dict[str, float] | None:
+        return self._runner.loop_lag() if self._runner is not None else None
+
+    def close(self) -> None:
+        """Close the runner, then the cache (flushing answers waiting for it). Once."""
+        runner, self._runner = self._runner, None
+        cache, self._cache = self._cache, None
+        if runner is not None:
+            runner.close()
+        if cache is not None:
+            cache.close()
+
+
+class InWorker:
+    """Cells run by the worker process (harness.worker); ``engine`` scores the live answers
+    it sends back and makes the record of a cell the worker could not answer."""
+
+    in_worker = True
+
+    def __init__(self, client: WorkerClient, engine: Engine) -> None:
+        self.client = client
+        self.engine = engine
+        #: Worker job id of each submitted cell (by id(cell)).
+        self._jobs: dict[int, int] = {}
+
+    @property
+    def calls(self) -> Calls:
+        return self.client
+
+    def add_cells(self, cells: Iterable[Cell]) -> None:
+        self.client.add_cells(cells)
+
+    def submit(self, cells: list[tuple[Cell, str]]) -> None:
+        batch = [(c, nodeid) for c, nodeid in cells if id(c) not in self._jobs]
+        if not batch:
+            return
+        for (cell, _), job in zip(batch, self.client.evaluate_many(batch), strict=True):
+            self._jobs[id(cell)] = job
+
+    def evaluate(self, cell: Cell, nodeid: str) -> Evaluated:
+        from harness.worker import WorkerGone
+
+        job = self._jobs.pop(id(cell), None)
+        if job is None:
+            job = self.client.evaluate_many([(cell, nodeid)])[0]
+        try:
+            answer = self.client.cell_reply(job)
+        except WorkerGone as exc:
+            return self.engine.failed(cell, exc, nodeid)
+        return answer.evaluated(self.engine, cell, nodeid)
+
+    def progress(self) -> Progress | None:
+        return self.client.progress
+
+    def loop_lag(self) -> dict[str, float] | None:
+        return self.client.loop_lag()
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,254 @@
+"""Honest timing in the runner: providers are built before any call is timed, the loop stall
+inside each call's window is recorded as ``stall_ms``, and a latency verdict says when a
+stall could explain its miss. Stall bookkeeping is tested on hand-made intervals; the runner
+with a deliberately blocked loop, asserting the recorded overlap against the measured block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import providers
+from harness.cache import CacheMode, ResponseCache
+from harness.runner import LAG_SAMPLE_S, Runner, RunnerSettings
+from harness.scoring.base import ScoreContext
+from harness.scoring.metrics import latency
+from harness.stalls import MIN_STALL_MS, StallLog
+from harness.targets import TargetSpec
+from harness.types import Completion, Message, Request
+
+# -- StallLog: pure interval arithmetic --------------------------------------------------
+
+
+def test_overlap_counts_only_the_part_of_each_stall_inside_the_window() -> None:
+    log = StallLog()
+    log.add(1.0, 1.5)  # 500 ms
+    log.add(2.0, 2.1)  # 100 ms
+    log.add(5.0, 7.0)  # 2 s
+    assert log.overlap_ms(0.0, 10.0) == pytest.approx(2600.0)
+    assert log.overlap_ms(1.2, 2.05) == pytest.approx(300.0 + 50.0)
+    assert log.overlap_ms(1.5, 2.0) == 0.0  # between stalls
+    assert log.overlap_ms(6.0, 6.5) == pytest.approx(500.0)  # inside one stall
+    assert log.overlap_ms(8.0, 9.0) == 0.0
+    assert log.largest_ms == pytest.approx(2000.0)
+
+
+def test_jitter_below_the_threshold_is_not_a_stall() -> None:
+    log = StallLog()
+    tiny = (MIN_STALL_MS / 2) / 1000
+    for i in range(100):
+        log.add(i * 0.01, i * 0.01 + tiny)
+    assert len(log) == 0
+    assert log.overlap_ms(0.0, 1.0) == 0.0
+
+
+def test_an_overlapping_stall_is_merged_and_counted_once() -> None:
+    log = StallLog()
+    log.add(1.0, 2.0)
+    log.add(1.5, 3.0)
+    assert len(log) == 1
+    assert log.overlap_ms(0.0, 5.0) == pytest.approx(2000.0)
+    assert log.largest_ms == pytest.approx(2000.0)
+
+
+def test_a_stall_the_watcher_has_not_recorded_yet_still_counts() -> None:
+    log = StallLog()
+    log.add(1.0, 1.2)
+    # The watcher was due at 3.0 and has not woken: the loop has been stalled since then.
+    assert log.overlap_ms(2.5, 4.0, open_since=3.0) == pytest.approx(1000.0)
+    assert log.overlap_ms(0.5, 4.0, open_since=3.0) == pytest.approx(200.0 + 1000.0)
+    # Due a moment ago (ordinary scheduling): no stall.
+    assert log.overlap_ms(2.5, 3.0005, open_since=3.0) == 0.0
+
+
+# -- the runner ----------------------------------------------------------------------------
+
+
+class Recorder:
+    """A provider module whose build and calls append to one event list."""
+
+    def __init__(self, name: str, events: list[tuple[str, str, str]]) -> None:
+        self.name = name
+        self.events = events
+        self.block_s = 0.0
+        self.delay_s = 0.0
+        self.blocked: list[float] = []
+
+    def create(self, settings: object) -> Recorder:
+        # A slow SDK import and client construction; where it runs is recorded.
+        time.sleep(0.05)
+        self.events.append(("build", self.name, threading.current_thread().name))
+        return self
+
+    api_key_env = None
+    extra = "fake"
+
+    def check(self, request: Request) -> None:
+        return None
+
+    async def complete(self, request: Request) -> Completion:
+        self.events.append(("call", self.name, threading.current_thread().name))
+        started = time.perf_counter()
+        if self.block_s:
+            await asyncio.sleep(0.05)  # let the other calls start first
+            t0 = time.perf_counter()
+            time.sleep(self.block_s)  # blocks the loop: a CPU-bound client
+            self.blocked.append((time.perf_counter() - t0) * 1000)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return Completion(text="ok", latency_ms=(time.perf_counter() - started) * 1000)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture
+def recorders(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Recorder]]:
+    events: list[tuple[str, str, str]] = []
+    made = {}
+    for name in ("slow_a", "slow_b"):
+        rec = made[name] = Recorder(name, events)
+        module = types.ModuleType(f"harness_test_{name}")
+        module.create = rec.create  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        monkeypatch.setitem(
+            providers.PROVIDERS,
+            name,
+            providers.ProviderInfo(name, module.__name__, None, None, "fake", None),
+        )
+    yield made
+
+
+def _request(provider: str, text: str) -> Request:
+    return Request(
+        provider=provider,
+        model="m",
+        messages=(Message("user", text),),
+        max_tokens=10,
+        timeout_s=10,
+    )
+
+
+def _runner(tmp_path: Path) -> Runner:
+    return Runner(RunnerSettings(), ResponseCache(tmp_path / "cache", CacheMode.OFF))
+
+
+def test_every_provider_is_built_off_the_loop_before_the_first_call(
+    tmp_path: Path, recorders: dict[str, Recorder]
+) -> None:
+    a = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
+    b = TargetSpec(id="slow_b:m", provider="slow_b", model="m")
+    recorders["slow_a"].delay_s = 0.01
+    runner = _runner(tmp_path)
+    try:
+        calls = [(t, _request(t.provider, str(i))) for i in range(5) for t in (a, b)]
+        outcomes = [f.result() for f in runner.submit_many(calls)]
+    finally:
+        runner.close()
+    assert all(o.error is None for o in outcomes)
+    events = recorders["slow_a"].events
+    kinds = [kind for kind, _, _ in events]
+    assert kinds[:2] == ["build", "build"] and kinds[2:] == ["call"] * 10
+    here = threading.current_thread().name
+    assert {thread for kind, _, thread in events if kind == "build"} == {here}
+    assert {thread for kind, _, thread in events if kind == "call"} == {"llm-harness-runner"}
+
+
+def test_prepare_refuses_to_run_on_the_loop(tmp_path: Path, recorders: dict[str, Recorder]) -> None:
+    runner = _runner(tmp_path)
+    target = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
+    try:
+        runner.run(target, _request("slow_a", "x"))
+        loop = runner._ensure_loop()
+
+        async def on_loop() -> None:
+            runner.prepare([target])
+
+        with pytest.raises(RuntimeError, match="loop thread"):
+            asyncio.run_coroutine_threadsafe(on_loop(), loop).result(timeout=10)
+    finally:
+        runner.close()
+
+
+def test_the_stall_inside_a_call_is_recorded_on_its_completion(
+    tmp_path: Path, recorders: dict[str, Recorder]
+) -> None:
+    # slow_a's calls wait 0.6 s on the network; meanwhile one slow_b call blocks the loop
+    # for 0.3 s. Every slow_a call was in flight during the whole block.
+    a = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
+    b = TargetSpec(id="slow_b:m", provider="slow_b", model="m")
+    recorders["slow_a"].delay_s = 0.6
+    recorders["slow_b"].block_s = 0.3
+    runner = _runner(tmp_path)
+    try:
+        futures = runner.submit_many(
+            [(a, _request("slow_a", str(i))) for i in range(3)] + [(b, _request("slow_b", "x"))]
+        )
+        outcomes = [f.result() for f in futures]
+        lag = runner.loop_lag()
+    finally:
+        runner.close()
+    (blocked_ms,) = recorders["slow_b"].blocked
+    # The watcher sees a stall from its first wake-up due inside it: at most one sampling
+    # interval is missed. Other stalls on a busy machine only add to the overlap.
+    floor = blocked_ms - LAG_SAMPLE_S * 1000 - MIN_STALL_MS
+    for outcome in outcomes:
+        completion = outcome.completion
+        assert completion is not None
+        assert floor <= completion.stall_ms <= completion.latency_ms + LAG_SAMPLE_S * 1000
+    assert lag is not None and lag["largest_stall_ms"] >= floor
+
+
+def test_a_call_with_no_stall_in_its_window_records_none(
+    tmp_path: Path, recorders: dict[str, Recorder]
+) -> None:
+    a = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
+    b = TargetSpec(id="slow_b:m", provider="slow_b", model="m")
+    recorders["slow_b"].block_s = 0.3
+    runner = _runner(tmp_path)
+    try:
+        blocker = runner.run(b, _request("slow_b", "block"))  # a stall, before the next call
+        outcome = runner.run(a, _request("slow_a", "after"))
+    finally:
+        runner.close()
+    assert blocker.completion is not None and outcome.completion is not None
+    (blocked_ms,) = recorders["slow_b"].blocked
+    assert blocker.completion.stall_ms >= blocked_ms - LAG_SAMPLE_S * 1000 - MIN_STALL_MS
+    # The earlier block is not charged to the later call (what remains is machine noise).
+    assert outcome.completion.stall_ms < blocked_ms - LAG_SAMPLE_S * 1000 - MIN_STALL_MS
+
+
+# -- the latency assertion -----------------------------------------------------------------
+
+
+def _ctx(latency_ms: float, stall_ms: float) -> ScoreContext:
+    completion = Completion(text="x", latency_ms=latency_ms, stall_ms=stall_ms)
+    return ScoreContext(output="x", completion=completion, latency_ms=latency_ms)
+
+
+def test_a_latency_miss_smaller_than_the_stall_says_timing_is_unreliable() -> None:
+    score = latency(_ctx(2100.0, 1900.0), {"max_ms": 1000})
+    assert not score.passed
+    assert "timing unreliable: 1.9 s client stall" in score.reason
+
+
+def test_a_latency_miss_larger_than_the_stall_is_plain() -> None:
+    score = latency(_ctx(3000.0, 250.0), {"max_ms": 1000})
+    assert not score.passed
+    assert "unreliable" not in score.reason
+    assert "unreliable" not in latency(_ctx(1200.0, 0.0), {"max_ms": 1000}).reason
+    passed = latency(_ctx(900.0, 500.0), {"max_ms": 1000})
+    assert passed.passed and "unreliable" not in passed.reason
+
+
+def test_a_sub_second_stall_is_shown_in_ms() -> None:
+    score = latency(_ctx(1300.0, 450.0), {"max_ms": 1000})
+    assert "timing unreliable: 450 ms client stall" in score.reason
