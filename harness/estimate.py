@@ -15,8 +15,9 @@ estimated with an output as long as the cell's ``max_tokens`` allows.
 
 The upper bound of one call is its estimated input at the full input price (no prompt-cache
 discount) plus ``max_tokens`` output at the output price (or the reasoning price when that
-is higher). The expected cost assumes ``min(max_tokens, EXPECTED_OUTPUT_TOKENS)`` output
-tokens, a typical answer length; it is a guide, the upper bound is what the budget uses.
+is higher), both at the row's long-context tier when the estimated input exceeds it. The
+expected cost assumes ``min(max_tokens, EXPECTED_OUTPUT_TOKENS)`` output tokens, a typical
+answer length; it is a guide, the upper bound is what the budget uses.
 """
 
 from __future__ import annotations
@@ -57,18 +58,24 @@ def estimate_input_tokens(request: Request) -> int:
 def judge_requests(
     request: Request, specs: Iterable[Mapping[str, Any]], vars: Mapping[str, Any] | None = None
 ) -> list[tuple[str, Request]]:
-    """The judge calls the ``llm-rubric`` assertions in ``specs`` would make for one cell,
+    """The judge calls the model-graded assertions in ``specs`` would make for one cell,
     as ``(judge target, Request)`` built like session.judge (rubric prompt, JUDGE_MAX_TOKENS),
     with a placeholder answer of the cell's full ``max_tokens`` length (an upper bound)."""
     from harness.scoring.base import ScoreContext, split_type
-    from harness.scoring.rubric import JUDGE_MAX_TOKENS, build_messages, judge_target
+    from harness.scoring.rubric import (
+        JUDGE_MAX_TOKENS,
+        MODEL_GRADED,
+        build_messages,
+        judge_target,
+        verdict_format,
+    )
     from harness.targets import parse_target
 
     out: list[tuple[str, Request]] = []
     placeholder = "x" * (request.max_tokens * CHARS_PER_TOKEN)
     ctx = ScoreContext(output=placeholder, vars=dict(vars or {}))
     for spec in specs:
-        if split_type(str(spec.get("type", "")))[0] != "llm-rubric":
+        if split_type(str(spec.get("type", "")))[0] not in MODEL_GRADED:
             continue
         target = str(judge_target(spec))
         judge = parse_target(target)
@@ -81,6 +88,7 @@ def judge_requests(
             model=judge.model,
             messages=tuple(Message(m["role"], m["content"]) for m in messages),
             max_tokens=JUDGE_MAX_TOKENS,
+            **verdict_format(judge.provider),
         )))
     return out
 
@@ -92,7 +100,9 @@ def _output_rate(price: Price) -> float:
 
 
 def _cost(input_tokens: int, output_tokens: int, price: Price) -> float:
-    return (input_tokens * price.input + output_tokens * _output_rate(price)) / PER_TOKENS
+    # A prompt past a long-context threshold bills the whole call at the tier's prices.
+    billed = price.billed(input_tokens) or price
+    return (input_tokens * billed.input + output_tokens * _output_rate(billed)) / PER_TOKENS
 
 
 def estimate_request_cost(request: Request, prices: PriceTable) -> float | None:

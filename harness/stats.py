@@ -1,4 +1,5 @@
-"""Per-group statistics over result records: one GroupStats per (suite, target, temperature).
+"""Per-group statistics over result records: one GroupStats per (suite, prompt variant,
+target, temperature).
 
 Pure functions over harness.types.Result; no I/O. Feeds summary.json, the terminal
 summary, the HTML report and the gate.
@@ -31,7 +32,8 @@ from harness.types import Result
 
 Z95 = 1.959963984540054
 
-GroupKey = tuple[str, str, float | None]
+#: (suite, target, temperature, prompt variant label)
+GroupKey = tuple[str, str, float | None, str]
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -185,8 +187,8 @@ def t_quantile(p: float, df: int) -> float:
 
 @dataclass
 class GroupStats:
-    """Statistics of one (suite, target, temperature). Rates count over cells that ran
-    (not skipped); errors count against the pass rate. Costs are live-equivalent
+    """Statistics of one (suite, prompt variant, target, temperature). Rates count over cells
+    that ran (not skipped); errors count against the pass rate. Costs are live-equivalent
     (``cost_if_live_usd``: a replayed answer counts what it cost when it was made) except
     ``cost_usd``, what this run paid. Any unpriced cell makes the live-equivalent costs
     None and ``unpriced`` True: never a partial sum shown as the total."""
@@ -194,6 +196,8 @@ class GroupStats:
     suite: str
     target: str
     temperature: float | None
+    #: The prompt variant label ("default" for a one-prompt suite).
+    prompt: str = "default"
     cells: int = 0
     scored: int = 0
     passed: int = 0
@@ -249,18 +253,19 @@ class GroupStats:
 
     @property
     def key(self) -> GroupKey:
-        return (self.suite, self.target, self.temperature)
+        return (self.suite, self.target, self.temperature, self.prompt)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def group_key(r: Result) -> GroupKey:
-    return (r.suite, r.target, r.temperature)
+    return (r.suite, r.target, r.temperature, r.prompt_id)
 
 
 def summarize(results: Iterable[Result]) -> list[GroupStats]:
-    """Aggregate results per (suite, target, temperature), in first-seen order."""
+    """Aggregate results per (suite, prompt variant, target, temperature), in first-seen
+    order."""
     groups: dict[GroupKey, list[Result]] = defaultdict(list)
     for r in results:
         groups[group_key(r)].append(r)
@@ -277,7 +282,7 @@ def _clusters(rs: list[Result], ok: Callable[[Result], bool]) -> list[tuple[int,
 
 
 def _summarize_group(key: GroupKey, rs: list[Result]) -> GroupStats:
-    g = GroupStats(suite=key[0], target=key[1], temperature=key[2], cells=len(rs))
+    g = GroupStats(suite=key[0], target=key[1], temperature=key[2], prompt=key[3], cells=len(rs))
     ran = [r for r in rs if r.status != "skipped"]
     g.skipped = len(rs) - len(ran)
     scored = [r for r in ran if r.status in ("passed", "failed")]
@@ -293,9 +298,7 @@ def _summarize_group(key: GroupKey, rs: list[Result]) -> GroupStats:
     if ran:
         # Errors count against the pass rate: a provider that fails to answer is not "good".
         g.pass_rate = g.passed / len(ran)
-        ci = clustered_interval(
-            _clusters(ran, lambda r: r.status == "passed" and r.passed)
-        )
+        ci = clustered_interval(_clusters(ran, lambda r: r.status == "passed" and r.passed))
         g.pass_rate_ci = (ci.low, ci.high)
         g.ci_method = ci.method
         g.pass_rate_design_effect = ci.design_effect

@@ -68,6 +68,13 @@ class Usage:
     #: Input tokens written to the provider's prompt cache (Anthropic bills these higher).
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    #: The part of ``cache_write_tokens`` written with the 1-hour TTL (Anthropic's
+    #: ``usage.cache_creation.ephemeral_1h_input_tokens``), billed above the 5-minute price.
+    cache_write_1h_tokens: int = 0
+    #: The provider's billing tier for the call when it reports one (Anthropic's
+    #: ``usage.service_tier``: "standard", "priority" or "batch"); "batch" is priced at the
+    #: row's batch prices.
+    service_tier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,9 +140,15 @@ class Score:
     value: Any = None
     reason: str = ""
     weight: float = 1.0
+    #: The assertion's ``metric:`` name, aggregated per group (harness.named_metrics).
+    metric: str | None = None
 
 
 Status = Literal["passed", "failed", "error", "skipped"]
+
+
+#: The prompt variant label of a suite with one ``prompt:`` / ``messages:``.
+DEFAULT_PROMPT_ID = "default"
 
 
 @dataclass
@@ -169,6 +182,8 @@ class Result:
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
     cache_write_tokens: int | None = None
+    #: The 1-hour-TTL part of ``cache_write_tokens`` (Anthropic; priced higher).
+    cache_write_1h_tokens: int | None = None
     cost_usd: float | None = None
     cost_if_live_usd: float | None = None
     cached: bool = False
@@ -176,12 +191,26 @@ class Result:
     error: str | None = None
     error_kind: str | None = None
     skip_reason: str | None = None
-    #: sha256 of the rendered prompt and the settings that shape output (gate uses it).
+    #: sha256 of the rendered prompt and the settings that shape output together with
+    #: what the answer is checked against (what version-1 baselines pair on).
     fingerprint: str = ""
     prompt: list[dict[str, str]] = field(default_factory=list)
+    #: The suite's prompt variant label (``prompts: [{id: ...}]``); "default" for a suite
+    #: with one ``prompt:`` / ``messages:``. ``prompt`` above is the rendered messages.
+    prompt_id: str = DEFAULT_PROMPT_ID
+    #: Halves of ``fingerprint``: the test (vars, assertions, schema, threshold, tools) and
+    #: the prompt (rendered messages, generation settings). The gate pairs on the first.
+    test_fingerprint: str = ""
+    prompt_fingerprint: str = ""
     vars: dict[str, Any] = field(default_factory=dict)
     nodeid: str = ""
     started_at: float = 0.0
+    #: The case's ``description`` and ``metadata`` from the suite or dataset.
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: The suite's ``derived_metrics`` (name -> expression), so the end of the run (and a
+    #: re-rendered report) can compute them per group without the suite file.
+    derived_metrics: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was the largest per-cell cost of a

@@ -113,11 +113,14 @@ def test_summary_counts_rates_and_intervals() -> None:
     assert g.always_failing_cases == ["c"]
 
 
-def test_summary_groups_by_suite_target_temperature() -> None:
-    rs = [result("a"), result("a", temperature=0.7), result("a", target="groq:x")]
-    keys = [g.key for g in summarize(rs)]
-    assert keys == [("s", "openai:gpt-4o-mini", 0.0), ("s", "openai:gpt-4o-mini", 0.7),
-                    ("s", "groq:x", 0.0)]
+def test_summary_groups_by_suite_target_temperature_and_prompt() -> None:
+    rs = [result("a"), result("a", temperature=0.7), result("a", target="groq:x"),
+          result("a", prompt_id="v2", status="failed")]
+    groups = summarize(rs)
+    assert [g.key for g in groups] == [
+        ("s", "openai:gpt-4o-mini", 0.0, "default"), ("s", "openai:gpt-4o-mini", 0.7, "default"),
+        ("s", "groq:x", 0.0, "default"), ("s", "openai:gpt-4o-mini", 0.0, "v2")]
+    assert (groups[0].pass_rate, groups[3].pass_rate) == (1.0, 0.0)
 
 
 def test_latency_ttft_and_throughput() -> None:

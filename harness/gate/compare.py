@@ -1,7 +1,12 @@
-"""Compare a run with a baseline: paired tests per (suite, target, temperature) -> verdicts.
+"""Compare a run with a baseline: paired tests per (suite, prompt, target, temperature).
 
-Only cases present in both runs with the same prompt fingerprint are compared; a case whose
-rendered prompt or output-shaping settings changed is "not comparable", never "regressed".
+A cell pairs with the baseline cell of the same (suite, case, prompt variant label, target,
+temperature, repeat) while its *test* is unchanged (test fingerprint: vars, assertions,
+schema, threshold, tools); a case whose test changed is "not comparable", never
+"regressed". A changed *prompt* (rendered messages, generation settings) is compared - that
+is the question a prompt edit asks - and the group says "prompt changed" with the first
+changed lines of the rendered prompt. A version-1 baseline has one fingerprint for both, so
+with it any prompt change still makes the case not comparable.
 Skipped cells are left out on both sides; errors count as failures (as in stats.py).
 
 Metrics per group and their verdicts. Every p-value of a comparison (both rates, latency
@@ -28,6 +33,7 @@ like every case, so they can only produce a verdict through a significant change
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -50,9 +56,10 @@ from harness.gate.paired import (
     sign_flip_test,
 )
 from harness.gate.settings import GateSettings
-from harness.types import Result
+from harness.types import DEFAULT_PROMPT_ID, Result
 
-GroupKey = tuple[str, str, float | None]
+#: (suite, target, temperature, prompt variant label)
+GroupKey = tuple[str, str, float | None, str]
 
 
 class Verdict(StrEnum):
@@ -71,6 +78,12 @@ TESTED_METRICS = (*RATE_METRICS, "latency", "cost_per_call")
 #: A cell whose overlapping harness stall exceeds this share of its latency is left out of
 #: the latency test: its latency says more about the harness than about the provider.
 STALL_SHARE = 0.1
+
+#: Why a case is not comparable when one side has only the combined fingerprint.
+V1_REASON = (
+    "test or prompt changed (a version-1 baseline, or records from before prompt variants, "
+    "has one fingerprint for both; regenerate the baseline to compare prompt changes)"
+)
 
 
 @dataclass
@@ -126,12 +139,23 @@ class GroupComparison:
     suite: str
     target: str
     temperature: float | None
+    prompt: str = DEFAULT_PROMPT_ID
     #: "compared", "new" (only in this run) or "missing" (only in the baseline).
     status: str = "compared"
     metrics: list[MetricResult] = field(default_factory=list)
     paired_cases: int = 0
-    #: Cases whose prompt fingerprint changed: listed, not compared.
+    #: Cases whose test changed (or, against a version-1 baseline, test or prompt): listed,
+    #: not compared.
     not_comparable_cases: list[str] = field(default_factory=list)
+    #: Why they are not comparable: "test changed" or "test or prompt changed (version-1
+    #: baseline)".
+    not_comparable_reason: str = "test changed"
+    #: Paired cases whose prompt changed (compared all the same).
+    prompt_changed_cases: list[str] = field(default_factory=list)
+    #: The first changed lines of the rendered prompt (unified-diff style), when known.
+    prompt_diff: list[str] = field(default_factory=list)
+    #: Within one run (within.py): the reference column (prompt or target) compared with.
+    reference: str = ""
     added_cases: list[str] = field(default_factory=list)
     removed_cases: list[str] = field(default_factory=list)
     flaky_before: list[str] = field(default_factory=list)
@@ -142,7 +166,11 @@ class GroupComparison:
 
     @property
     def key(self) -> GroupKey:
-        return (self.suite, self.target, self.temperature)
+        return (self.suite, self.target, self.temperature, self.prompt)
+
+    @property
+    def prompt_changed(self) -> bool:
+        return bool(self.prompt_changed_cases)
 
     @property
     def verdict(self) -> Verdict:
@@ -165,6 +193,7 @@ class GroupComparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "suite": self.suite,
+            "prompt": self.prompt,
             "target": self.target,
             "temperature": self.temperature,
             "status": self.status,
@@ -172,6 +201,10 @@ class GroupComparison:
             "paired_cases": self.paired_cases,
             "metrics": [m.to_dict() for m in self.metrics],
             "not_comparable_cases": self.not_comparable_cases,
+            "not_comparable_reason": self.not_comparable_reason,
+            "prompt_changed_cases": self.prompt_changed_cases,
+            "prompt_diff": self.prompt_diff,
+            "reference": self.reference,
             "added_cases": self.added_cases,
             "removed_cases": self.removed_cases,
             "flaky_before": self.flaky_before,
@@ -234,9 +267,9 @@ def _by_group(cells: Iterable[CellOutcome]) -> dict[GroupKey, dict[str, list[Cel
     return out
 
 
-def _group_order(key: GroupKey) -> tuple[str, str, float]:
-    suite, target, temp = key
-    return (suite, target, -math.inf if temp is None else temp)
+def _group_order(key: GroupKey) -> tuple[str, str, str, float]:
+    suite, target, temp, prompt = key
+    return (suite, prompt, target, -math.inf if temp is None else temp)
 
 
 def compare_baselines(before: Baseline, after: Baseline, settings: GateSettings) -> Comparison:
@@ -255,6 +288,8 @@ def compare_baselines(before: Baseline, after: Baseline, settings: GateSettings)
                 g.added_cases = sorted(new[key])
             else:
                 _compare_group(g, old[key], new[key], settings)
+                if g.prompt_changed:
+                    g.prompt_diff = prompt_diff(before, after, g.suite, g.prompt)
             floor = _floor(g.suite, new[key], settings)
             if floor is not None:
                 g.metrics.append(floor)
@@ -277,10 +312,23 @@ def _compare_group(
     g.added_cases = sorted(set(new) - set(old))
     g.removed_cases = sorted(set(old) - set(new))
     for case in sorted(common):
+        test_old = {c.test_fingerprint for c in old[case] if c.test_fingerprint}
+        test_new = {c.test_fingerprint for c in new[case] if c.test_fingerprint}
+        if test_old and test_new:
+            if test_old != test_new:
+                g.not_comparable_cases.append(case)
+                continue
+            prompt_old = {c.prompt_fingerprint for c in old[case] if c.prompt_fingerprint}
+            prompt_new = {c.prompt_fingerprint for c in new[case] if c.prompt_fingerprint}
+            if prompt_old and prompt_new and prompt_old != prompt_new:
+                g.prompt_changed_cases.append(case)
+            continue
+        # A version-1 baseline (or records from before the split): one fingerprint.
         fps_old = {c.fingerprint for c in old[case] if c.fingerprint}
         fps_new = {c.fingerprint for c in new[case] if c.fingerprint}
         if fps_old and fps_new and fps_old != fps_new:
             g.not_comparable_cases.append(case)
+            g.not_comparable_reason = V1_REASON
     paired = sorted(common - set(g.not_comparable_cases))
     g.paired_cases = len(paired)
     g.flaky_before = _flaky({c: old[c] for c in paired})
@@ -316,6 +364,43 @@ def _compare_group(
     pairs = [(before[c], after[c]) for c in paired]
     g.metrics.append(_latency_metric(pairs, settings))
     g.metrics.append(_cost_metric(pairs, settings))
+
+
+def prompt_diff(before: Baseline, after: Baseline, suite: str, prompt: str) -> list[str]:
+    """The first changed lines between the two sides' rendered prompts of one variant (the
+    same case on both sides, so what differs is the template)."""
+    old = next((p for p in before.prompts if (p["suite"], p["prompt"]) == (suite, prompt)), None)
+    if old is None:
+        return []
+    new = next(
+        (
+            p
+            for p in after.prompts
+            if (p["suite"], p["prompt"], p["case"]) == (suite, prompt, old["case"])
+        ),
+        None,
+    )
+    if new is None:
+        return []
+    return template_diff(old["messages"], new["messages"])
+
+
+def template_diff(
+    old: Sequence[Sequence[str]], new: Sequence[Sequence[str]], max_lines: int = 6
+) -> list[str]:
+    """``-``/``+`` lines of what changed between two message lists, at most ``max_lines``."""
+
+    def lines(messages: Sequence[Sequence[str]]) -> list[str]:
+        return [f"{role}: {line}" for role, text in messages for line in text.splitlines()]
+
+    out = [
+        f"{line[0]} {line[1:]}".rstrip()
+        for line in difflib.unified_diff(lines(old), lines(new), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    if len(out) > max_lines:
+        out = [*out[:max_lines], f"... ({len(out) - max_lines} more changed lines)"]
+    return [line if len(line) <= 160 else line[:157] + "..." for line in out]
 
 
 def _rate_metric(name: str, counts: Sequence[CaseCounts], settings: GateSettings) -> MetricResult:

@@ -4,8 +4,8 @@ Both show the same rows: one per group and metric, with the values before and af
 change and its 95% interval, the counts behind it (paired cases, discordant pairs b/c or cases
 worse/better, cells left out for a harness stall, the token and price factors of a cost
 change), the p-value (Holm-adjusted when the correction is on) and the verdict. Per group
-follow what the pass-rate test could detect at all, then the case lists: not comparable
-(prompt changed), flaky, added and removed cases.
+follow what the pass-rate test could detect at all, then the case lists: prompt changed (with
+the first changed lines), not comparable (test changed), flaky, added and removed cases.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from harness.gate.compare import Comparison, GroupComparison, MetricResult, Verdict
+from harness.types import DEFAULT_PROMPT_ID
 
 #: Exit status of a session or `llm-harness compare --fail` when the gate finds a regression;
 #: distinct from pytest's own statuses 0-5.
@@ -31,6 +32,19 @@ LABELS = {
 
 def _temp(t: float | None) -> str:
     return "default" if t is None else f"{t:g}"
+
+
+def _suite(g: GroupComparison) -> str:
+    """The suite, with the prompt variant when it is not the implicit ``default``."""
+    return g.suite if g.prompt == DEFAULT_PROMPT_ID else f"{g.suite} [{g.prompt}]"
+
+
+def _where(g: GroupComparison) -> str:
+    return f"{_suite(g)} / {g.target} / t={_temp(g.temperature)}"
+
+
+def _prompt_changed(g: GroupComparison) -> str:
+    return " (prompt changed)" if g.prompt == DEFAULT_PROMPT_ID else f" (prompt {g.prompt} changed)"
 
 
 def _value(m: MetricResult, v: float | None) -> str:
@@ -71,10 +85,10 @@ def _evidence(m: MetricResult) -> str:
         if m.b is not None:
             text = f"n={m.cases} b={m.b} c={m.c}"
         else:
-            text = (
-                f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples) "
-                f"worse={m.worse} better={m.better}"
-            )
+            text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples)"
+            # No case-level comparison (no paired cases): nothing to count, not "None".
+            if m.worse is not None and m.better is not None:
+                text += f" worse={m.worse} better={m.better}"
         if m.test:
             text += f" {m.test}"
         return text
@@ -113,7 +127,7 @@ def _rows(comparison: Comparison) -> list[tuple[str, ...]]:
             p = m.p_adjusted if m.p_adjusted is not None else m.p_value
             rows.append(
                 (
-                    g.suite,
+                    _suite(g),
                     g.target,
                     _temp(g.temperature),
                     LABELS.get(m.metric, m.metric),
@@ -156,9 +170,16 @@ def _notes(g: GroupComparison) -> list[str]:
     if g.status == "new":
         notes.append(f"new in this run ({len(g.added_cases)} cases): no baseline to compare")
     else:
+        if g.prompt_changed:
+            notes.append(
+                f"prompt changed ({len(g.prompt_changed_cases)} of {g.paired_cases} paired "
+                "cases), compared with the baseline's answers"
+                + (":" if g.prompt_diff else "")
+            )
+            notes += [f"    {line}" for line in g.prompt_diff]
         if g.not_comparable_cases:
             notes.append(
-                f"not comparable, prompt or settings changed ({len(g.not_comparable_cases)}): "
+                f"not comparable, {g.not_comparable_reason} ({len(g.not_comparable_cases)}): "
                 + _listing(g.not_comparable_cases)
             )
         if g.added_cases:
@@ -205,7 +226,7 @@ def _power(g: GroupComparison) -> str | None:
 
 def _missing(comparison: Comparison) -> str | None:
     missing = [
-        f"{g.suite} / {g.target} / t={_temp(g.temperature)}"
+        _where(g)
         for g in comparison.groups
         if g.status == "missing"
     ]
@@ -243,7 +264,8 @@ def _headline(comparison: Comparison) -> str:
     regressions = comparison.regressions
     if regressions:
         where = "; ".join(
-            f"{g.suite} {g.target} t={_temp(g.temperature)} {LABELS.get(m.metric, m.metric)}"
+            f"{_suite(g)} {g.target} t={_temp(g.temperature)} {LABELS.get(m.metric, m.metric)}"
+            + (_prompt_changed(g) if g.prompt_changed else "")
             for g, m in regressions
         )
         return f"REGRESSION ({len(regressions)}): {where}"
@@ -251,8 +273,13 @@ def _headline(comparison: Comparison) -> str:
     text = "no regression"
     if improvements:
         text += f", {improvements} improvement(s)"
+    changed = sorted({g.prompt for g in comparison.groups if g.prompt_changed})
+    if changed:
+        text += f", prompt changed ({', '.join(changed)})"
+        if not improvements:
+            text += ": no significant change"
     if comparison.not_comparable_cases:
-        text += f", {comparison.not_comparable_cases} case(s) not comparable (prompt changed)"
+        text += f", {comparison.not_comparable_cases} case(s) not comparable (test changed)"
     return text
 
 
@@ -278,7 +305,7 @@ def render_text(comparison: Comparison) -> str:
     for g in comparison.groups:
         notes = _notes(g)
         if notes:
-            lines.append(f"\n{g.suite} / {g.target} / t={_temp(g.temperature)}:")
+            lines.append(f"\n{_where(g)}:")
             lines += [f"  {n}" for n in notes]
     missing = _missing(comparison)
     if missing:
@@ -318,7 +345,7 @@ def render_markdown(comparison: Comparison) -> str:
     if details or missing:
         lines += ["", "<details><summary>cases and reasons</summary>", ""]
         for g, notes in details:
-            lines.append(f"**{_md(g.suite)} / {_md(g.target)} / t={_temp(g.temperature)}**")
+            lines.append(f"**{_md(_where(g))}**")
             lines.append("")
             lines += [f"- {_md(n)}" for n in notes]
             lines.append("")

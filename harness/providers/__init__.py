@@ -1,7 +1,7 @@
 """Lazy registry of provider adapters: name -> module, imported on first use.
 
 A provider whose SDK is not installed still appears here; asking for it raises a
-ConfigError naming the extra to install (``pip install 'llm-harness[groq]'``).
+ConfigError naming the extra to install (``pip install 'pytest-llm-harness[groq]'``).
 """
 
 from __future__ import annotations
@@ -118,6 +118,25 @@ PROVIDERS: dict[str, ProviderInfo] = {
             max_concurrency=1,
             notes="Gemma 3 270M in-process; one call at a time",
         ),
+        ProviderInfo(
+            name="azure",
+            module="harness.providers.azure",
+            extra="openai",
+            sdk_module="openai",
+            sdk_dist="openai",
+            api_key_env="AZURE_OPENAI_API_KEY",
+            base_url_env="AZURE_OPENAI_ENDPOINT",
+            notes="azure:DEPLOYMENT; API version from OPENAI_API_VERSION or "
+            "options.api_version; unpriced unless --llm-prices names the deployment",
+        ),
+        ProviderInfo(
+            name="echo",
+            module="harness.providers.echo",
+            extra="",
+            sdk_module="harness",
+            sdk_dist="llm-harness",
+            notes="answers with the prompt's last user message: grades stored outputs; free",
+        ),
     )
 }
 
@@ -143,7 +162,7 @@ def create_provider(settings: ProviderSettings) -> Provider:
     except ImportError as exc:
         raise ConfigError(
             f"provider {settings.name!r} needs an SDK that is not installed ({exc.name}). "
-            f"Install it with: pip install 'llm-harness[{info.extra}]'"
+            f"Install it with: pip install 'pytest-llm-harness[{info.extra}]'"
         ) from None
     provider: Provider = module.create(settings)
     return provider

@@ -15,6 +15,7 @@ An exception in the function fails the assertion with the exception in the reaso
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,38 +26,71 @@ from harness.types import Score
 DEFAULT_THRESHOLD = 0.5
 
 
+def _bounded(fn: Any, ctx: ScoreContext, dotted: str) -> Any:
+    """Call the user's function with a time limit (harness.limits.SCORER_S). It runs in a
+    daemon thread: Python cannot stop a thread, so one that overruns is left behind (and
+    the cell fails saying so), but the run goes on."""
+    from harness.limits import SCORER_S
+
+    box: list[Any] = []
+
+    def call() -> None:
+        try:
+            box.append((True, fn(ctx.output, ctx)))
+        except BaseException as exc:  # SystemExit too: reported as the scorer's failure
+            box.append((False, exc))
+
+    thread = threading.Thread(target=call, name=f"scorer {dotted}", daemon=True)
+    thread.start()
+    thread.join(SCORER_S.value())
+    if not box:
+        raise TimeoutError(
+            f"{dotted} did not return within {SCORER_S.value():g} s; make it faster or raise "
+            f"{SCORER_S.env}"
+        )
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
 def _validate(spec: Mapping[str, Any]) -> str | None:
     return check_all(
         lambda s: check_dotted(s, "value"), need_number("threshold", required=False)
     )(spec)
 
 
-@scorer("python", validate=_validate)
+@scorer("python", validate=_validate, keys=("value", "threshold"))
 def python_scorer(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     dotted = str(spec["value"])
     threshold = float(spec.get("threshold", DEFAULT_THRESHOLD))
     fn = resolve_callable(dotted, ctx.base_dir)
-    got = fn(ctx.output, ctx)
+    got = _bounded(fn, ctx, dotted)
+    return interpret("python", dotted, got, threshold)
+
+
+def interpret(name: str, label: str, got: Any, threshold: float) -> Score:
+    """A user check's return value as a Score (shared with the ``expression`` type)."""
     if isinstance(got, Score):
-        return Score("python", got.passed, got.value, got.reason)
+        return Score(name, got.passed, got.value, got.reason)
     if isinstance(got, bool):
-        return Score("python", got, got, f"{dotted} returned {got}")
+        return Score(name, got, got, f"{label} returned {got}")
     if is_number(got):
         ok = got >= threshold
-        return Score("python", ok, got, f"{dotted} scored {got:g} vs threshold {threshold:g}")
+        return Score(name, ok, got, f"{label} scored {got:g} vs threshold {threshold:g}")
     if isinstance(got, Mapping):
         value = got.get("score", got.get("value"))
         passed = got.get("pass", got.get("passed"))
         reason = str(got.get("reason", ""))
         if passed is None:
             if not is_number(value):
-                return Score("python", False, value,
-                             f"{dotted} returned a mapping with neither 'pass' nor a "
+                return Score(name, False, value,
+                             f"{label} returned a mapping with neither 'pass' nor a "
                              "numeric 'score'")
             passed = value >= threshold
-        return Score("python", bool(passed), value, reason)
+        return Score(name, bool(passed), value, reason)
     return Score(
-        "python", False, None,
-        f"{dotted} returned {type(got).__name__}; expected bool, number, "
+        name, False, None,
+        f"{label} returned {type(got).__name__}; expected bool, number, "
         "{pass, score, reason} or Score",
     )

@@ -6,9 +6,10 @@ String values may use the case's vars (``value: "{{ expected }}"``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+import regex as regex_lib
 
 from harness.jsonparse import JSONParseError, parse_json
 from harness.scoring.base import ScoreContext, scorer
@@ -34,7 +35,7 @@ def _need_value(spec: Mapping[str, Any]) -> str | None:
     return None if "value" in spec else f"{spec['type']}: needs 'value'"
 
 
-@scorer("equals", validate=_need_value)
+@scorer("equals", validate=_need_value, keys=("value",), text=True)
 def equals(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """A string value matches the output with surrounding whitespace stripped; a mapping,
     list or number is compared with the output parsed as JSON."""
@@ -73,7 +74,7 @@ def _contains(name: str, fold: bool, mode: str) -> None:
         return Score(name, False, found if mode != "one" else False, reason)
 
     score.__name__ = name.replace("-", "_")
-    scorer(name, validate=validate)(score)
+    scorer(name, validate=validate, keys=("value",), text=True)(score)
 
 
 for _fold, _prefix in ((False, "contains"), (True, "icontains")):
@@ -81,7 +82,10 @@ for _fold, _prefix in ((False, "contains"), (True, "icontains")):
     _contains(f"{_prefix}-all", _fold, "all")
     _contains(f"{_prefix}-any", _fold, "any")
 
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+# The `regex` package, not `re`: its searches take a timeout, so a catastrophic pattern
+# (a suite is data a pull request can edit) fails its cell instead of hanging the run.
+_FLAGS = {"i": regex_lib.IGNORECASE, "m": regex_lib.MULTILINE, "s": regex_lib.DOTALL,
+          "x": regex_lib.VERBOSE}
 
 
 def _regex_flags(spec: Mapping[str, Any]) -> int:
@@ -101,23 +105,30 @@ def _validate_regex(spec: Mapping[str, Any]) -> str | None:
     if "{{" in spec["value"] or "{%" in spec["value"]:
         return None  # compiled after vars are filled in
     try:
-        re.compile(spec["value"], _regex_flags(spec))
-    except re.error as exc:
+        regex_lib.compile(spec["value"], _regex_flags(spec))
+    except regex_lib.error as exc:
         return f"regex: invalid pattern {spec['value']!r}: {exc}"
     return None
 
 
-@scorer("regex", validate=_validate_regex)
+@scorer("regex", validate=_validate_regex, keys=("value", "flags"), text=True)
 def regex(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """``re.search`` anywhere in the output; ``flags`` from ``imsx``; value is the match."""
+    from harness.limits import SCORER_S
+
     pattern = render(spec["value"], ctx)
-    m = re.search(pattern, ctx.output, _regex_flags(spec))
+    try:
+        m = regex_lib.search(pattern, ctx.output, _regex_flags(spec), timeout=SCORER_S.value())
+    except TimeoutError:
+        return Score("regex", False, None,
+                     f"/{pattern}/ took over {SCORER_S.value():g} s on this output (a pattern "
+                     f"with nested repeats?); simplify it or raise {SCORER_S.env}")
     if m is None:
         return Score("regex", False, None, f"no match for /{pattern}/ in {_show(ctx.output)}")
     return Score("regex", True, m.group(0), "")
 
 
-@scorer("starts-with", validate=need_text("value"))
+@scorer("starts-with", validate=need_text("value"), keys=("value",), text=True)
 def starts_with(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Leading whitespace of the output is ignored (models often emit a newline first)."""
     prefix = render_text(spec["value"], ctx)
@@ -147,6 +158,8 @@ DEFAULT_MAX_DISTANCE = 5
 @scorer(
     "levenshtein",
     validate=check_all(need_text("value"), need_number("threshold", required=False)),
+    keys=("value", "threshold"),
+    text=True,
 )
 def levenshtein(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Edit distance between the stripped output and the value; ``threshold`` is the
@@ -172,7 +185,7 @@ def _validate_finish(spec: Mapping[str, Any]) -> str | None:
     return None
 
 
-@scorer("finish-reason", validate=_validate_finish)
+@scorer("finish-reason", validate=_validate_finish, keys=("value",))
 def finish_reason(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Matches the normalised finish reason, or the provider's raw one (``end_turn``)."""
     v = spec["value"]

@@ -135,7 +135,8 @@ def test_changed_prompt_makes_cases_not_comparable_rather_than_regressed() -> No
     comparison = _compare(before, all_new)
     assert not comparison.has_regression
     assert comparison.groups[0].verdict is Verdict.NOT_COMPARABLE
-    assert "not comparable, prompt or settings changed (40)" in render_text(comparison)
+    assert "not comparable, test or prompt changed (a version-1 baseline" in render_text(comparison)
+    assert "(40): c000" in render_text(comparison)
     assert comparison.not_comparable_cases == 40
 
 

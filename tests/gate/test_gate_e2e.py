@@ -159,7 +159,7 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
     assert _metric(result, "schema_valid_rate")["verdict"] == "no significant change"
 
 
-def test_wobble_is_noise_and_changed_prompts_are_not_comparable(
+def test_wobble_is_noise_and_changed_case_vars_are_not_comparable(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makefile(".yaml", **{"evals/answers": _text_suite(200)})
@@ -181,7 +181,7 @@ def test_wobble_is_noise_and_changed_prompts_are_not_comparable(
     pass_rate = _metric(_gate(run_dir), "pass_rate")
     assert (pass_rate["b"], pass_rate["c"], pass_rate["verdict"]) == (2, 0, "no significant change")
 
-    # 60 cases get a new prompt and all of them fail: not comparable, not a regression.
+    # 60 cases get new vars (a changed test) and all of them fail: not comparable.
     pytester.makefile(".yaml", **{"evals/answers": _text_suite(200, changed=range(60))})
     with runs.simulator(_sim(canned_default="fine", canned={"fancy": "no"})):
         result, run_dir = runs.run(*gate)
@@ -191,7 +191,7 @@ def test_wobble_is_noise_and_changed_prompts_are_not_comparable(
     (group,) = summary["groups"]
     assert len(group["not_comparable_cases"]) == 60
     assert summary["has_regression"] is False
-    result.stdout.fnmatch_lines(["*not comparable, prompt or settings changed (60)*"])
+    result.stdout.fnmatch_lines(["*not comparable, test changed (60)*"])
 
 
 def test_the_gate_never_overrules_a_failing_plain_test(
