@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.engine import Engine, Evaluated
@@ -60,11 +61,18 @@ class Backend(Protocol):
         """The runner's event-loop lag while calls were in flight (None: no calls)."""
         ...
 
+    def halt(self) -> None:
+        """The run was interrupted: send no new call (harness.signals)."""
+        ...
+
     def close(self) -> None: ...
 
 
-def build_runner(settings: Settings, cache: ResponseCache) -> Runner:
-    """The run's Runner from its settings (limits, budget, retries, price overrides)."""
+def build_runner(
+    settings: Settings, cache: ResponseCache, ledger_path: Path | None = None
+) -> Runner:
+    """The run's Runner from its settings (limits, budget, retries, price overrides);
+    ``ledger_path``: the budget ledger shared with the run's other processes."""
     from harness.runner import Runner, RunnerSettings
 
     overrides: dict[str, Any] = {}
@@ -78,6 +86,7 @@ def build_runner(settings: Settings, cache: ResponseCache) -> Runner:
             budget_usd=settings.budget,
             retry=RetryPolicy(max_retries=settings.max_retries, max_total_s=settings.retry_time),
             price_overrides=overrides,
+            ledger_path=ledger_path,
         ),
         cache,
     )
@@ -91,9 +100,26 @@ class InProcess:
     in_worker = False
 
     def __init__(
-        self, settings: Settings, run_id: str, *, calls: Callable[[], Calls] | None = None
+        self,
+        settings: Settings,
+        run_id: str,
+        *,
+        calls: Callable[[], Calls] | None = None,
+        shared_ledger: bool = False,
     ) -> None:
+        # Every process that makes calls has one of these: the one place that keeps
+        # prompts and keys out of the process's logs (harness.logguard).
+        from harness import logguard
+
+        logguard.install(settings.log_prompts)
         self.settings = settings
+        #: The budget ledger file this process shares with the run's other processes (a
+        #: pytest-xdist worker), else None (harness.budget).
+        self._ledger_path: Path | None = None
+        if shared_ledger and settings.budget is not None:
+            from harness.budget import shared_ledger_path
+
+            self._ledger_path = shared_ledger_path(run_id)
         self._cache: ResponseCache | None = None
         self._runner: Runner | None = None
         self._futures: dict[int, concurrent.futures.Future[CallOutcome]] = {}
@@ -112,7 +138,7 @@ class InProcess:
     @property
     def runner(self) -> Runner:
         if self._runner is None:
-            self._runner = build_runner(self.settings, self.cache)
+            self._runner = build_runner(self.settings, self.cache, self._ledger_path)
         return self._runner
 
     @property
@@ -149,6 +175,14 @@ class InProcess:
 
     def loop_lag(self) -> dict[str, float] | None:
         return self._runner.loop_lag() if self._runner is not None else None
+
+    def halt(self) -> None:
+        if self._runner is not None:
+            self._runner.halt()
+
+    def cache_problems(self) -> list[str]:
+        """What went wrong with the response cache in this process (one line each)."""
+        return list(self._cache.problems) if self._cache is not None else []
 
     def close(self) -> None:
         """Close the runner, then the cache (flushing answers waiting for it). Once."""
@@ -203,6 +237,9 @@ class InWorker:
 
     def loop_lag(self) -> dict[str, float] | None:
         return self.client.loop_lag()
+
+    def halt(self) -> None:
+        self.client.halt()
 
     def close(self) -> None:
         self.client.close()

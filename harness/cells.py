@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.targets import TargetSpec, selected
-from harness.types import Message, Request, Tool
+from harness.types import DEFAULT_PROMPT_ID, Message, Request, Tool
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,16 @@ class Case:
     assertions: tuple[Mapping[str, Any], ...]
     threshold: float | None
     source: str  # "file:line" where the case is defined
+
+
+@dataclass(frozen=True)
+class PromptVariant:
+    """One labelled prompt of a suite: chat-message templates (role, jinja2 source)."""
+
+    id: str
+    templates: tuple[tuple[str, str], ...]
+    #: Where it was written ("suite.yaml:12" or a prompt file), for messages.
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,8 @@ class Suite:
     stream: bool
     structured: Literal["none", "native", "json"]
     seed: int | None
-    templates: tuple[tuple[str, str], ...]  # (role, template source)
+    #: The prompt variants, the first being the reference the others are compared with.
+    prompts: tuple[PromptVariant, ...]
     schema: dict[str, Any] | None
     tools: tuple[Tool, ...]
     tool_choice: str | None
@@ -55,14 +66,28 @@ class Suite:
     def base_dir(self) -> Path:
         return self.path.parent
 
+    @property
+    def templates(self) -> tuple[tuple[str, str], ...]:
+        """The reference (first) variant's templates."""
+        return self.prompts[0].templates
+
+    def variants_for(self, target: TargetSpec) -> list[PromptVariant]:
+        """The variants a target runs: all, or those its ``prompts:`` names (in suite order)."""
+        if not target.prompts:
+            return list(self.prompts)
+        return [p for p in self.prompts if p.id in target.prompts]
+
     def cells(self, target_filter: tuple[str, ...] = (), repeat: int | None = None) -> list[Cell]:
-        """Stable order: case, then target, then temperature, then repeat."""
+        """Stable order: case, then prompt variant, then target, temperature, repeat."""
         n = repeat or self.repeat
         targets = [t for t in self.targets if selected(t, target_filter)]
+        runs = {t.id: {p.id for p in self.variants_for(t)} for t in targets}
         return [
-            Cell(self, case, target, temp, r)
+            Cell(self, case, target, temp, r, variant)
             for case in self.cases
+            for variant in self.prompts
             for target in targets
+            if variant.id in runs[target.id]
             for temp in self.temperatures
             for r in range(n)
         ]
@@ -75,11 +100,23 @@ class Cell:
     target: TargetSpec
     temperature: float | None
     repeat: int
+    variant: PromptVariant | None = None  # None: the suite's first (a one-prompt suite)
+
+    @property
+    def prompt(self) -> PromptVariant:
+        return self.variant or self.suite.prompts[0]
+
+    @property
+    def prompt_id(self) -> str:
+        return self.prompt.id
 
     @property
     def param_id(self) -> str:
+        """``v2|openai:gpt-4o-mini-t0-r0``; the label is left out for the implicit
+        ``default`` prompt so one-prompt suites keep their ids (and --lf history)."""
         temp = "tdefault" if self.temperature is None else f"t{self.temperature:g}"
-        return f"{self.target.id}-{temp}-r{self.repeat}"
+        label = "" if self.prompt_id == DEFAULT_PROMPT_ID else f"{self.prompt_id}|"
+        return f"{label}{self.target.id}-{temp}-r{self.repeat}"
 
     @property
     def name(self) -> str:
@@ -91,7 +128,7 @@ class Cell:
 
         return tuple(
             Message(role, templating.render(src, self.case.vars))
-            for role, src in self.suite.templates
+            for role, src in self.prompt.templates
         )
 
     def request(self) -> Request:
@@ -115,18 +152,55 @@ class Cell:
 
     @cached_property
     def fingerprint(self) -> str:
-        """Rendered prompt + output-shaping settings; the gate marks a changed one as
-        'not comparable' instead of comparing different prompts."""
+        """Test and prompt together (the version-1 baseline fingerprint, kept so those
+        baselines still pair: with them a changed prompt is 'not comparable')."""
         s = self.suite
-        data = {
-            "messages": [[m.role, m.content] for m in self.messages],
-            "max_tokens": s.max_tokens,
-            "structured": s.structured,
+        # The exact version-1 formula: any change here breaks pairing with those files.
+        return _digest(
+            {
+                "messages": [[m.role, m.content] for m in self.messages],
+                "max_tokens": s.max_tokens,
+                "structured": s.structured,
+                "schema": s.schema,
+                "tools": [t.__dict__ for t in s.tools],
+                "tool_choice": s.tool_choice,
+                "assert": list(s.assertions) + list(self.case.assertions),
+                "threshold": self.case.threshold,
+            }
+        )
+
+    @cached_property
+    def test_fingerprint(self) -> str:
+        """What the answer is checked against: case vars, assertions, schema, threshold,
+        tools. The gate pairs a cell with its baseline while this is unchanged."""
+        return _digest(self._test_data())
+
+    @cached_property
+    def prompt_fingerprint(self) -> str:
+        """What the model is asked: rendered messages and the generation settings. A
+        change is reported as 'prompt changed' and still compared."""
+        return _digest(self._prompt_data())
+
+    def _test_data(self) -> dict[str, Any]:
+        s = self.suite
+        return {
+            "vars": dict(self.case.vars),
             "schema": s.schema,
             "tools": [t.__dict__ for t in s.tools],
-            "tool_choice": s.tool_choice,
             "assert": list(s.assertions) + list(self.case.assertions),
             "threshold": self.case.threshold,
         }
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def _prompt_data(self) -> dict[str, Any]:
+        s = self.suite
+        return {
+            "messages": [[m.role, m.content] for m in self.messages],
+            "max_tokens": s.max_tokens,
+            "structured": s.structured,
+            "tool_choice": s.tool_choice,
+        }
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

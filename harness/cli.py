@@ -3,12 +3,15 @@
     llm-harness run [PATHS...] [-- PYTEST ARGS]   run suites through pytest (default: evals/)
     llm-harness report RUN... [-o FILE]           re-render a report, no provider calls
     llm-harness compare A B                       compare two runs or a run and a baseline
+    llm-harness compare RUN --prompts v1,v2       two prompt variants (or --targets) of a run
+    llm-harness diff A B [--all]                  cases whose verdict changed, side by side
     llm-harness simulate [--demo] [--port P]      start the provider simulator
     llm-harness init [DIR]                        write a starter project (never overwrites)
     llm-harness view [RUN] [--serve]              open the latest or a named report
     llm-harness runs                              list past runs with headline figures
     llm-harness providers                         providers, key presence, base URLs, prices
-    llm-harness cache stats|clear [--dir DIR]     inspect or clear the response cache
+    llm-harness cache stats|clear|verify [--repair]  inspect, check or clear the response cache
+    llm-harness cache merge SRC... DEST           fold caches (e.g. CI shards') into DEST
 
 Each subcommand that belongs to a pipeline stage lives in that stage's package; this module
 only dispatches. Bad input prints one line and exits 2, never a traceback.
@@ -19,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +35,7 @@ EXIT_USAGE = 2
 DELEGATED = {
     "report": ("harness.report.cli", "re-render report.html and exports from stored runs"),
     "compare": ("harness.gate.cli", "compare two runs (or a run and a baseline)"),
+    "diff": ("harness.gate.diff_cli", "cases whose verdict changed, both outputs side by side"),
     "simulate": ("harness.simulator.cli", "start the loopback provider simulator"),
     "init": ("harness.starter", "write a starter suite, settings and CI workflow here"),
     "view": ("harness.runs:main_view", "open the latest (or a named) run's report"),
@@ -99,7 +102,11 @@ def cmd_run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
         args.insert(0, "evals")
     cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", *args]
-    return subprocess.call(cmd)
+    from harness.signals import run_forwarding
+
+    # Not subprocess.call: on Ctrl-C it kills pytest 0.25 s later, before the summary,
+    # report and exports of the finished cells are written.
+    return run_forwarding(cmd)
 
 
 def run_help() -> str:
@@ -174,35 +181,59 @@ def cmd_providers(argv: Sequence[str]) -> int:
     return 0
 
 
-def cmd_cache(argv: Sequence[str]) -> int:
+def cmd_cache_merge(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="llm-harness cache", description="Inspect or clear the response cache."
+        prog="llm-harness cache merge",
+        description="Fold the answers of one or more caches (e.g. the shards' of a split CI "
+        "run) into DEST, created if missing. DEST keeps an answer it already has.",
     )
-    parser.add_argument("action", choices=["stats", "clear"])
-    parser.add_argument("--dir", default=os.environ.get("LLM_HARNESS_CACHE_DIR", ".llm-cache"))
+    parser.add_argument("src", nargs="+", metavar="SRC", help="a cache directory to read")
+    parser.add_argument("dest", metavar="DEST", help="the cache directory to write")
     args = parser.parse_args(argv)
-    from harness.cache import CacheMode, ResponseCache
+    from harness.cache import merge_caches
 
-    path = Path(args.dir)
-    if not path.exists():
-        print(f"no cache at {path}")
-        return 0
-    cache = ResponseCache(path, CacheMode.USE)
-    try:
-        if args.action == "stats":
-            s = cache.stats()
-            print(f"{s['entries']} responses, {s['bytes'] / 1e6:.1f} MB in {s['directory']}")
-        else:
-            print(f"removed {cache.clear()} responses from {path}")
-    finally:
-        cache.close()
+    sources = [Path(s) for s in args.src]
+    dest = Path(args.dest)
+    for src in sources:
+        if not src.is_dir():
+            print(f"llm-harness cache merge: {src}: no cache directory here", file=sys.stderr)
+            return EXIT_USAGE
+        if src.resolve() == dest.resolve():
+            print(
+                f"llm-harness cache merge: {src} is also DEST; name each cache once",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    counts = merge_caches(sources, dest)
+    unreadable = f", {counts['unreadable']} unreadable skipped" if counts["unreadable"] else ""
+    print(
+        f"merged {len(sources)} cache(s) into {dest}: {counts['added']} answers added, "
+        f"{counts['kept']} already there{unreadable}"
+    )
     return 0
+
+
+def cmd_cache(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "merge":
+        return cmd_cache_merge(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="llm-harness cache",
+        description="Inspect, check or clear the response cache. verify reads every entry "
+        "as a run would; --repair drops the damaged ones (a damaged db is moved aside).",
+    )
+    parser.add_argument("action", choices=["stats", "clear", "verify", "merge"])
+    parser.add_argument("--dir", default=os.environ.get("LLM_HARNESS_CACHE_DIR", ".llm-cache"))
+    parser.add_argument("--repair", action="store_true", help="with verify: fix what it finds")
+    args = parser.parse_args(argv)
+    from harness.cache_cli import cache_command
+
+    return cache_command(args.action, Path(args.dir), repair=args.repair)
 
 
 LOCAL: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "run": (cmd_run, "run suites through pytest (default: evals/)"),
     "providers": (cmd_providers, "list providers, key presence, base URLs and prices"),
-    "cache": (cmd_cache, "inspect or clear the response cache"),
+    "cache": (cmd_cache, "inspect, clear or merge response caches"),
 }
 
 

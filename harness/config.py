@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import CacheMode
+from harness.shard import Shard, parse_shard
 from harness.targets import parse_filter
 
 
@@ -63,6 +64,16 @@ def _positive_float(text: str) -> float:
         raise ValueError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"expected a number > 0, got {text}")
+    return value
+
+
+def _repeat(text: str) -> int:
+    from harness.limits import REPEAT
+
+    value = _positive_int(text)
+    if value > REPEAT.value():
+        raise ValueError(f"expected at most {REPEAT.value():g} repeats, got {value}; "
+                         f"{REPEAT.fix()}")
     return value
 
 
@@ -151,7 +162,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "repeat",
-        _positive_int,
+        _repeat,
         None,
         "samples per case x target x temperature (overrides the suite's repeat)",
         env="LLM_HARNESS_REPEAT",
@@ -220,9 +231,17 @@ OPTIONS: tuple[Option, ...] = (
         "baseline",
         _text,
         None,
-        "compare this run with a baseline file",
+        "compare this run with a baseline file, or git:REF:PATH for the file as committed "
+        "at REF (e.g. git:origin/main:baselines/main.json)",
         metavar="PATH",
         env="LLM_HARNESS_BASELINE",
+    ),
+    Option(
+        "gate_md",
+        _text,
+        None,
+        "also write the gate's verdicts and changed cases as Markdown to PATH (a PR comment)",
+        metavar="PATH",
     ),
     Option(
         "gate",
@@ -240,6 +259,24 @@ OPTIONS: tuple[Option, ...] = (
         "separate cores (auto: runs of 200 cells or more)",
         env="LLM_HARNESS_WORKER",
         metavar="MODE",
+    ),
+    Option(
+        "shard",
+        parse_shard,
+        None,
+        "run only shard K of N (e.g. 2/4): a stable share of the cells, by cell identity; "
+        "merge the shards' runs with 'llm-harness report' and caches with "
+        "'llm-harness cache merge'",
+        env="LLM_HARNESS_SHARD",
+        metavar="K/N",
+    ),
+    Option(
+        "log_prompts",
+        _bool,
+        False,
+        "let SDK and HTTP debug logs through (they contain prompts); API keys stay masked",
+        env="LLM_HARNESS_LOG_PROMPTS",
+        flag=True,
     ),
     Option(
         "suite_dirs",
@@ -292,9 +329,12 @@ class Settings:
     prices: Path | None = None
     save_baseline: Path | None = None
     baseline: Path | None = None
+    gate_md: Path | None = None
     gate: str = "off"
     suite_dirs: tuple[str, ...] = ("evals",)
     worker: str = "auto"
+    shard: Shard | None = None
+    log_prompts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -327,10 +367,18 @@ class Settings:
             report=values.get("report", True),
             prices=path(values.get("prices")),
             save_baseline=path(values.get("save_baseline")),
-            baseline=path(values.get("baseline")),
+            # git:REF:PATH is read with git show at that ref, never a path under rootdir.
+            baseline=(
+                Path(values["baseline"])
+                if str(values.get("baseline") or "").startswith("git:")
+                else path(values.get("baseline"))
+            ),
+            gate_md=path(values.get("gate_md")),
             gate=values.get("gate") or "off",
             suite_dirs=tuple(
                 d.strip() for d in str(values.get("suite_dirs") or "evals").split(",") if d.strip()
             ),
             worker=values.get("worker") or "auto",
+            shard=values.get("shard"),
+            log_prompts=bool(values.get("log_prompts")),
         )

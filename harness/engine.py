@@ -100,7 +100,8 @@ class Engine:
         rendered prompt would otherwise stay for the whole run (megabytes over thousands)."""
         self._requests.pop(id(cell), None)
         cell.__dict__.pop("messages", None)
-        cell.__dict__.pop("fingerprint", None)
+        for name in ("fingerprint", "test_fingerprint", "prompt_fingerprint"):
+            cell.__dict__.pop(name, None)
 
     def skip_reason(self, cell: Cell) -> str | None:
         """Why a cell is skipped before any call, or None. A missing key is a skip naming
@@ -167,6 +168,9 @@ class Engine:
             passed=False,
             fingerprint=cell.fingerprint,
             prompt=_prompt(request.messages),
+            prompt_id=cell.prompt_id,
+            test_fingerprint=cell.test_fingerprint,
+            prompt_fingerprint=cell.prompt_fingerprint,
             vars=_jsonable(dict(cell.case.vars)),
             nodeid=nodeid,
             started_at=time.time(),
@@ -318,6 +322,7 @@ def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> Non
     result.output_tokens = c.usage.output_tokens
     result.cached_input_tokens = c.usage.cached_input_tokens
     result.cache_write_tokens = c.usage.cache_write_tokens
+    result.cache_write_1h_tokens = c.usage.cache_write_1h_tokens
     result.cost_usd = outcome.cost_usd
     result.cost_if_live_usd = outcome.cost_if_live_usd
 

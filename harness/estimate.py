@@ -15,8 +15,9 @@ estimated with an output as long as the cell's ``max_tokens`` allows.
 
 The upper bound of one call is its estimated input at the full input price (no prompt-cache
 discount) plus ``max_tokens`` output at the output price (or the reasoning price when that
-is higher). The expected cost assumes ``min(max_tokens, EXPECTED_OUTPUT_TOKENS)`` output
-tokens, a typical answer length; it is a guide, the upper bound is what the budget uses.
+is higher), both at the row's long-context tier when the estimated input exceeds it. The
+expected cost assumes ``min(max_tokens, EXPECTED_OUTPUT_TOKENS)`` output tokens, a typical
+answer length; it is a guide, the upper bound is what the budget uses.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def _output_rate(price: Price) -> float:
 
 
 def _cost(input_tokens: int, output_tokens: int, price: Price) -> float:
-    return (input_tokens * price.input + output_tokens * _output_rate(price)) / PER_TOKENS
+    # A prompt past a long-context threshold bills the whole call at the tier's prices.
+    billed = price.billed(input_tokens) or price
+    return (input_tokens * billed.input + output_tokens * _output_rate(billed)) / PER_TOKENS
 
 
 def estimate_request_cost(request: Request, prices: PriceTable) -> float | None:

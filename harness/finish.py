@@ -9,10 +9,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 from harness.session import RunSession
 from harness.stats import GroupStats, summarize
+from harness.types import DEFAULT_PROMPT_ID
+
+if TYPE_CHECKING:
+    from harness.gate.outputs import GateView, VariantView
 
 log = logging.getLogger("harness.finish")
 
@@ -31,6 +36,8 @@ class FinishOutcome:
     #: The baseline comparison ran (so, under --llm-gate=fail, it decides the cells' verdict).
     gate_ran: bool = False
     groups: list[GroupStats] = field(default_factory=list)
+    #: Cells the budget stopped before their call (harness.budget.BUDGET_EXIT_CODE).
+    budget_cut: int = 0
 
 
 def _fmt_rate(rate: float | None) -> str:
@@ -70,12 +77,14 @@ SUMMARY_COLUMNS = (
 
 
 def summary_text(groups: list[GroupStats]) -> str:
-    """The terminal table: one row per (suite, target, temperature).
+    """The terminal table: one row per (suite, target, temperature), and per prompt
+    variant when a suite has several (a ``prompt`` column after ``suite``).
 
     ``cost $`` is what this run spent (replays cost 0); ``if live $`` what the same answers
     cost when they were live, so a cached rerun still shows the price of the choice.
     """
-    rows = [SUMMARY_COLUMNS]
+    variants = any(g.prompt != DEFAULT_PROMPT_ID for g in groups)
+    rows: list[tuple[str, ...]] = [_with_prompt(SUMMARY_COLUMNS, "prompt", variants)]
     # Targets that did not run at all (no key, unsupported) get one line below, not a row of
     # dashes per suite and temperature.
     # A target that ran at some temperatures keeps its skipped groups as rows (their
@@ -88,24 +97,23 @@ def summary_text(groups: list[GroupStats]) -> str:
     for g in shown:
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
         ran = g.cells - g.skipped
-        rows.append(
-            (
-                g.suite,
-                g.target,
-                temp,
-                str(g.cells),
-                _fmt_rate(g.pass_rate),
-                _fmt_rate(g.schema_valid_rate),
-                _fmt_ms(g.latency_p50_ms),
-                _fmt_ms(g.latency_p95_ms),
-                "unpriced" if g.unpriced else fmt_usd(g.cost_usd),
-                "unpriced" if g.unpriced else ("-" if not ran else fmt_usd(g.cost_if_live_usd)),
-                str(g.cached),
-                str(g.errors),
-                str(g.skipped),
-            )
+        row = (
+            g.suite,
+            g.target,
+            temp,
+            str(g.cells),
+            _fmt_rate(g.pass_rate),
+            _fmt_rate(g.schema_valid_rate),
+            _fmt_ms(g.latency_p50_ms),
+            _fmt_ms(g.latency_p95_ms),
+            "unpriced" if g.unpriced else fmt_usd(g.cost_usd),
+            "unpriced" if g.unpriced else ("-" if not ran else fmt_usd(g.cost_if_live_usd)),
+            str(g.cached),
+            str(g.errors),
+            str(g.skipped),
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(SUMMARY_COLUMNS))]
+        rows.append(_with_prompt(row, g.prompt, variants))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if not_run:
@@ -115,6 +123,10 @@ def summary_text(groups: list[GroupStats]) -> str:
         listed = ", ".join(f"{target} ({n})" for target, n in cells.items())
         lines.append(f"not run, every cell skipped (reasons above): {listed}")
     return "\n".join(lines)
+
+
+def _with_prompt(row: tuple[str, ...], prompt: str, show: bool) -> tuple[str, ...]:
+    return (row[0], prompt, *row[1:]) if show else row
 
 
 def finish_run(session: RunSession) -> FinishOutcome:
@@ -149,20 +161,42 @@ def finish_run(session: RunSession) -> FinishOutcome:
     unpriced = sorted({g.target for g in groups if g.unpriced})
     if unpriced:
         text += f"\nwarning: no price for {', '.join(unpriced)}: cost shown as unpriced, not 0"
+    outcome.budget_cut = sum(1 for r in results if r.error_kind == "BudgetExceeded")
+    if outcome.budget_cut:
+        text += (
+            f"\nbudget: {outcome.budget_cut} cells did not run, the --llm-budget of "
+            f"${settings.budget} was reached; raise it to run them (exit status 7)"
+        )
+    for problem in session.cache_problems():
+        text += f"\nwarning: {problem}"
     outcome.sections.append(("llm-harness summary", text))
+
+    variants = _variants(session, outcome)
+    # Judge before the report is written, so report.html shows the gate's verdicts.
+    gate, gate_error = _judge(session) if settings.baseline is not None else (None, None)
 
     meta = session.meta()
     store = session.run_store()
     if store is not None:
-        outcome.files["summary.json"] = store.write_json(
-            "summary.json", [g.to_dict() for g in groups]
-        )
+        summary = [g.to_dict() for g in groups]
+        if variants is not None:
+            _attach_variant_rows(summary, variants.rows)
+        outcome.files["summary.json"] = store.write_json("summary.json", summary)
         outcome.files["meta.json"] = store.write_json("meta.json", meta)
         if settings.report:
             try:
+                from harness.gate.outputs import report_data
                 from harness.report import write_reports
 
-                outcome.files.update(write_reports(store.out_dir, results, meta, groups))
+                outcome.files.update(
+                    write_reports(
+                        store.out_dir,
+                        results,
+                        meta,
+                        groups,
+                        comparisons=report_data(gate, variants),
+                    )
+                )
             except Exception as exc:  # the report must never cost the user their results
                 log.exception("report failed")
                 outcome.sections.append(("llm-harness report", f"report not written: {exc}"))
@@ -172,7 +206,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
     # Compare before saving: with the same path for both, the run is judged against the old
     # baseline, never against itself.
     if settings.baseline is not None:
-        outcome.gate_failed = _compare(session, outcome)
+        outcome.gate_failed = _publish_gate(session, outcome, gate, gate_error)
     if settings.save_baseline is not None:
         from harness.gate import save_baseline
 
@@ -183,24 +217,65 @@ def finish_run(session: RunSession) -> FinishOutcome:
     return outcome
 
 
-def _compare(session: RunSession, outcome: FinishOutcome) -> bool:
-    from harness.gate import (
-        compare,
-        load_baseline,
-        load_gate_settings,
-        render_markdown,
-        render_text,
-    )
+def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None:
+    """Each prompt variant against its suite's first, when a suite has several."""
+    if not any(r.prompt_id != DEFAULT_PROMPT_ID for r in session.results):
+        return None
+    from harness.gate import load_gate_settings
+    from harness.gate.outputs import variant_view
+
+    try:
+        view = variant_view(session.results, load_gate_settings(session.settings.rootdir))
+    except ConfigError as exc:
+        outcome.sections.append(("llm-harness prompt variants", f"not compared: {exc}"))
+        return None
+    if view is not None and view.rows:
+        outcome.sections.append(("llm-harness prompt variants", view.text))
+        store = session.run_store()
+        if store is not None:
+            store.write_json("variants.json", view.comparison.to_dict())
+    return view
+
+
+def _attach_variant_rows(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Each non-reference variant's group in summary.json gets ``versus_reference``."""
+    by_key = {(r["suite"], r["target"], r["temperature"], r["prompt"]): r for r in rows}
+    for g in summary:
+        row = by_key.get((g["suite"], g["target"], g["temperature"], g["prompt"]))
+        if row is not None:
+            g["versus_reference"] = row
+
+
+def _judge(session: RunSession) -> tuple[GateView | None, ConfigError | None]:
+    from harness.gate import load_gate_settings
+    from harness.gate.outputs import judge
 
     settings = session.settings
     assert settings.baseline is not None
     try:
-        baseline = load_baseline(settings.baseline)
-        comparison = compare(baseline, session.results, load_gate_settings(settings.rootdir))
+        gate_settings = load_gate_settings(settings.rootdir)
+        return judge(settings.baseline, session.results, gate_settings, settings.rootdir), None
     except ConfigError as exc:
+        return None, exc
+
+
+def _publish_gate(
+    session: RunSession,
+    outcome: FinishOutcome,
+    gate: GateView | None,
+    error: ConfigError | None,
+) -> bool:
+    """The gate's section, summary.md, gate.json, the step summary and --llm-gate-md;
+    True when the gate fails the run."""
+    from harness.gate import render_text
+    from harness.gate.outputs import append_step_summary, gate_markdown
+
+    settings = session.settings
+    if gate is None:
         # The plugin checks both files at start; this catches a file changed mid-run.
-        outcome.sections.append(("llm-harness gate", f"gate not run: {exc}"))
+        outcome.sections.append(("llm-harness gate", f"gate not run: {error}"))
         return settings.gate == "fail"  # a gate that could not judge must not pass
+    comparison = gate.comparison
     outcome.gate_ran = True
     text = render_text(comparison)
     mode = settings.gate
@@ -210,11 +285,19 @@ def _compare(session: RunSession, outcome: FinishOutcome) -> bool:
     elif regressed and mode == "warn":
         text += "\ngate warning: regression against the baseline (--llm-gate=warn)"
     outcome.sections.append(("llm-harness gate", text))
+    markdown = gate_markdown(gate, mode)
     store = session.run_store()
     if store is not None:
         md = store.out_dir / "summary.md"
         existing = md.read_text("utf-8") if md.exists() else ""
-        md.write_text(existing + "\n\n" + render_markdown(comparison), "utf-8")
+        md.write_text(existing + "\n\n" + markdown, "utf-8")
         outcome.files["summary.md"] = md
         store.write_json("gate.json", comparison.to_dict())
+    if settings.gate_md is not None:
+        settings.gate_md.parent.mkdir(parents=True, exist_ok=True)
+        settings.gate_md.write_text(markdown, "utf-8")
+        outcome.files["gate markdown"] = settings.gate_md
+    step = append_step_summary(markdown)
+    if step is not None:
+        outcome.files["step summary"] = step
     return regressed and mode == "fail"

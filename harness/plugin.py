@@ -3,7 +3,8 @@
 - options: one ``llm-harness`` group, every ``--llm-*`` flag with an ``llm_*`` ini twin and
   parsed by harness.config (a bad value is a UsageError naming the valid ones);
 - collection: YAML suites under the suite dirs become one CellItem per
-  case x target x temperature x repeat, marked with the provider's name;
+  case x target x temperature x repeat, marked with the provider's name; ``--llm-shard K/N``
+  then deselects every item outside shard K (harness.shard);
 - execution: the first cell of a suite submits the calls of all the suite's cells this process
   will run (under xdist: the cells queued on this worker), so calls overlap scoring;
 - records: each cell's Result rides on its test report (``report.llm_results``), so under xdist
@@ -133,15 +134,25 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-prices: {exc}") from None
     workerinput = getattr(config, "workerinput", None)
+    if settings.shard is not None and settings.save_baseline is not None:
+        raise pytest.UsageError(
+            f"--llm-save-baseline with --llm-shard {settings.shard}: a shard's baseline would "
+            "hold only its share of the cells\n  fix: merge the shards' runs and write the "
+            "baseline from the merged run: llm-harness report RUN... -o merged/report.html "
+            "--save-baseline PATH"
+        )
     if settings.baseline is not None and workerinput is None:
         # A missing or broken baseline stops the run before any paid call.
         from harness.gate import load_baseline, load_gate_settings
 
         try:
-            load_baseline(settings.baseline)
+            load_baseline(settings.baseline, cwd=settings.rootdir)
             load_gate_settings(settings.rootdir)
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-baseline: {exc}") from None
+    from harness.signals import sigterm_as_interrupt
+
+    sigterm_as_interrupt()  # CI cancellation ends the run like Ctrl-C: results written
     run_id = workerinput.get("llm_run_id") if workerinput else None
     session = RunSession(settings, run_id=run_id, write=workerinput is None)
     config.stash[SESSION_KEY] = session
@@ -192,6 +203,32 @@ class HarnessPlugin:
                 return True
         # An explicitly named YAML file is a suite wherever it lives.
         return any(Path(a.split("::")[0]).resolve() == path.resolve() for a in self.config.args)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """--llm-shard K/N: keep shard K's items, deselected like -k (so no call is made for
+        the others; the worker sends nothing for a cell pytest did not select)."""
+        shard = self.session.settings.shard
+        if shard is None:
+            return
+        from harness.shard import cell_identity
+
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            if isinstance(item, CellItem):
+                c = item.cell
+                identity = cell_identity(
+                    c.suite.name, str(c.case.id), c.target.id, c.temperature, c.repeat
+                )
+            else:
+                identity = "test\x1f" + item.nodeid
+            (keep if shard.keeps(identity) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.session.settings.estimate and not self.is_worker:
@@ -361,6 +398,12 @@ class HarnessPlugin:
             # and exit without the final collections over them.
             _skip_final_gc_at_exit()
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # No new call after Ctrl-C or SIGTERM; the finished cells are still written. First:
+        # the terminal reporter's own hook spends most of a second formatting a traceback.
+        self.session.halt_calls()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
@@ -374,6 +417,12 @@ class HarnessPlugin:
                 from harness.gate import GATE_EXIT_CODE
 
                 session.exitstatus = GATE_EXIT_CODE
+            elif outcome.budget_cut and session.exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED
+            ):
+                from harness.budget import BUDGET_EXIT_CODE
+
+                session.exitstatus = BUDGET_EXIT_CODE
             elif (
                 outcome.gate_ran
                 and self.session.settings.gate == "fail"
@@ -425,6 +474,10 @@ _RUNS_IN_PROCESS = 0
 # Suite collection
 
 
+#: Suite name -> the file that uses it: two suites with one name would share results ids.
+_SUITE_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+
+
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
@@ -437,7 +490,14 @@ class SuiteFile(pytest.File):
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
+        from harness.inputguards import run_wide_problem
+
+        where = _shorten(str(self.path), self.config.invocation_params.dir)
+        names = self.config.stash.setdefault(_SUITE_NAMES_KEY, {})
         cells = suite.cells(settings.targets, settings.repeat)
+        problem = run_wide_problem(suite, where, names, len(cells))
+        if problem is not None:
+            raise self.CollectError(problem)
         session.note_cells(cells)
         for cell in cells:
             item = CellItem.from_parent(self, name=cell.name, cell=cell)

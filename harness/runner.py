@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from harness.cache import ResponseCache, cache_key
@@ -48,6 +49,7 @@ from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
 from harness.retry import RetryPolicy
 from harness.stalls import StallLog
+from harness.stats import percentile
 from harness.targets import TargetSpec
 from harness.types import Completion, Request
 
@@ -115,6 +117,9 @@ class RunnerSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     price_overrides: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    #: The budget ledger file shared by the run's processes (harness.budget); None keeps
+    #: it in memory (one process makes every call).
+    ledger_path: Path | None = None
 
 
 class Runner:
@@ -125,6 +130,12 @@ class Runner:
         self.cache = cache
         self.prices = load_prices(settings.price_overrides or None)
         self.progress = Progress()
+        from harness.budget import Ledger
+
+        self.ledger = (
+            Ledger(settings.budget_usd, settings.ledger_path)
+            if settings.budget_usd is not None else None
+        )
         self._rng = random.Random(settings.seed)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,6 +148,8 @@ class Runner:
         self._backlog: dict[str, collections.deque[tuple[Any, ...]]] = {}
         self._running: dict[str, int] = {}
         self._closed = False
+        #: Set on an interrupt (halt()): no new call is sent after it.
+        self._halted = False
         self._switch_interval: float | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._lag_ms: list[float] = []
@@ -158,7 +171,10 @@ class Runner:
             with self._lock:
                 self.progress.cache_hits += 1
             return CallOutcome(
-                completion, cached=True, cost_usd=0.0, cost_if_live_usd=original_cost
+                completion,
+                cached=True,
+                cost_usd=0.0,
+                cost_if_live_usd=self._replay_cost(request, completion, original_cost),
             )
         if self.cache.mode.offline:
             return CallOutcome(
@@ -168,6 +184,18 @@ class Runner:
                 )
             )
         return None
+
+    def _replay_cost(
+        self, request: Request, completion: Completion, stored: float | None
+    ) -> float | None:
+        """What a replayed answer would cost live: its stored usage priced with THIS run's
+        table, so a price added or corrected since the answer was cached applies to it.
+        The cost stored with the entry is used only when the current table cannot price
+        the call (e.g. an override that priced it is gone)."""
+        from harness.pricing import cost_usd
+
+        cost = cost_usd(completion.usage, self.prices.price_for(request.provider, request.model))
+        return stored if cost is None else cost
 
     def submit(
         self, target: TargetSpec, request: Request
@@ -228,6 +256,11 @@ class Runner:
     def run(self, target: TargetSpec, request: Request) -> CallOutcome:
         return self.submit(target, request).result()
 
+    def halt(self) -> None:
+        """The run was interrupted: from now on no call is sent (calls already on the wire
+        finish or are cancelled by close()). Safe from a signal handler or any thread."""
+        self._halted = True
+
     def close(self) -> None:
         """Cancel what is in flight, close provider clients, stop the loop thread."""
         if self._closed:
@@ -258,6 +291,9 @@ class Runner:
                 ready = threading.Event()
 
                 def serve() -> None:
+                    from harness.signals import main_thread_only
+
+                    main_thread_only()
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     self._lag_task = loop.create_task(self._watch_lag())
@@ -294,6 +330,11 @@ class Runner:
         backlog = self._backlog.get(provider)
         cap = TASKS_PER_SLOT * SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
         while backlog and self._running.get(provider, 0) < cap and not self._closed:
+            if self._halted:
+                while backlog:
+                    _, _, fut, _ = backlog.popleft()
+                    self._finish(fut, CallOutcome(error=_not_sent()))
+                return
             target, request, fut, queued_at = backlog.popleft()
             self._running[provider] = self._running.get(provider, 0) + 1
             task = asyncio.ensure_future(self._call(target, request, fut, queued_at))
@@ -341,7 +382,7 @@ class Runner:
             return None
 
         def at(q: float) -> float:
-            return round(samples[min(len(samples) - 1, int(q * len(samples)))], 1)
+            return round(percentile(samples, q * 100) or 0.0, 1)  # the one definition
 
         return {
             "p50": at(0.5),
@@ -438,7 +479,7 @@ class Runner:
         try:
             provider, settings = self._provider(target)
             provider.check(request)
-            reserved = self._reserve(request)
+            reserved = await self._reserve(request)
             completion = await self._attempts(provider, settings, request, outcome)
             price = self.prices.price_for(request.provider, request.model)
             from harness.pricing import cost_usd
@@ -465,25 +506,35 @@ class Runner:
         finally:
             with self._lock:
                 self.progress.reserved_usd -= reserved
+            if self.ledger is not None and reserved:
+                # Settled with what the call really cost (0 for one that failed).
+                self.ledger.settle(reserved, outcome.cost_usd or 0.0)
             self._finish(fut, outcome)
 
-    def _reserve(self, request: Request) -> float:
-        budget = self.settings.budget_usd
-        if budget is None:
+    async def _reserve(self, request: Request) -> float:
+        """Reserve this call's worst case in the run's ledger (harness.budget), waiting
+        while other calls hold reservations; BudgetExceeded when it can never fit."""
+        if self.ledger is None:
             return 0.0
-        from harness.estimate import estimate_request_cost
+        from harness.budget import WAIT_S, call_ceiling
 
-        estimate = estimate_request_cost(request, self.prices) or 0.0
-        with self._lock:
-            p = self.progress
-            if p.spent_usd + p.reserved_usd + estimate > budget:
+        ceiling = call_ceiling(request, self.prices) or 0.0
+        while True:
+            if self._halted:
+                raise _not_sent()
+            fits = self.ledger.try_reserve(ceiling)
+            if fits:
+                break
+            if fits is None:
+                spent, _ = self.ledger.totals()
                 raise BudgetExceeded(
-                    f"budget ${budget:.4f} reached: ${p.spent_usd:.4f} spent, "
-                    f"${p.reserved_usd:.4f} in flight, this call up to ${estimate:.4f}; "
-                    "raise --llm-budget to run the rest"
+                    f"budget ${self.ledger.budget:.4f} reached: ${spent:.4f} spent, this call "
+                    f"could cost up to ${ceiling:.4f}; raise --llm-budget to run the rest"
                 )
-            p.reserved_usd += estimate
-        return estimate
+            await asyncio.sleep(WAIT_S)
+        with self._lock:
+            self.progress.reserved_usd += ceiling
+        return ceiling
 
     async def _attempts(
         self, provider: Provider, settings: ProviderSettings, request: Request, outcome: CallOutcome
@@ -494,6 +545,8 @@ class Runner:
             queued = time.perf_counter()
             async with sem:
                 outcome.queue_ms += (time.perf_counter() - queued) * 1000
+                if self._halted:
+                    raise _not_sent()
                 # Checked after the wait for a slot: calls queued behind the one that failed
                 # authentication must not be sent either.
                 dead = self._dead.get(settings.name)
@@ -537,6 +590,10 @@ class Runner:
         if stall <= 0.0:
             return completion
         return replace(completion, stall_ms=round(stall, 3))
+
+
+def _not_sent() -> TransientError:
+    return TransientError("not sent: the run was interrupted")
 
 
 def provider_setup_error(target: TargetSpec) -> str | None:

@@ -82,7 +82,11 @@ class RunSession:
         self._recorded: list[Result | dict[str, Any]] = []
         self.started_at = time.time()
         # The Engine's own calls (judges, the llm fixture) go wherever the cells' calls go.
-        self._local = InProcess(settings, self.run_id, calls=lambda: self.backend.calls)
+        # write=False: a pytest-xdist worker, one of several processes making the run's
+        # calls, so they share one budget ledger.
+        self._local = InProcess(
+            settings, self.run_id, calls=lambda: self.backend.calls, shared_ledger=not write
+        )
         self.engine = self._local.engine
         self.backend: Backend = self._local
         #: Cells collected while the backend is still to be chosen (None: chosen).
@@ -194,6 +198,16 @@ class RunSession:
             self.store = RunStore(self.out_dir)
         return self.store
 
+    def halt_calls(self) -> None:
+        """The run was interrupted: no new call from here on, in this process or the
+        worker (harness.signals). What is recorded so far is still written at the end."""
+        self.backend.halt()
+        self._local.halt()
+
+    def cache_problems(self) -> list[str]:
+        """What went wrong with the response cache in this process (one line each)."""
+        return self._local.cache_problems()
+
     def runner_loop_lag(self) -> dict[str, float] | None:
         """The runner's event-loop lag while calls were in flight (None: no calls)."""
         return self.backend.loop_lag()
@@ -204,21 +218,28 @@ class RunSession:
 
     def meta(self) -> dict[str, Any]:
         runner = self._local.built_runner
-        price_date = runner.prices.date if runner is not None else None
-        if price_date is None:
+        prices = runner.prices if runner is not None else None
+        if prices is None:
             try:
-                from harness.pricing import load_prices
+                from harness.pricing import load_prices, read_price_file
 
-                price_date = load_prices().date
+                path = self.settings.prices
+                prices = load_prices(read_price_file(path) if path is not None else None)
             except Exception:  # metadata must never fail the run
-                price_date = None
+                prices = None
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": time.time(),
             "git_commit": git_commit(self.settings.rootdir),
             "versions": versions(),
-            "price_table_date": price_date,
+            # What priced this run's costs (replays included: they are re-priced from
+            # their stored usage): the shipped table's date and the rows --llm-prices set.
+            "price_table_date": prices.date if prices is not None else None,
+            "price_overrides": list(prices.overridden) if prices is not None else [],
+            # This run is one shard of a split run (--llm-shard K/N); llm-harness report
+            # merges the shards' folders back into one run.
+            "shard": self.settings.shard.to_dict() if self.settings.shard else None,
             # How late the runner's loop woke up while calls were in flight: latencies can
             # include up to this much client-side delay (see Runner._watch_lag).
             "loop_lag_ms": self.runner_loop_lag(),
@@ -229,6 +250,11 @@ class RunSession:
         }
 
     def close(self) -> None:
+        if self.write and self.settings.budget is not None:
+            # The ledger the run's xdist workers shared, if they did (harness.budget).
+            from harness.budget import shared_ledger_path
+
+            shared_ledger_path(self.run_id).unlink(missing_ok=True)
         self.backend.close()
         # This process's own runner and cache (the estimate's, replay's key checks), when
         # the backend is the worker; closing twice is nothing.

@@ -3,12 +3,13 @@
 A suite is validated in one pass (pydantic models with ``extra="forbid"``); every problem is
 reported as a SuiteError naming the file, the line (found by walking the YAML node tree with
 the error's location) and the fix. ``expand`` turns a suite into cells in a stable order:
-case x target x temperature x repeat.
+case x prompt variant x target x temperature x repeat.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,8 +20,8 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import templating
-from harness.cells import Case, Suite
+from harness import inputguards, templating
+from harness.cells import DEFAULT_PROMPT_ID, Case, PromptVariant, Suite
 from harness.errors import SuiteError
 from harness.scoring import validate_assertion
 from harness.targets import TargetProblem, parse_target
@@ -42,6 +43,16 @@ class PromptModel(_Strict):
 class MessageModel(_Strict):
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+class VariantModel(_Strict):
+    """One entry of ``prompts:``: a label and exactly one of system/user, messages or file."""
+
+    id: str | int
+    system: str | None = None
+    user: str | None = None
+    messages: list[MessageModel] | None = None
+    file: str | None = None
 
 
 class CaseModel(_Strict):
@@ -67,6 +78,7 @@ class SuiteModel(_Strict):
     seed: int | None = None
     prompt: PromptModel | None = None
     messages: list[MessageModel] | None = None
+    prompts: list[VariantModel] | None = Field(default=None, min_length=1)
     schema_: str | dict[str, Any] | None = Field(default=None, alias="schema")
     tools: list[dict[str, Any]] = Field(default_factory=list)
     tool_choice: str | None = None
@@ -151,15 +163,13 @@ def _model_for(loc: tuple[Any, ...], model: type[BaseModel]) -> list[tuple[str, 
 
 
 def _read_yaml(path: Path) -> tuple[Any, _Lines]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SuiteError(str(path), "file not found", "check the path") from None
+    text = inputguards.read_text(path, "YAML file")
     # One parse gives both the node tree (for line numbers) and the data; libyaml's C
     # parser when present (10x faster on a 5000-case suite).
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
+        inputguards.check_yaml_tree(node, path)  # before construction expands any alias
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -184,6 +194,18 @@ def load_suite(path: Path | str) -> Suite:
             "a suite must be a YAML mapping",
             "start with 'name:', 'targets:', 'prompt:' and 'cases:' or 'dataset:'",
         )
+    if isinstance(data.get("prompts"), dict):
+        # The likeliest slip: one prompt written under the plural key.
+        raise SuiteError(
+            str(path),
+            "'prompts:' is a list of labelled variants, got a mapping",
+            "write prompts: [{id: v1, user: ...}, {id: v2, user: ...}], or 'prompt:' for "
+            "a single prompt",
+            line=lines.line(("prompts",)),
+        )
+    for loc, value in inputguards.bad_numbers(data):
+        raise SuiteError(str(path), f"{'.'.join(map(str, loc))} is {value}",
+                         "use a finite number", line=lines.line(loc))
     try:
         model = SuiteModel.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -205,34 +227,37 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         try:
             targets.append(parse_target(raw))
         except TargetProblem as exc:
-            raise fail(str(exc), "write the target as provider:model", ("targets", i)) from None
+            fix = exc.fix or "write the target as provider:model"
+            raise fail(str(exc), fix, ("targets", i)) from None
+    temp_problem = inputguards.temperature_problem(m.temperatures)
+    if temp_problem is not None:
+        raise fail(temp_problem[0], "list each temperature once, between 0 and 2",
+                   ("temperatures", temp_problem[1]))
     ids = [t.id for t in targets]
     if len(set(ids)) != len(ids):
         raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
 
-    if (m.prompt is None) == (m.messages is None):
-        raise fail(
-            "a suite needs exactly one of 'prompt:' or 'messages:'",
-            "use prompt: {system: ..., user: ...} or a messages: list",
-            (),
-        )
-    if m.prompt is not None:
-        templates = ((("system", m.prompt.system),) if m.prompt.system else ()) + (
-            ("user", m.prompt.user),
-        )
-        loc_of_templates: tuple[str | int, ...] = ("prompt",)
-    else:
-        assert m.messages is not None
-        templates = tuple((msg.role, msg.content) for msg in m.messages)
-        loc_of_templates = ("messages",)
-    needed: set[str] = set()
-    for _, src in templates:
-        try:
-            needed |= templating.variables(src)
-        except templating.TemplateProblem as exc:
-            raise fail(str(exc), "fix the jinja2 template", loc_of_templates) from None
-
     sources: list[Path] = []
+    variants = _variants(path, m, fail, sources)
+    needed: set[str] = set()
+    for i, variant in enumerate(variants):
+        loc: tuple[str | int, ...] = ("prompts", i) if m.prompts else ("prompt",)
+        for _, src in variant.templates:
+            try:
+                needed |= templating.variables(src)
+            except templating.TemplateProblem as exc:
+                where = f" (prompt {variant.id!r})" if m.prompts else ""
+                raise fail(f"{exc}{where}", "fix the jinja2 template", loc) from None
+    labels = {v.id for v in variants}
+    for i, target in enumerate(targets):
+        unknown = [p for p in target.prompts if p not in labels]
+        if unknown:
+            raise fail(
+                f"target {target.id!r} names unknown prompt variant(s) {unknown}",
+                f"use ids from prompts: ({', '.join(sorted(labels))})",
+                ("targets", i),
+            )
+
     if isinstance(m.schema_, str):
         sources.append(path.parent / m.schema_)
     schema = _load_schema(path, m.schema_, fail)
@@ -276,6 +301,10 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
                 f"add them to the case's vars (the prompt uses {sorted(needed)})",
             )
 
+    render_problem = inputguards.render_problem(cases, [t for v in variants for t in v.templates])
+    if render_problem is not None:
+        raise render_problem
+
     return Suite(
         path=path,
         name=m.name or path.stem,
@@ -287,7 +316,7 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         stream=m.stream,
         structured=m.structured,
         seed=m.seed,
-        templates=templates,
+        prompts=tuple(variants),
         schema=schema,
         tools=tools,
         tool_choice=m.tool_choice,
@@ -298,19 +327,124 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
     )
 
 
+def _variants(path: Path, m: SuiteModel, fail: Any, sources: list[Path]) -> list[PromptVariant]:
+    """The suite's prompt variants: ``prompts:``, or ``prompt:`` / ``messages:`` as the one
+    variant labelled ``default``."""
+    given = [k for k in ("prompt", "messages", "prompts") if getattr(m, k) is not None]
+    if len(given) != 1:
+        raise fail(
+            "a suite needs exactly one of 'prompt:', 'messages:' or 'prompts:'"
+            + (f" (it has {' and '.join(given)})" if given else ""),
+            "use prompt: {system: ..., user: ...}, a messages: list, or prompts: [{id: v1, "
+            "user: ...}, {id: v2, file: prompts/v2.txt}]",
+            (),
+        )
+    if m.prompt is not None:
+        templates = ((("system", m.prompt.system),) if m.prompt.system else ()) + (
+            ("user", m.prompt.user),
+        )
+        return [PromptVariant(DEFAULT_PROMPT_ID, templates, f"{path} prompt:")]
+    if m.messages is not None:
+        templates = tuple((msg.role, msg.content) for msg in m.messages)
+        return [PromptVariant(DEFAULT_PROMPT_ID, templates, f"{path} messages:")]
+    assert m.prompts is not None
+    out: list[PromptVariant] = []
+    for i, v in enumerate(m.prompts):
+        loc = ("prompts", i)
+        label = str(v.id)
+        if not label or any(ch in label for ch in "[]| "):
+            raise fail(
+                f"prompt id {label!r} is empty or has one of '[', ']', '|', ' '",
+                "use letters, digits, '-', '_' or '.' (the id appears in test ids)",
+                loc,
+            )
+        if any(p.id == label for p in out):
+            raise fail(f"duplicate prompt id {label!r}", "give each variant a distinct id", loc)
+        forms = [
+            name
+            for name, value in (("user", v.user), ("messages", v.messages), ("file", v.file))
+            if value is not None
+        ]
+        if len(forms) != 1 or (v.system is not None and forms != ["user"]):
+            raise fail(
+                f"prompt {label!r} needs exactly one of 'user:' (with an optional 'system:'), "
+                "'messages:' or 'file:'",
+                "give the variant one prompt",
+                loc,
+            )
+        if v.user is not None:
+            templates = ((("system", v.system),) if v.system else ()) + (("user", v.user),)
+            source = f"{path} prompts[{i}]"
+        elif v.messages is not None:
+            templates = tuple((msg.role, msg.content) for msg in v.messages)
+            source = f"{path} prompts[{i}]"
+        else:
+            assert v.file is not None
+            file_path = path.parent / v.file
+            sources.append(file_path)
+            templates = _prompt_file(path, file_path, fail, loc)
+            source = str(file_path)
+        out.append(PromptVariant(label, templates, source))
+    return out
+
+
+def _prompt_file(
+    suite_path: Path, file_path: Path, fail: Any, loc: tuple[str | int, ...]
+) -> tuple[tuple[str, str], ...]:
+    """A prompt file: ``.txt`` is the user template; ``.json`` / ``.yaml`` chat messages."""
+    suffix = file_path.suffix.lower()
+    if suffix not in (".txt", ".json", ".yaml", ".yml"):
+        raise fail(
+            f"unsupported prompt file {file_path.name!r}",
+            "use .txt (the user message) or .json / .yaml (a list of {role, content})",
+            loc,
+        )
+    try:
+        text = file_path.read_text("utf-8")
+    except FileNotFoundError:
+        raise fail(
+            f"prompt file not found: {file_path}",
+            "prompt file paths are relative to the suite file",
+            loc,
+        ) from None
+    if suffix == ".txt":
+        return (("user", text),)
+    if suffix == ".json":
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(
+                str(file_path), f"not valid JSON: {exc.msg}", "fix the JSON", line=exc.lineno
+            ) from None
+    else:
+        data, _ = _read_yaml(file_path)
+    fix = 'write a list of messages: [{"role": "system", "content": "..."}, ...]'
+    if not isinstance(data, list) or not data:
+        raise SuiteError(str(file_path), "a prompt file must hold a list of messages", fix)
+    templates = []
+    for n, raw in enumerate(data, start=1):
+        try:
+            msg = MessageModel.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            problem, _ = _pydantic_problem(exc.errors()[0], MessageModel)
+            raise SuiteError(str(file_path), f"message {n}: {problem}", fix) from None
+        templates.append((msg.role, msg.content))
+    return tuple(templates)
+
+
 def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
     if isinstance(raw, str):
         schema_path = path.parent / raw
-        try:
-            schema = json.loads(schema_path.read_text("utf-8"))
-        except FileNotFoundError:
+        if not schema_path.exists():
             raise fail(
                 f"schema file not found: {schema_path}",
                 "schema paths are relative to the suite file",
                 ("schema",),
-            ) from None
+            )
+        try:
+            schema = json.loads(inputguards.read_text(schema_path, "schema"))
         except json.JSONDecodeError as exc:
             raise SuiteError(
                 str(schema_path),
@@ -331,6 +465,10 @@ def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dic
         ) from None
     if not isinstance(schema, dict):
         raise fail("schema must be a JSON object", "fix the schema", ("schema",))
+    remote = inputguards.remote_ref(schema)
+    if remote is not None:
+        raise fail(f"the schema refers to {remote!r}, off this machine", inputguards.REMOTE_FIX,
+                   ("schema",))
     return schema
 
 
@@ -379,8 +517,10 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
         )
     suffix = ds.suffix.lower()
     rows: list[tuple[Mapping[str, Any], int]] = []
+    if ds.is_dir() or suffix in (".jsonl", ".csv"):
+        content = inputguards.read_text(ds, "dataset")
     if suffix == ".jsonl":
-        for n, text in enumerate(ds.read_text("utf-8").splitlines(), start=1):
+        for n, text in enumerate(content.splitlines(), start=1):
             if not text.strip():
                 continue
             try:
@@ -398,20 +538,25 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
                 )
             rows.append((parsed, n))
     elif suffix == ".csv":
-        with open(ds, newline="", encoding="utf-8") as fh:
-            for n, rec in enumerate(csv.DictReader(fh), start=2):
-                row: dict[str, Any] = {"vars": {}}
-                asserts = []
-                for key, value in rec.items():
-                    if key == "id":
-                        row["id"] = value
-                    elif key and key.startswith("assert:"):
-                        if value:
-                            asserts.append({"type": key[len("assert:") :], "value": value})
-                    elif key:
-                        row["vars"][key] = value
-                row["assert"] = asserts
-                rows.append((row, n))
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        for rec in reader:
+            n = reader.line_num
+            ragged = inputguards.ragged_row(rec, list(reader.fieldnames or ()))
+            if ragged is not None:
+                raise SuiteError(str(ds), ragged, "give every row one value per header column "
+                                 "(quote values that contain commas)", line=n)
+            row: dict[str, Any] = {"vars": {}}
+            asserts = []
+            for key, value in rec.items():
+                if key == "id":
+                    row["id"] = value
+                elif key and key.startswith("assert:"):
+                    if value:
+                        asserts.append({"type": key[len("assert:") :], "value": value})
+                elif key:
+                    row["vars"][key] = value
+            row["assert"] = asserts
+            rows.append((row, n))
     elif suffix in (".yaml", ".yml"):
         data, ds_lines = _read_yaml(ds)
         if not isinstance(data, list):

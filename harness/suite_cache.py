@@ -2,31 +2,37 @@
 
 Loading a 5000-case suite (YAML parse, pydantic validation, the checks that name a line)
 takes ~0.3 s, and importing the loader's libraries ~0.15 s more; a rerun of the same suite
-reads the pickled result instead. An entry is used only when the suite file, every file it
+reads the stored result instead. An entry is used only when the suite file, every file it
 read (datasets, schema) and the code that loads and defines a suite are byte-for-byte what
 they were; anything else, and any unreadable entry, means a normal load. Only suites that
 loaded cleanly are kept, so every problem is still reported by the loader, with its line.
 
-Entries live in ``<cache dir>/suites/``; with ``--llm-cache=off`` nothing is read or written.
+Entries live in ``<cache dir>/suites/`` as JSON (never pickles: a cache folder is data others
+may have written, see docs/security.md). Only the suite classes named in ``_CLASSES`` are
+rebuilt from an entry; a suite whose values JSON cannot carry exactly (a YAML date, say) is
+simply not stored. With ``--llm-cache=off`` nothing is read or written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import json
 import logging
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.cells import Suite
+from harness.cells import Case, PromptVariant, Suite
+from harness.targets import TargetSpec
+from harness.types import Message, Tool
 
 log = logging.getLogger("harness.suite_cache")
 
 #: Bump when the entry layout changes.
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2  # 2: JSON
 
 
 def _digest(path: Path) -> str | None:
@@ -56,7 +62,53 @@ def _code_version() -> str:
 
 def _entry_path(cache_dir: Path, suite_path: Path) -> Path:
     name = hashlib.sha256(str(suite_path.resolve()).encode()).hexdigest()[:24]
-    return cache_dir / "suites" / f"{name}.pickle"
+    return cache_dir / "suites" / f"{name}.json"
+
+
+#: The only classes an entry can rebuild (by name); anything else makes it unreadable.
+_CLASSES: dict[str, type] = {
+    c.__name__: c for c in (Suite, Case, PromptVariant, TargetSpec, Tool, Message)
+}
+
+
+def _encode(value: Any) -> Any:
+    """JSON-ready form of a loaded suite; tuples, paths and dataclasses tagged so decoding
+    gives back equal objects. Raises TypeError for a value JSON cannot carry."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = type(value).__name__
+        if _CLASSES.get(name) is not type(value):
+            raise TypeError(f"{name} is not a suite class")
+        return {"@": name, "f": {f.name: _encode(getattr(value, f.name))
+                                 for f in dataclasses.fields(value)}}
+    if isinstance(value, tuple):
+        return {"@": "tuple", "v": [_encode(v) for v in value]}
+    if isinstance(value, Path):
+        return {"@": "path", "v": str(value)}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("a mapping with keys that are not text")
+        return {"@": "dict", "v": {k: _encode(v) for k, v in value.items()}}
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise TypeError(f"{type(value).__name__} values are not stored")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    tag = value["@"]
+    if tag == "tuple":
+        return tuple(_decode(v) for v in value["v"])
+    if tag == "path":
+        return Path(value["v"])
+    if tag == "dict":
+        return {k: _decode(v) for k, v in value["v"].items()}
+    cls = _CLASSES[tag]  # KeyError: not a suite class
+    return cls(**{k: _decode(v) for k, v in value["f"].items()})
 
 
 def load_suite_cached(path: Path, cache_dir: Path | None) -> Suite:
@@ -82,10 +134,10 @@ def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | Non
     if suite_digest is None:
         return None
     try:
-        entry: dict[str, Any] = pickle.loads(entry_path.read_bytes())
+        entry: dict[str, Any] = json.loads(entry_path.read_bytes())
     except FileNotFoundError:
         return None
-    except Exception as exc:  # a truncated or foreign file: load normally, then replace it
+    except (OSError, ValueError) as exc:  # a truncated or foreign file: load, then replace it
         log.debug("ignoring unreadable suite cache entry %s: %s", entry_path, exc)
         return None
     try:
@@ -96,8 +148,9 @@ def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | Non
             and entry["digest"] == suite_digest
             and all(_digest(Path(dep)) == digest for dep, digest in entry["sources"])
         )
-        suite = entry["suite"]
-    except (KeyError, TypeError, ValueError):
+        suite = _decode(entry["suite"]) if valid else None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.debug("ignoring unreadable suite cache entry %s: %s", entry_path, exc)
         return None
     if not valid or not isinstance(suite, Suite):
         return None
@@ -113,18 +166,25 @@ def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | Non
 def _write(entry_path: Path, suite: Suite, suite_digest: str | None) -> None:
     if suite_digest is None:
         return
+    try:
+        encoded = _encode(suite)
+        if _decode(json.loads(json.dumps(encoded, allow_nan=False))) != suite:
+            raise TypeError("the stored form does not give back the same suite")
+    except (TypeError, ValueError) as exc:  # only costs the next run a parse
+        log.debug("not storing the parsed suite %s: %s", suite.path, exc)
+        return
     entry = {
         "format": ENTRY_FORMAT,
         "code": _code_version(),
         "path": str(suite.path.resolve()),
         "digest": suite_digest,
         "sources": [(str(p.resolve()), _digest(p)) for p in suite.sources],
-        "suite": suite,
+        "suite": encoded,
     }
     try:
         entry_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.write_text(json.dumps(entry, allow_nan=False))
         os.replace(tmp, entry_path)  # atomic: a concurrent reader sees old or new, whole
     except OSError as exc:  # a read-only cache dir only costs the next run a parse
         log.debug("could not store the parsed suite in %s: %s", entry_path, exc)

@@ -3,7 +3,8 @@
 Accepted forms:
     provider:model                          openai:gpt-4o-mini
     local:gemma-3-270m | local:/path/x.gguf
-    {provider: ..., model: ..., id: ..., base_url: ..., api_key_env: ..., options: {...}}
+    {provider: ..., model: ..., id: ..., base_url: ..., api_key_env: ..., options: {...},
+     prompts: [v1, ...]}       # only these prompt variants of the suite (default: all)
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ ACCEPTED_FORMS = (
 
 
 class TargetProblem(ValueError):
-    pass
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        super().__init__(problem)
+        #: The fix to print, when it is not "write the target as provider:model".
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class TargetSpec:
     base_url: str | None = None
     api_key_env: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: The prompt variants (labels) this target runs; empty means all of the suite's.
+    prompts: tuple[str, ...] = ()
 
     def settings(self) -> ProviderSettings:
         info = PROVIDERS[self.provider]
@@ -71,7 +77,15 @@ def parse_target(raw: object) -> TargetSpec:
             )
         return TargetSpec(id=raw, provider=name, model=model_name)
     if isinstance(raw, Mapping):
-        unknown = set(raw) - {"id", "provider", "model", "base_url", "api_key_env", "options"}
+        unknown = set(raw) - {
+            "id",
+            "provider",
+            "model",
+            "base_url",
+            "api_key_env",
+            "options",
+            "prompts",
+        }
         if unknown:
             raise TargetProblem(
                 f"unknown target key(s) {sorted(unknown)}; accepted forms: {ACCEPTED_FORMS}"
@@ -88,8 +102,20 @@ def parse_target(raw: object) -> TargetSpec:
         options = raw.get("options") or {}
         if not isinstance(options, Mapping):
             raise TargetProblem("target 'options' must be a mapping")
+        prompts = raw.get("prompts") or []
+        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+            raise TargetProblem("target 'prompts' must be a list of prompt variant ids")
+        api_key_env = raw.get("api_key_env")
+        if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
+            raise TargetProblem(f"target api_key_env must be a variable name, got {api_key_env!r}")
+        from harness.keyroute import base_url_problem
+
+        problem = base_url_problem(provider, raw.get("base_url"), api_key_env)
+        if problem is not None:
+            raise TargetProblem(*problem)
         return TargetSpec(
             id=str(raw.get("id") or f"{provider}:{model}"),
+            prompts=tuple(prompts),
             provider=provider,
             model=model,
             base_url=raw.get("base_url"),

@@ -14,9 +14,34 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-_ENV = SandboxedEnvironment(
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, plus a size check on ``*`` and ``**``: a template cannot build a
+    string, list or number big enough to exhaust memory (harness.limits.PROMPT_CHARS)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        from harness.limits import PROMPT_CHARS
+
+        cap = PROMPT_CHARS.value()
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if sized and len(seq) * count > cap:
+                    raise SecurityError(
+                        f"'*' would make {len(seq) * count} items, over the limit of "
+                        f"{cap:g} ({PROMPT_CHARS.env})"
+                    )
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 1000:
+            raise SecurityError(f"'**' with exponent {right} is over the limit of 1000")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _BoundedSandbox(
     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
 )
 
@@ -83,10 +108,28 @@ def render(source: str, values: Mapping[str, Any]) -> str:
     # A missing name falls through to jinja, which raises the usual error.
     parts = _substitutions(source)
     if parts is not None and all(name in values for _, name in parts if name):
-        return "".join(literal + (str(values[name]) if name else "") for literal, name in parts)
+        text = "".join(literal + (str(values[name]) if name else "") for literal, name in parts)
+        return _bounded(text)
     try:
-        return _compile(source).render(values)
+        text = _compile(source).render(values)
     except jinja2.UndefinedError as exc:
         raise TemplateProblem(f"template variable missing: {exc.message}") from None
+    except SecurityError as exc:
+        raise TemplateProblem(f"template blocked by the sandbox: {exc}") from None
     except jinja2.TemplateError as exc:
         raise TemplateProblem(f"template error: {exc}") from None
+    except (RecursionError, MemoryError, OverflowError, ArithmeticError) as exc:
+        # A recursive macro or a huge number: user data, so one line, never a traceback.
+        raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
+    return _bounded(text)
+
+
+def _bounded(text: str) -> str:
+    from harness.limits import PROMPT_CHARS
+
+    if len(text) > PROMPT_CHARS.value():
+        raise TemplateProblem(
+            f"the rendered template has {len(text)} characters, over the limit of "
+            f"{PROMPT_CHARS.value():g} ({PROMPT_CHARS.fix()})"
+        )
+    return text

@@ -68,6 +68,13 @@ class Usage:
     #: Input tokens written to the provider's prompt cache (Anthropic bills these higher).
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    #: The part of ``cache_write_tokens`` written with the 1-hour TTL (Anthropic's
+    #: ``usage.cache_creation.ephemeral_1h_input_tokens``), billed above the 5-minute price.
+    cache_write_1h_tokens: int = 0
+    #: The provider's billing tier for the call when it reports one (Anthropic's
+    #: ``usage.service_tier``: "standard", "priority" or "batch"); "batch" is priced at the
+    #: row's batch prices.
+    service_tier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,10 @@ class Score:
 Status = Literal["passed", "failed", "error", "skipped"]
 
 
+#: The prompt variant label of a suite with one ``prompt:`` / ``messages:``.
+DEFAULT_PROMPT_ID = "default"
+
+
 @dataclass
 class Result:
     """One cell's record, one line of results.jsonl. Field names are a public format."""
@@ -169,6 +180,8 @@ class Result:
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
     cache_write_tokens: int | None = None
+    #: The 1-hour-TTL part of ``cache_write_tokens`` (Anthropic; priced higher).
+    cache_write_1h_tokens: int | None = None
     cost_usd: float | None = None
     cost_if_live_usd: float | None = None
     cached: bool = False
@@ -176,9 +189,17 @@ class Result:
     error: str | None = None
     error_kind: str | None = None
     skip_reason: str | None = None
-    #: sha256 of the rendered prompt and the settings that shape output (gate uses it).
+    #: sha256 of the rendered prompt and the settings that shape output together with
+    #: what the answer is checked against (what version-1 baselines pair on).
     fingerprint: str = ""
     prompt: list[dict[str, str]] = field(default_factory=list)
+    #: The suite's prompt variant label (``prompts: [{id: ...}]``); "default" for a suite
+    #: with one ``prompt:`` / ``messages:``. ``prompt`` above is the rendered messages.
+    prompt_id: str = DEFAULT_PROMPT_ID
+    #: Halves of ``fingerprint``: the test (vars, assertions, schema, threshold, tools) and
+    #: the prompt (rendered messages, generation settings). The gate pairs on the first.
+    test_fingerprint: str = ""
+    prompt_fingerprint: str = ""
     vars: dict[str, Any] = field(default_factory=dict)
     nodeid: str = ""
     started_at: float = 0.0

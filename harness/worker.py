@@ -216,6 +216,12 @@ class WorkerClient:
         self._final_lag = lag
         return lag
 
+    def halt(self) -> None:
+        """Tell the worker process to send no new call (an interrupt; harness.signals)."""
+        from harness.signals import halt_process
+
+        halt_process(self._proc.pid)
+
     def close(self) -> None:
         """Ask the worker to cancel what is in flight and exit; kill it if it will not."""
         if self._closed:
@@ -273,6 +279,9 @@ class WorkerClient:
 
     def _write(self) -> None:
         """Writer thread: messages to the worker in order; None ends it."""
+        from harness.signals import main_thread_only
+
+        main_thread_only()
         while True:
             data = self._outbox.get()
             if data is None:
@@ -288,6 +297,9 @@ class WorkerClient:
 
     def _read(self) -> None:
         """Reader thread: hand each answer to its handler as its Replies arrive."""
+        from harness.signals import main_thread_only
+
+        main_thread_only()
         while True:
             try:
                 replies: msg.Replies = pickle.load(self._out)

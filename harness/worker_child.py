@@ -289,6 +289,9 @@ def main() -> int:
     from harness.backends import InProcess
 
     local = InProcess(init.settings, init.run_id)
+    from harness.signals import on_halt
+
+    on_halt(local.halt)
     try:
         Server(local, events, out, init.live).serve()
     finally:

@@ -53,6 +53,21 @@ def test_summary_names_unpriced_targets() -> None:
     assert "unpriced" in text.splitlines()[-1]
 
 
+def test_prompt_column_appears_only_when_a_suite_has_variants() -> None:
+    plain = summary_text(summarize([result("openai:gpt-4o-mini")]))
+    assert plain.splitlines()[0].split()[:2] == ["suite", "target"]
+    v1, v2 = result("openai:gpt-4o-mini"), result("openai:gpt-4o-mini")
+    v1.prompt_id, v2.prompt_id = "v1", "v2"
+    v2.passed, v2.status = False, "failed"
+    lines = summary_text(summarize([v1, v2])).splitlines()
+    assert lines[0].split()[:3] == ["suite", "prompt", "target"]
+    assert [line.split()[:5] for line in lines[2:4]] == [
+        ["s", "v1", "openai:gpt-4o-mini", "0", "1"],
+        ["s", "v2", "openai:gpt-4o-mini", "0", "1"],
+    ]
+    assert lines[2].split()[5] == "100%" and lines[3].split()[5] == "0%"
+
+
 def test_targets_that_did_not_run_get_one_line_not_rows_of_dashes() -> None:
     skipped = result("groq:llama-3.1-8b-instant")
     skipped.status, skipped.passed = "skipped", False

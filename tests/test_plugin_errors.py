@@ -18,10 +18,10 @@ cases:
 
 
 def test_malformed_suite_is_one_collection_error(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", **{"evals/bad": SUITE.replace("prompt:", "prompts:")})
+    pytester.makefile(".yaml", **{"evals/bad": SUITE.replace("prompt:", "promt:")})
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*evals/bad.yaml:3: unknown key 'prompts'*", "*fix: *"])
+    result.stdout.fnmatch_lines(["*evals/bad.yaml:3: unknown key 'promt'*", "*fix: *"])
     assert "Traceback" not in result.stdout.str()
 
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
-from harness.stats import Z95, clustered_interval, percentile, summarize, wilson_interval
+from harness.stats import (
+    Z95,
+    clustered_interval,
+    percentile,
+    student_t_cdf,
+    summarize,
+    t_quantile,
+    wilson_interval,
+)
 from harness.types import Result
 
 
@@ -49,19 +58,21 @@ def test_clustered_single_samples_is_wilson() -> None:
 
 
 def test_clustered_perfectly_correlated_repeats() -> None:
-    # 4 cases x 3 repeats, each case all-pass or all-fail: p = 0.5, n = 12, k = 4.
-    # V_cl = 4/3 * 4 * (1.5 ** 2) / 144 = 1/12; V_bin = 0.25 / 12; deff = 4 -> n_eff = 3.
+    # 4 cases x 3 repeats, each case all-pass or all-fail: p = 0.5, n = 12, k = 4, m_bar = 3.
+    # V_cl = 4/3 * (4 * 1.5 ** 2 + 0.5 * 1.5 ** 2) / 144 = 0.09375; V_bin = 0.25 / 12;
+    # deff = 4.5, capped at m_bar = 3 -> n_eff = 4: the 4 cases, never fewer.
     ci = clustered_interval([(3, 3), (0, 3), (3, 3), (0, 3)])
     assert ci.method == "wilson-clustered"
-    assert ci.design_effect == pytest.approx(4.0)
-    assert ci.effective_n == pytest.approx(3.0)
-    assert (ci.low, ci.high) == pytest.approx(wilson_formula(0.5, 3.0))
+    assert ci.design_effect == pytest.approx(3.0)
+    assert ci.effective_n == pytest.approx(4.0)
+    assert (ci.low, ci.high) == pytest.approx(wilson_formula(0.5, 4.0))
     naive = wilson_interval(6, 12)
     assert ci.high - ci.low > naive[1] - naive[0]
 
 
 def test_clustered_uncorrelated_repeats_floor_at_wilson() -> None:
-    # within-case mixing: V_cl < V_bin, deff floored at 1 -> plain Wilson on n = 12
+    # within-case mixing: V_cl = 4/3 * (4 * 0.25 + 1.125) / 144 = 0.0197 < V_bin = 0.0208,
+    # deff floored at 1 -> plain Wilson on n = 12
     ci = clustered_interval([(2, 3), (1, 3), (2, 3), (1, 3)])
     assert ci.design_effect == 1.0 and ci.effective_n == 12
     assert (ci.low, ci.high) == pytest.approx(wilson_interval(6, 12))
@@ -69,10 +80,13 @@ def test_clustered_uncorrelated_repeats_floor_at_wilson() -> None:
 
 def test_clustered_degenerate() -> None:
     assert clustered_interval([]).effective_n == 0.0
+    # Every sample agrees: the case is the unit (n_eff = 2 cases, not 6 samples).
     all_pass = clustered_interval([(3, 3), (3, 3)])
-    assert all_pass.design_effect == 1.0 and all_pass.high == 1.0
+    assert all_pass.design_effect == 3.0 and all_pass.effective_n == 2.0
+    assert (all_pass.low, all_pass.high) == pytest.approx(wilson_interval(2, 2))
+    assert all_pass.high == 1.0
     one = clustered_interval([(1, 3)])
-    assert one.design_effect == 1.0
+    assert one.effective_n == 1.0
 
 
 def test_summary_counts_rates_and_intervals() -> None:
@@ -99,11 +113,14 @@ def test_summary_counts_rates_and_intervals() -> None:
     assert g.always_failing_cases == ["c"]
 
 
-def test_summary_groups_by_suite_target_temperature() -> None:
-    rs = [result("a"), result("a", temperature=0.7), result("a", target="groq:x")]
-    keys = [g.key for g in summarize(rs)]
-    assert keys == [("s", "openai:gpt-4o-mini", 0.0), ("s", "openai:gpt-4o-mini", 0.7),
-                    ("s", "groq:x", 0.0)]
+def test_summary_groups_by_suite_target_temperature_and_prompt() -> None:
+    rs = [result("a"), result("a", temperature=0.7), result("a", target="groq:x"),
+          result("a", prompt_id="v2", status="failed")]
+    groups = summarize(rs)
+    assert [g.key for g in groups] == [
+        ("s", "openai:gpt-4o-mini", 0.0, "default"), ("s", "openai:gpt-4o-mini", 0.7, "default"),
+        ("s", "groq:x", 0.0, "default"), ("s", "openai:gpt-4o-mini", 0.0, "v2")]
+    assert (groups[0].pass_rate, groups[3].pass_rate) == (1.0, 0.0)
 
 
 def test_latency_ttft_and_throughput() -> None:
@@ -163,3 +180,79 @@ def test_to_dict_is_json_ready() -> None:
     [g] = summarize([result("a")])
     data = json.loads(json.dumps(g.to_dict()))
     assert data["pass_rate"] == 1.0 and data["ci_method"] == "wilson"
+
+
+def test_percentile_is_type_7_everywhere() -> None:
+    # Hyndman & Fan type 7 (numpy's default): the documented one definition.
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 57):
+        xs = list(rng.lognormal(6, 1, n))
+        for q in (0, 5, 50, 95, 99, 100):
+            assert percentile(xs, q) == pytest.approx(float(np.percentile(xs, q)))
+
+
+@pytest.mark.parametrize(
+    ("df", "t975"),
+    # Printed tables of Student's t, two-sided 95%.
+    [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (9, 2.262), (29, 2.045), (120, 1.980)],
+)
+def test_t_quantile_matches_tables(df: int, t975: float) -> None:
+    assert t_quantile(0.975, df) == pytest.approx(t975, abs=5e-4)
+    assert t_quantile(0.025, df) == pytest.approx(-t975, abs=5e-4)
+    assert student_t_cdf(t_quantile(0.9, df), df) == pytest.approx(0.9)
+
+
+def test_student_t_cdf_known_values() -> None:
+    assert student_t_cdf(0.0, 5) == 0.5
+    assert student_t_cdf(1.0, 1) == pytest.approx(0.75)  # Cauchy: 1/2 + atan(1)/pi
+    assert student_t_cdf(-1.0, 2) == pytest.approx(0.5 - 0.5 / math.sqrt(3))
+    assert student_t_cdf(1.96, 5000) == pytest.approx(0.975, abs=1e-4)
+    with pytest.raises(ValueError):
+        student_t_cdf(1.0, 0)
+
+
+def test_clustered_all_agree_counts_cases_not_samples() -> None:
+    # The issue's numbers: 30 cases x 5 repeats all passing is worth 30/30, not 150/150.
+    ci = clustered_interval([(5, 5)] * 30)
+    assert (ci.low, ci.high) == pytest.approx((0.886, 1.0), abs=1e-3)
+    assert ci.effective_n == 30
+    assert clustered_interval([(0, 5)] * 30).high == pytest.approx(0.114, abs=1e-3)
+
+
+def test_clustered_rare_failures_are_not_taken_as_independent() -> None:
+    # 29 cases at 5/5 and one at 4/5: no variance to see, but the case is still the unit,
+    # so the interval is wider than Wilson on 150 samples.
+    ci = clustered_interval([(5, 5)] * 29 + [(4, 5)])
+    naive = wilson_interval(149, 150)
+    assert ci.low < naive[0] - 0.01 and 30 <= ci.effective_n < 150
+
+
+def _beta_binomial(rng: np.random.Generator, datasets: int, cases: int, repeats: int,
+                   rate: float, icc: float) -> np.ndarray:
+    """Successes per case: case rates from Beta with mean ``rate`` and intra-class
+    correlation ``icc`` (a + b = 1 / icc - 1), then binomial repeats."""
+    total = 1 / icc - 1
+    p = rng.beta(rate * total, (1 - rate) * total, size=(datasets, cases))
+    return rng.binomial(repeats, p)
+
+
+def test_clustered_interval_coverage_with_correlated_repeats() -> None:
+    # 30 cases x 5 repeats, rate 0.95, within-case correlation 0.6: 2000 datasets.
+    rng = np.random.default_rng(20261129)
+    hits = _beta_binomial(rng, 2000, 30, 5, 0.95, 0.6)
+    covered = 0
+    for row in hits:
+        ci = clustered_interval([(int(y), 5) for y in row])
+        covered += ci.low <= 0.95 <= ci.high
+    assert covered / 2000 >= 0.93
+
+
+@pytest.mark.parametrize(("rate", "icc"), [(0.8, 0.6), (0.5, 0.2), (0.9, 0.01)])
+def test_clustered_interval_coverage_elsewhere(rate: float, icc: float) -> None:
+    rng = np.random.default_rng(11)
+    hits = _beta_binomial(rng, 1000, 30, 5, rate, icc)
+    covered = sum(
+        (ci := clustered_interval([(int(y), 5) for y in row])).low <= rate <= ci.high
+        for row in hits
+    )
+    assert covered / 1000 >= 0.93

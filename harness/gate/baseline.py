@@ -6,19 +6,34 @@ shows exactly which cells changed):
     {
     "cells": [
     {"case": "c1", "cost": 0.000012, "fingerprint": "…", "latency_ms": 812.4, "passed": true,
-     "repeat": 0, "schema_valid": true, "scores": {"contains": true}, "status": "passed",
-     "suite": "s", "target": "openai:gpt-4o-mini", "temperature": 0.0},
+     "prompt": "v1", "prompt_fingerprint": "…", "repeat": 0, "schema_valid": true,
+     "scores": {"contains": true}, "status": "passed", "suite": "s",
+     "target": "openai:gpt-4o-mini", "temperature": 0.0, "test_fingerprint": "…"},
     ...
     ],
     "format": "llm-harness-baseline",
-    "groups": [ {one summary line per suite x target x temperature}, ... ],
+    "groups": [ {one summary line per suite x prompt x target x temperature}, ... ],
     "meta": {"created_at": …, "git_commit": …, "run_id": …, …},
-    "version": 1
+    "prompts": [ {"case": …, "messages": [[role, text], …], "prompt": "v1", "suite": …}, … ],
+    "version": 2
     }
 
 ``cost`` is the live price of the call (``cost_if_live_usd``), so a baseline made from cached
-replays still carries real costs. ``fingerprint`` is the hash of the case's rendered prompt
-and output-shaping settings: a changed one makes the case "not comparable".
+replays still carries real costs; ``input_tokens`` and ``output_tokens`` are what the gate
+tests cost changes on, and ``stall_ms`` the harness's own stall that overlapped the call's
+timing (cells with a large one are left out of the latency test). The three are null in
+baselines written before they existed, and for calls that did not report them.
+``prompt`` is the prompt variant label. The two
+fingerprints split what a cell is: ``test_fingerprint`` (case vars, assertions, schema,
+threshold, tools) decides whether a cell can be paired at all, a changed one makes the case
+"not comparable (test changed)"; ``prompt_fingerprint`` (rendered messages, generation
+settings) only makes the verdict say "prompt changed". ``prompts`` keeps one rendered prompt
+per (suite, variant), of its first case, so a verdict can show what changed in the template.
+``fingerprint`` is both together, as version 1 had it (what stored runs from before the split
+pair on).
+
+Version 1 (before prompt variants) had one ``fingerprint`` for both; such files are still
+read, with every cell in the variant ``default`` and any prompt change "not comparable".
 """
 
 from __future__ import annotations
@@ -33,10 +48,10 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.stats import summarize
-from harness.types import Result
+from harness.types import DEFAULT_PROMPT_ID, Result
 
 FORMAT = "llm-harness-baseline"
-VERSION = 1
+VERSION = 2
 
 #: Metadata kept in a baseline: enough to say where it came from, nothing volatile or private.
 META_KEYS = ("run_id", "git_commit", "started_at", "finished_at", "price_table_date", "cache_mode")
@@ -44,6 +59,7 @@ META_KEYS = ("run_id", "git_commit", "started_at", "finished_at", "price_table_d
 #: Group aggregates kept per line (informational: compare recomputes from the cells).
 GROUP_KEYS = (
     "suite",
+    "prompt",
     "target",
     "temperature",
     "cells",
@@ -58,7 +74,8 @@ GROUP_KEYS = (
     "flaky_cases",
 )
 
-CellKey = tuple[str, str, str, float | None, int]
+#: (suite, case, target, temperature, repeat, prompt variant)
+CellKey = tuple[str, str, str, float | None, int, str]
 
 
 @dataclass(frozen=True)
@@ -75,16 +92,23 @@ class CellOutcome:
     schema_valid: bool | None = None
     latency_ms: float | None = None
     cost: float | None = None
+    #: Test and prompt together: only version-1 baselines (and old records) pair on it.
     fingerprint: str = ""
     scores: dict[str, bool] = field(default_factory=dict)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stall_ms: float | None = None
+    prompt: str = DEFAULT_PROMPT_ID
+    test_fingerprint: str = ""
+    prompt_fingerprint: str = ""
 
     @property
     def key(self) -> CellKey:
-        return (self.suite, self.case, self.target, self.temperature, self.repeat)
+        return (self.suite, self.case, self.target, self.temperature, self.repeat, self.prompt)
 
     @property
-    def group(self) -> tuple[str, str, float | None]:
-        return (self.suite, self.target, self.temperature)
+    def group(self) -> tuple[str, str, float | None, str]:
+        return (self.suite, self.target, self.temperature, self.prompt)
 
     @classmethod
     def from_result(cls, r: Result) -> CellOutcome:
@@ -108,6 +132,13 @@ class CellOutcome:
             cost=r.cost_if_live_usd,
             fingerprint=r.fingerprint or "",
             scores=scores,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            # Added to Result by the timing work; records written before it lack it.
+            stall_ms=getattr(r, "stall_ms", None),
+            prompt=getattr(r, "prompt_id", None) or DEFAULT_PROMPT_ID,
+            test_fingerprint=getattr(r, "test_fingerprint", "") or "",
+            prompt_fingerprint=getattr(r, "prompt_fingerprint", "") or "",
         )
 
     def to_line(self) -> dict[str, Any]:
@@ -123,7 +154,13 @@ class CellOutcome:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "cost": None if self.cost is None else _round_sig(self.cost, 6),
             "fingerprint": self.fingerprint,
+            "prompt": self.prompt,
+            "test_fingerprint": self.test_fingerprint,
+            "prompt_fingerprint": self.prompt_fingerprint,
             "scores": dict(self.scores),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "stall_ms": None if self.stall_ms is None else round(self.stall_ms, 1),
         }
 
 
@@ -133,9 +170,9 @@ def _round_sig(x: float, digits: int) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
-def _sort_key(key: CellKey) -> tuple[str, str, float, str, int]:
-    suite, case, target, temp, repeat = key
-    return (suite, target, -1.0 if temp is None else temp, case, repeat)
+def _sort_key(key: CellKey) -> tuple[str, str, str, float, str, int]:
+    suite, case, target, temp, repeat, prompt = key
+    return (suite, prompt, target, -1.0 if temp is None else temp, case, repeat)
 
 
 @dataclass
@@ -147,6 +184,10 @@ class Baseline:
     groups: list[dict[str, Any]] = field(default_factory=list)
     #: The file or run it was read from, for messages and reports.
     source: str = ""
+    #: One rendered prompt per (suite, variant): {"suite", "prompt", "case", "messages"}.
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    #: The file's format version (1: one fingerprint, no variants).
+    version: int = VERSION
 
     @property
     def label(self) -> str:
@@ -170,7 +211,30 @@ def baseline_from_results(
         data = g.to_dict()
         groups.append({k: data[k] for k in GROUP_KEYS})
     kept = {k: v for k, v in (meta or {}).items() if k in META_KEYS and v is not None}
-    return Baseline(cells=cells, meta=kept, groups=groups, source=source)
+    return Baseline(
+        cells=cells, meta=kept, groups=groups, source=source, prompts=prompt_samples(results)
+    )
+
+
+def prompt_samples(results: Iterable[Result]) -> list[dict[str, Any]]:
+    """The rendered prompt of each (suite, variant)'s first case (by id): what a template
+    diff compares when the variant's prompt changed."""
+    first: dict[tuple[str, str], Result] = {}
+    for r in results:
+        if not r.prompt:
+            continue
+        key = (r.suite, getattr(r, "prompt_id", None) or DEFAULT_PROMPT_ID)
+        if key not in first or r.case_id < first[key].case_id:
+            first[key] = r
+    return [
+        {
+            "suite": suite,
+            "prompt": prompt,
+            "case": r.case_id,
+            "messages": [[str(m.get("role", "")), str(m.get("content", ""))] for m in r.prompt],
+        }
+        for (suite, prompt), r in sorted(first.items())
+    ]
 
 
 def _line(data: Mapping[str, Any]) -> str:
@@ -181,12 +245,14 @@ def dumps(baseline: Baseline) -> str:
     meta = dict(baseline.meta)
     cells = ",\n".join(_line(c.to_line()) for c in baseline.cells)
     groups = ",\n".join(_line(g) for g in baseline.groups)
+    prompts = ",\n".join(_line(p) for p in baseline.prompts)
     return (
         "{\n"
         f'"cells": [\n{cells}\n],\n'
         f'"format": "{FORMAT}",\n'
         f'"groups": [\n{groups}\n],\n'
         f'"meta": {_line(meta)},\n'
+        f'"prompts": [\n{prompts}\n],\n'
         f'"version": {VERSION}\n'
         "}\n"
     )
@@ -261,16 +327,23 @@ def _cell(data: Any) -> CellOutcome:
     temp = data.get("temperature")
     if temp is not None and (isinstance(temp, bool) or not isinstance(temp, int | float)):
         raise ValueError(f"cell temperature {temp!r} is not a number or null")
-    for key in ("latency_ms", "cost"):
+    for key in ("latency_ms", "cost", "stall_ms"):
         v = data.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise ValueError(f"cell field {key!r} is not a number or null: {v!r}")
+    for key in ("input_tokens", "output_tokens"):
+        v = data.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ValueError(f"cell field {key!r} is not a whole number >= 0 or null: {v!r}")
     scores = data.get("scores") or {}
     if not isinstance(scores, dict):
         raise ValueError("cell field 'scores' must be an object of name: passed")
     schema_valid = data.get("schema_valid")
     if schema_valid is not None and not isinstance(schema_valid, bool):
         raise ValueError(f"cell field 'schema_valid' is not true, false or null: {schema_valid!r}")
+    prompt = data.get("prompt", DEFAULT_PROMPT_ID)
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"cell field 'prompt' is not a prompt variant label: {prompt!r}")
     return CellOutcome(
         suite=data["suite"],
         case=data["case"],
@@ -284,11 +357,77 @@ def _cell(data: Any) -> CellOutcome:
         cost=data.get("cost"),
         fingerprint=str(data.get("fingerprint") or ""),
         scores={str(k): bool(v) for k, v in scores.items()},
+        input_tokens=data.get("input_tokens"),
+        output_tokens=data.get("output_tokens"),
+        stall_ms=data.get("stall_ms"),
+        prompt=prompt,
+        test_fingerprint=str(data.get("test_fingerprint") or ""),
+        prompt_fingerprint=str(data.get("prompt_fingerprint") or ""),
     )
 
 
-def load_baseline(path: str | Path) -> Baseline:
-    """Read a baseline file; every problem is a ConfigError naming the file, line and fix."""
+#: ``--llm-baseline git:REF:PATH`` reads PATH as committed at REF (``git show``).
+GIT_PREFIX = "git:"
+
+
+def is_git_spec(path: str | Path) -> bool:
+    return str(path).startswith(GIT_PREFIX)
+
+
+def read_git_baseline(spec: str, cwd: Path | None = None) -> str:
+    """The text of ``git:REF:PATH``: the file at that commit, the work tree untouched."""
+    import subprocess
+
+    ref, sep, file = spec[len(GIT_PREFIX) :].partition(":")
+    fix = (
+        "write it as git:REF:PATH, e.g. git:origin/main:baselines/main.json (PATH from the "
+        "repository root; in CI fetch the ref first: git fetch origin main)"
+    )
+    if not sep or not ref or not file:
+        raise ConfigError(f"{spec}: not a git baseline spec\n  fix: {fix}")
+    where = cwd or Path.cwd()
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                ["git", *args],
+                cwd=where,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ConfigError(f"{spec}: git is not installed\n  fix: install git") from None
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"{spec}: git did not answer in 30 s\n  fix: {fix}") from None
+
+    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        probe = git("rev-parse", "--git-dir")
+        if probe.returncode != 0:
+            raise ConfigError(
+                f"{spec}: {where} is not inside a git repository\n  fix: run from the "
+                "repository, or pass a baseline file path"
+            )
+        raise ConfigError(
+            f"{spec}: git ref {ref!r} not found\n  fix: check the name, or fetch it first "
+            f"(git fetch origin {ref.split('/')[-1]}; actions/checkout needs fetch-depth: 0)"
+        )
+    shown = git("show", f"{ref}:{file}")
+    if shown.returncode != 0:
+        raise ConfigError(
+            f"{spec}: no file {file!r} at {ref}\n  fix: check the path (from the repository "
+            f"root; 'git ls-tree -r --name-only {ref}' lists them) or commit the baseline "
+            "on that branch"
+        )
+    return shown.stdout
+
+
+def load_baseline(path: str | Path, cwd: Path | None = None) -> Baseline:
+    """Read a baseline file (or ``git:REF:PATH``, run in ``cwd``); every problem is a
+    ConfigError naming the file, line and fix."""
+    if is_git_spec(path):
+        return parse_baseline(read_git_baseline(str(path), cwd), Path(str(path)))
     path = Path(path)
     fix = FIX_REGENERATE.format(path=path)
     if not path.exists():
@@ -303,6 +442,12 @@ def load_baseline(path: str | Path) -> Baseline:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _error(path, f"cannot be read ({exc})", fix) from None
+    return parse_baseline(text, path)
+
+
+def parse_baseline(text: str, path: Path) -> Baseline:
+    """A baseline from its text; ``path`` names it in messages."""
+    fix = FIX_REGENERATE.format(path=path)
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith(("<<<<<<<", ">>>>>>>")):
             raise _error(
@@ -352,4 +497,28 @@ def load_baseline(path: str | Path) -> Baseline:
     groups = data.get("groups") or []
     if not isinstance(meta, dict) or not isinstance(groups, list):
         raise _error(path, "'meta' must be an object and 'groups' a list", fix)
-    return Baseline(cells=cells, meta=meta, groups=groups, source=str(path))
+    prompts = data.get("prompts") or []
+    if not isinstance(prompts, list) or not all(_is_sample(p) for p in prompts):
+        raise _error(
+            path, "'prompts' must be a list of {suite, prompt, case, messages} objects", fix
+        )
+    return Baseline(
+        cells=cells,
+        meta=meta,
+        groups=groups,
+        source=str(path),
+        prompts=prompts,
+        version=version,
+    )
+
+
+def _is_sample(p: Any) -> bool:
+    return (
+        isinstance(p, dict)
+        and all(isinstance(p.get(k), str) for k in ("suite", "prompt", "case"))
+        and isinstance(p.get("messages"), list)
+        and all(
+            isinstance(m, list) and len(m) == 2 and all(isinstance(x, str) for x in m)
+            for m in p["messages"]
+        )
+    )

@@ -1,8 +1,10 @@
 """``llm-harness compare A B``: the gate's comparison for two stored runs.
 
-A is the reference: a run directory, a results.jsonl file or a baseline file. B is the run
-to judge: a run directory or results.jsonl (or another baseline file). Settings come from
-the gate configuration under --rootdir (default: the current directory), flags on top.
+A is the reference: a run directory, a results.jsonl file, a baseline file or
+``git:REF:PATH``. B is the run to judge: a run directory or results.jsonl (or another
+baseline). ``llm-harness compare RUN --prompts v1,v2`` (or ``--targets A,B``) compares two
+columns of one run instead, paired on the same cases. Settings come from the gate
+configuration under --rootdir (default: the current directory), flags on top.
 
 Exit status: 0, or 6 (GATE_EXIT_CODE) with --fail when any verdict is a regression;
 2 for bad input.
@@ -15,13 +17,22 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ConfigError
-from harness.gate.baseline import FORMAT, Baseline, baseline_from_results, load_baseline
+from harness.gate.baseline import (
+    FORMAT,
+    Baseline,
+    baseline_from_results,
+    is_git_spec,
+    load_baseline,
+)
 from harness.gate.compare import compare_baselines
 from harness.gate.render import GATE_EXIT_CODE, render_markdown, render_text
-from harness.gate.settings import load_gate_settings
+from harness.gate.settings import GateSettings, load_gate_settings
+from harness.gate.within import Axis
 from harness.store import load_meta, load_results, results_file
+from harness.types import Result
 
 
 def _is_baseline_file(path: Path) -> bool:
@@ -37,6 +48,8 @@ def _is_baseline_file(path: Path) -> bool:
 
 def load_side(text: str) -> Baseline:
     """A run directory, a results.jsonl file or a baseline file, as a Baseline."""
+    if is_git_spec(text):
+        return load_baseline(text)
     path = Path(text)
     if not path.exists():
         raise ConfigError(
@@ -51,6 +64,18 @@ def load_side(text: str) -> Baseline:
             f"{path}: no results.jsonl in this directory\n  fix: pass a run directory "
             "(reports/runs/<run-id>) or a baseline file"
         )
+    results, meta = load_run(path)
+    return baseline_from_results(results, meta, source=str(path))
+
+
+def load_run(path: Path) -> tuple[list[Result], dict[str, Any]]:
+    """A stored run's records and meta; ConfigError when there are none."""
+    source = results_file(path)
+    if not source.is_file():
+        raise ConfigError(
+            f"{path}: no results.jsonl here\n  fix: pass a run directory "
+            "(reports/runs/<run-id>) or its results.jsonl"
+        )
     try:
         results = load_results(path)
         meta = load_meta(path)
@@ -60,7 +85,18 @@ def load_side(text: str) -> Baseline:
         raise ConfigError(
             f"{source}: holds no results\n  fix: pass a run that finished at least one cell"
         )
-    return baseline_from_results(results, meta, source=str(path))
+    return results, meta
+
+
+def parse_pair(option: str, text: str) -> tuple[str, str]:
+    """``v1,v2`` -> ("v1", "v2"): the reference first."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+        raise ConfigError(
+            f"{option} {text!r}: expected two different names, the reference first\n"
+            f"  fix: {option} v1,v2"
+        )
+    return parts[0], parts[1]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "baseline", metavar="A", help="reference: run dir, results.jsonl or baseline file"
     )
-    parser.add_argument("current", metavar="B", help="run to judge: run dir or results.jsonl")
+    parser.add_argument(
+        "current",
+        metavar="B",
+        nargs="?",
+        help="run to judge: run dir or results.jsonl (omit with --prompts / --targets)",
+    )
+    columns = parser.add_mutually_exclusive_group()
+    columns.add_argument(
+        "--prompts",
+        metavar="REF,OTHER",
+        help="compare two prompt variants of run A, paired on the same cases",
+    )
+    columns.add_argument(
+        "--targets",
+        metavar="REF,OTHER",
+        help="compare two targets of run A, paired on the same cases",
+    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--markdown", action="store_true", help="print Markdown (for summary.md)")
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -89,9 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("alpha", "significance level (default 0.05)"),
         ("min-effect", "smallest rate change that counts, e.g. 0.05 = 5 points"),
-        ("latency-tolerance", "allowed p95 latency ratio, e.g. 1.25"),
-        ("latency-slack-ms", "p95 increases up to this many ms never count"),
-        ("cost-tolerance", "allowed cost-per-call ratio, e.g. 1.10"),
+        ("latency-tolerance", "smallest typical-latency ratio that can be a verdict, e.g. 1.25"),
+        ("latency-slack-ms", "typical-latency shifts up to this many ms never count"),
+        ("cost-tolerance", "smallest cost-per-call ratio that can be a verdict, e.g. 1.10"),
         ("min-pass-rate", "absolute pass-rate floor for every group"),
         ("min-cases", "fewest paired cases for a verdict"),
         ("correction", "holm or none"),
@@ -114,6 +166,13 @@ def main(argv: Sequence[str]) -> int:
     )
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     settings = load_gate_settings(Path(args.rootdir), overrides)
+    if args.prompts or args.targets:
+        return _columns(args, settings)
+    if args.current is None:
+        raise ConfigError(
+            "compare needs two sides\n  fix: llm-harness compare A B, or "
+            "llm-harness compare RUN --prompts v1,v2"
+        )
     before = load_side(args.baseline)
     after = load_side(args.current)
     comparison = compare_baselines(before, after, settings)
@@ -122,5 +181,32 @@ def main(argv: Sequence[str]) -> int:
     elif args.markdown:
         sys.stdout.write(render_markdown(comparison))
     else:
+        print(render_text(comparison))
+    return GATE_EXIT_CODE if args.fail and comparison.has_regression else 0
+
+
+def _columns(args: argparse.Namespace, settings: GateSettings) -> int:
+    """Two prompt variants or two targets of one run: paired verdicts and the side table."""
+    from harness.gate.within import column_comparison, column_rows, render_columns
+
+    if args.current is not None:
+        raise ConfigError(
+            f"{args.current}: --prompts / --targets compare two columns of one run\n"
+            "  fix: pass one run directory"
+        )
+    axis: Axis = "prompt" if args.prompts else "target"
+    option = "--prompts" if args.prompts else "--targets"
+    reference, other = parse_pair(option, args.prompts or args.targets)
+    results, _ = load_run(Path(args.baseline))
+    comparison = column_comparison(results, axis, reference, other, settings)
+    if args.json:
+        data = comparison.to_dict()
+        data["rows"] = column_rows(comparison, results, axis)
+        print(json.dumps(data, indent=2, default=str))
+    elif args.markdown:
+        sys.stdout.write(render_markdown(comparison))
+    else:
+        print(render_columns(column_rows(comparison, results, axis)))
+        print()
         print(render_text(comparison))
     return GATE_EXIT_CODE if args.fail and comparison.has_regression else 0

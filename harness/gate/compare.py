@@ -1,16 +1,30 @@
-"""Compare a run with a baseline: paired tests per (suite, target, temperature) -> verdicts.
+"""Compare a run with a baseline: paired tests per (suite, prompt, target, temperature).
 
-Only cases present in both runs with the same prompt fingerprint are compared; a case whose
-rendered prompt or output-shaping settings changed is "not comparable", never "regressed".
+A cell pairs with the baseline cell of the same (suite, case, prompt variant label, target,
+temperature, repeat) while its *test* is unchanged (test fingerprint: vars, assertions,
+schema, threshold, tools); a case whose test changed is "not comparable", never
+"regressed". A changed *prompt* (rendered messages, generation settings) is compared - that
+is the question a prompt edit asks - and the group says "prompt changed" with the first
+changed lines of the rendered prompt. A version-1 baseline has one fingerprint for both, so
+with it any prompt change still makes the case not comparable.
 Skipped cells are left out on both sides; errors count as failures (as in stats.py).
 
-Metrics per group and their verdicts:
-- pass_rate, schema_valid_rate: paired tests (paired.py) with the Holm correction across all
-  rate tests of the comparison; a verdict needs p < alpha AND a change of at least
-  ``min_effect``;
-- latency_p95: p95 after / before against ``latency_tolerance`` (and ``latency_slack_ms``);
-- cost_per_call: mean live cost per answered call after / before against ``cost_tolerance``;
+Metrics per group and their verdicts. Every p-value of a comparison (both rates, latency
+and cost, every group) goes into one Holm correction; a verdict needs the adjusted p below
+alpha AND an effect beyond its threshold:
+- pass_rate, schema_valid_rate: paired tests (paired.py); effect at least ``min_effect``;
+- latency: per case, the mean log latency of its repeats; sign-flip test on the per-case
+  log ratios; effect: the geometric-mean ratio beyond ``latency_tolerance`` and the typical
+  latency moved by more than ``latency_slack_ms``. Cells whose overlapping harness stall
+  (``stall_ms``) exceeds STALL_SHARE of their latency are left out and counted;
+- cost_per_call: a call's cost is its token counts times fixed prices, so the noise in a
+  cost change is in the tokens: the test is the sign-flip test on per-case log ratios of
+  tokens (input + output), the effect the cost ratio beyond ``cost_tolerance``. The price
+  ratio (``_price_ratio``: the same tokens at both runs' prices) is deterministic, not
+  tested: beyond the tolerance on its own it is a verdict;
 - pass_rate_floor: the current run's pass rate against ``min_pass_rate`` (absolute, per suite).
+
+Each rate metric also says the smallest change its test could flag at all (``detectable``).
 
 Flaky cases (mixed outcomes across repeats) are flagged for either run; they enter the tests
 like every case, so they can only produce a verdict through a significant change.
@@ -18,6 +32,7 @@ like every case, so they can only produce a verdict through a significant change
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,20 +40,25 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
 from harness.gate.paired import (
     CaseCounts,
+    RatioTest,
     holm,
     mcnemar_exact,
     mean_diff_interval,
+    min_flaggable_cases,
     newcombe_paired_interval,
+    paired_log_ratio,
     sign_flip_test,
 )
 from harness.gate.settings import GateSettings
-from harness.stats import percentile
-from harness.types import Result
+from harness.types import DEFAULT_PROMPT_ID, Result
 
-GroupKey = tuple[str, str, float | None]
+#: (suite, target, temperature, prompt variant label)
+GroupKey = tuple[str, str, float | None, str]
 
 
 class Verdict(StrEnum):
@@ -51,6 +71,18 @@ class Verdict(StrEnum):
 
 
 RATE_METRICS = ("pass_rate", "schema_valid_rate")
+#: Metrics with a paired test: their p-values share one Holm correction.
+TESTED_METRICS = (*RATE_METRICS, "latency", "cost_per_call")
+
+#: A cell whose overlapping harness stall exceeds this share of its latency is left out of
+#: the latency test: its latency says more about the harness than about the provider.
+STALL_SHARE = 0.1
+
+#: Why a case is not comparable when one side has only the combined fingerprint.
+V1_REASON = (
+    "test or prompt changed (a version-1 baseline, or records from before prompt variants, "
+    "has one fingerprint for both; regenerate the baseline to compare prompt changes)"
+)
 
 
 @dataclass
@@ -64,7 +96,7 @@ class MetricResult:
     after: float | None = None
     #: after - before for rates; after / before for latency and cost.
     change: float | None = None
-    #: 95% interval for ``change`` (rates only).
+    #: 95% interval for ``change`` (for cost: of the token ratio; None if not estimable).
     interval: tuple[float, float] | None = None
     #: Paired cases behind the metric, and samples (cells) on each side.
     cases: int = 0
@@ -81,6 +113,17 @@ class MetricResult:
     p_adjusted: float | None = None
     #: The tolerance or floor the metric was held to.
     threshold: float | None = None
+    #: Latency: cells left out for a harness stall (before / after).
+    stalled_before: int = 0
+    stalled_after: int = 0
+    #: Cost: the tested token ratio (geometric mean of per-case ratios) and the
+    #: deterministic price-per-token ratio; change = tokens (mean) x price per token.
+    tokens_ratio: float | None = None
+    price_ratio: float | None = None
+    #: Rates: the smallest change the test could flag, in rate points (None: none at all at
+    #: this number of cases), and how many cases would have to change for it.
+    detectable: float | None = None
+    detectable_cases: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -95,12 +138,23 @@ class GroupComparison:
     suite: str
     target: str
     temperature: float | None
+    prompt: str = DEFAULT_PROMPT_ID
     #: "compared", "new" (only in this run) or "missing" (only in the baseline).
     status: str = "compared"
     metrics: list[MetricResult] = field(default_factory=list)
     paired_cases: int = 0
-    #: Cases whose prompt fingerprint changed: listed, not compared.
+    #: Cases whose test changed (or, against a version-1 baseline, test or prompt): listed,
+    #: not compared.
     not_comparable_cases: list[str] = field(default_factory=list)
+    #: Why they are not comparable: "test changed" or "test or prompt changed (version-1
+    #: baseline)".
+    not_comparable_reason: str = "test changed"
+    #: Paired cases whose prompt changed (compared all the same).
+    prompt_changed_cases: list[str] = field(default_factory=list)
+    #: The first changed lines of the rendered prompt (unified-diff style), when known.
+    prompt_diff: list[str] = field(default_factory=list)
+    #: Within one run (within.py): the reference column (prompt or target) compared with.
+    reference: str = ""
     added_cases: list[str] = field(default_factory=list)
     removed_cases: list[str] = field(default_factory=list)
     flaky_before: list[str] = field(default_factory=list)
@@ -111,7 +165,11 @@ class GroupComparison:
 
     @property
     def key(self) -> GroupKey:
-        return (self.suite, self.target, self.temperature)
+        return (self.suite, self.target, self.temperature, self.prompt)
+
+    @property
+    def prompt_changed(self) -> bool:
+        return bool(self.prompt_changed_cases)
 
     @property
     def verdict(self) -> Verdict:
@@ -134,6 +192,7 @@ class GroupComparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "suite": self.suite,
+            "prompt": self.prompt,
             "target": self.target,
             "temperature": self.temperature,
             "status": self.status,
@@ -141,6 +200,10 @@ class GroupComparison:
             "paired_cases": self.paired_cases,
             "metrics": [m.to_dict() for m in self.metrics],
             "not_comparable_cases": self.not_comparable_cases,
+            "not_comparable_reason": self.not_comparable_reason,
+            "prompt_changed_cases": self.prompt_changed_cases,
+            "prompt_diff": self.prompt_diff,
+            "reference": self.reference,
             "added_cases": self.added_cases,
             "removed_cases": self.removed_cases,
             "flaky_before": self.flaky_before,
@@ -203,9 +266,9 @@ def _by_group(cells: Iterable[CellOutcome]) -> dict[GroupKey, dict[str, list[Cel
     return out
 
 
-def _group_order(key: GroupKey) -> tuple[str, str, float]:
-    suite, target, temp = key
-    return (suite, target, -math.inf if temp is None else temp)
+def _group_order(key: GroupKey) -> tuple[str, str, str, float]:
+    suite, target, temp, prompt = key
+    return (suite, prompt, target, -math.inf if temp is None else temp)
 
 
 def compare_baselines(before: Baseline, after: Baseline, settings: GateSettings) -> Comparison:
@@ -224,11 +287,13 @@ def compare_baselines(before: Baseline, after: Baseline, settings: GateSettings)
                 g.added_cases = sorted(new[key])
             else:
                 _compare_group(g, old[key], new[key], settings)
+                if g.prompt_changed:
+                    g.prompt_diff = prompt_diff(before, after, g.suite, g.prompt)
             floor = _floor(g.suite, new[key], settings)
             if floor is not None:
                 g.metrics.append(floor)
         comparison.groups.append(g)
-    _decide_rates(comparison, settings)
+    _decide(comparison, settings)
     return comparison
 
 
@@ -246,10 +311,23 @@ def _compare_group(
     g.added_cases = sorted(set(new) - set(old))
     g.removed_cases = sorted(set(old) - set(new))
     for case in sorted(common):
+        test_old = {c.test_fingerprint for c in old[case] if c.test_fingerprint}
+        test_new = {c.test_fingerprint for c in new[case] if c.test_fingerprint}
+        if test_old and test_new:
+            if test_old != test_new:
+                g.not_comparable_cases.append(case)
+                continue
+            prompt_old = {c.prompt_fingerprint for c in old[case] if c.prompt_fingerprint}
+            prompt_new = {c.prompt_fingerprint for c in new[case] if c.prompt_fingerprint}
+            if prompt_old and prompt_new and prompt_old != prompt_new:
+                g.prompt_changed_cases.append(case)
+            continue
+        # A version-1 baseline (or records from before the split): one fingerprint.
         fps_old = {c.fingerprint for c in old[case] if c.fingerprint}
         fps_new = {c.fingerprint for c in new[case] if c.fingerprint}
         if fps_old and fps_new and fps_old != fps_new:
             g.not_comparable_cases.append(case)
+            g.not_comparable_reason = V1_REASON
     paired = sorted(common - set(g.not_comparable_cases))
     g.paired_cases = len(paired)
     g.flaky_before = _flaky({c: old[c] for c in paired})
@@ -282,10 +360,46 @@ def _compare_group(
     if any_schema:
         g.metrics.append(_rate_metric("schema_valid_rate", schema_counts, settings))
 
-    cells_before = [x for c in paired for x in before[c]]
-    cells_after = [x for c in paired for x in after[c]]
-    g.metrics.append(_latency_metric(cells_before, cells_after, settings))
-    g.metrics.append(_cost_metric(cells_before, cells_after, settings))
+    pairs = [(before[c], after[c]) for c in paired]
+    g.metrics.append(_latency_metric(pairs, settings))
+    g.metrics.append(_cost_metric(pairs, settings))
+
+
+def prompt_diff(before: Baseline, after: Baseline, suite: str, prompt: str) -> list[str]:
+    """The first changed lines between the two sides' rendered prompts of one variant (the
+    same case on both sides, so what differs is the template)."""
+    old = next((p for p in before.prompts if (p["suite"], p["prompt"]) == (suite, prompt)), None)
+    if old is None:
+        return []
+    new = next(
+        (
+            p
+            for p in after.prompts
+            if (p["suite"], p["prompt"], p["case"]) == (suite, prompt, old["case"])
+        ),
+        None,
+    )
+    if new is None:
+        return []
+    return template_diff(old["messages"], new["messages"])
+
+
+def template_diff(
+    old: Sequence[Sequence[str]], new: Sequence[Sequence[str]], max_lines: int = 6
+) -> list[str]:
+    """``-``/``+`` lines of what changed between two message lists, at most ``max_lines``."""
+
+    def lines(messages: Sequence[Sequence[str]]) -> list[str]:
+        return [f"{role}: {line}" for role, text in messages for line in text.splitlines()]
+
+    out = [
+        f"{line[0]} {line[1:]}".rstrip()
+        for line in difflib.unified_diff(lines(old), lines(new), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    if len(out) > max_lines:
+        out = [*out[:max_lines], f"... ({len(out) - max_lines} more changed lines)"]
+    return [line if len(line) <= 160 else line[:157] + "..." for line in out]
 
 
 def _rate_metric(name: str, counts: Sequence[CaseCounts], settings: GateSettings) -> MetricResult:
@@ -323,107 +437,269 @@ def _rate_metric(name: str, counts: Sequence[CaseCounts], settings: GateSettings
     return m
 
 
-def _decide_rates(comparison: Comparison, settings: GateSettings) -> None:
+def _decide(comparison: Comparison, settings: GateSettings) -> None:
+    """One Holm correction over every tested metric of the comparison, then the verdicts."""
     tested = [
         m
         for g in comparison.groups
         for m in g.metrics
-        if m.metric in RATE_METRICS and m.p_value is not None
+        if m.metric in TESTED_METRICS and m.p_value is not None
     ]
     p_values = [m.p_value for m in tested if m.p_value is not None]
     adjusted = holm(p_values) if settings.correction == "holm" else list(p_values)
     for m, p_adj in zip(tested, adjusted, strict=True):
         m.p_adjusted = p_adj
-        assert m.change is not None
-        if p_adj >= settings.alpha:
-            m.verdict = Verdict.NO_CHANGE
-            m.reason = f"p {_p(p_adj)} >= alpha {settings.alpha:g}"
-        elif abs(m.change) < settings.min_effect:
-            m.verdict = Verdict.NO_CHANGE
-            m.reason = (
-                f"change {m.change * 100:+.1f} pts is below min_effect "
-                f"{settings.min_effect * 100:g} pts"
-            )
-        elif m.change < 0:
-            m.verdict = Verdict.REGRESSION
-            m.reason = f"{m.change * 100:+.1f} pts, p {_p(p_adj)} < alpha {settings.alpha:g}"
+        if m.metric in RATE_METRICS:
+            _decide_rate(m, p_adj, settings)
+        elif m.metric == "latency":
+            _decide_latency(m, p_adj, settings)
         else:
-            m.verdict = Verdict.IMPROVEMENT
-            m.reason = f"{m.change * 100:+.1f} pts, p {_p(p_adj)} < alpha {settings.alpha:g}"
+            _decide_cost(m, p_adj, settings)
+    m_tests = len(tested)
+    for g in comparison.groups:
+        for m in g.metrics:
+            if m.metric in RATE_METRICS and m.cases:
+                _detectable(m, settings, m_tests)
+
+
+def _significant(p_adj: float, settings: GateSettings) -> str | None:
+    """The reason a test is not significant, or None when it is."""
+    if p_adj >= settings.alpha:
+        return f"p {_p(p_adj)} >= alpha {settings.alpha:g}"
+    return None
+
+
+def _decide_rate(m: MetricResult, p_adj: float, settings: GateSettings) -> None:
+    assert m.change is not None
+    m.verdict = Verdict.NO_CHANGE
+    reason = _significant(p_adj, settings)
+    if reason:
+        m.reason = reason
+    elif abs(m.change) < settings.min_effect:
+        m.reason = (
+            f"change {m.change * 100:+.1f} pts is below min_effect "
+            f"{settings.min_effect * 100:g} pts"
+        )
+    else:
+        m.verdict = Verdict.REGRESSION if m.change < 0 else Verdict.IMPROVEMENT
+        m.reason = f"{m.change * 100:+.1f} pts, p {_p(p_adj)} < alpha {settings.alpha:g}"
+
+
+def _decide_latency(m: MetricResult, p_adj: float, settings: GateSettings) -> None:
+    assert m.change is not None and m.before is not None and m.after is not None
+    tol, slack = settings.latency_tolerance, settings.latency_slack_ms
+    m.verdict = Verdict.NO_CHANGE
+    shift = f"x{m.change:.2f} ({m.after - m.before:+,.0f} ms)"
+    reason = _significant(p_adj, settings)
+    if reason:
+        m.reason = f"{shift}, {reason}"
+    elif m.change > tol and m.after - m.before > slack:
+        m.verdict = Verdict.REGRESSION
+        m.reason = f"{shift} > tolerance x{tol:g}, p {_p(p_adj)} < alpha {settings.alpha:g}"
+    elif m.change < 1 / tol and m.before - m.after > slack:
+        m.verdict = Verdict.IMPROVEMENT
+        m.reason = f"{shift} < x{1 / tol:.2f}, p {_p(p_adj)} < alpha {settings.alpha:g}"
+    else:
+        m.reason = f"{shift} is significant but within tolerance x{tol:g} (+{slack:g} ms slack)"
+    m.reason += _stall_note(m)
+
+
+def _decide_cost(m: MetricResult, p_adj: float, settings: GateSettings) -> None:
+    assert m.change is not None
+    tol = settings.cost_tolerance
+    m.verdict = Verdict.NO_CHANGE
+    what = "tokens" if m.tokens_ratio is not None else "cost"
+    reason = _significant(p_adj, settings)
+    if reason:
+        m.reason = f"cost per call x{m.change:.2f}; {what} change not significant ({reason})"
+    elif m.change > tol:
+        m.verdict = Verdict.REGRESSION
+        m.reason = (
+            f"cost per call x{m.change:.2f} > tolerance x{tol:g}; {what} rose, "
+            f"p {_p(p_adj)} < alpha {settings.alpha:g}"
+        )
+    elif m.change < 1 / tol:
+        m.verdict = Verdict.IMPROVEMENT
+        m.reason = (
+            f"cost per call x{m.change:.2f} < x{1 / tol:.2f}; {what} fell, "
+            f"p {_p(p_adj)} < alpha {settings.alpha:g}"
+        )
+    else:
+        m.reason = f"cost per call x{m.change:.2f} within tolerance x{tol:g}"
+
+
+def _detectable(m: MetricResult, settings: GateSettings, tests: int) -> None:
+    """The smallest change in the rate the test could flag if it were the only change.
+
+    A lone change must clear alpha / (number of tests) under Holm (alpha without a
+    correction), and then ``min_flaggable_cases`` cases must all move the same way; with
+    repeats the smallest move of a case is one sample of its repeats. The figure is the
+    best case (every other case unchanged); noise in other cases only raises it."""
+    level = settings.alpha / max(1, tests) if settings.correction == "holm" else settings.alpha
+    need = min_flaggable_cases(level)
+    m.detectable_cases = need
+    if need > m.cases:
+        m.detectable = None
+        return
+    repeats = max(1.0, m.samples_after / m.cases)
+    m.detectable = max(need / m.cases / repeats, settings.min_effect)
 
 
 def _p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
-def _latency_metric(
-    before: list[CellOutcome], after: list[CellOutcome], settings: GateSettings
-) -> MetricResult:
-    tol = settings.latency_tolerance
-    m = MetricResult(
-        metric="latency_p95", verdict=Verdict.NOT_COMPARABLE, threshold=tol, test="ratio"
+def _stall_note(m: MetricResult) -> str:
+    left_out = m.stalled_before + m.stalled_after
+    if not left_out:
+        return ""
+    return (
+        f"; {left_out} cell(s) left out for a harness stall over {STALL_SHARE:.0%} of "
+        f"their latency ({m.stalled_before} before, {m.stalled_after} after)"
     )
-    lat_b = [x.latency_ms for x in before if x.status != "error" and x.latency_ms is not None]
-    lat_a = [x.latency_ms for x in after if x.status != "error" and x.latency_ms is not None]
-    m.samples_before, m.samples_after = len(lat_b), len(lat_a)
-    m.cases = len({x.case for x in before})
-    if min(len(lat_b), len(lat_a)) < settings.min_cases:
-        m.reason = f"fewer than min_cases {settings.min_cases} timed calls in one run"
+
+
+def _stalled(x: CellOutcome) -> bool:
+    # stall_ms is absent from records made before it existed: no known stall.
+    stall = x.stall_ms or 0.0
+    return x.latency_ms is not None and stall > STALL_SHARE * x.latency_ms
+
+
+def _ratio_fields(m: MetricResult, test: RatioTest) -> None:
+    m.cases = test.cases
+    m.interval = test.interval
+    m.worse, m.better = test.worse, test.better
+    m.p_value = test.p_value
+    m.test = "sign-flip exact" if test.method == "exact" else "sign-flip Monte Carlo"
+
+
+Pairs = list[tuple[list[CellOutcome], list[CellOutcome]]]
+
+
+def _latency_metric(pairs: Pairs, settings: GateSettings) -> MetricResult:
+    """Per-case paired test on log latency (see the module docstring)."""
+    m = MetricResult(
+        metric="latency", verdict=Verdict.NOT_COMPARABLE, threshold=settings.latency_tolerance
+    )
+    samples: list[tuple[list[float], list[float]]] = []
+    for before, after in pairs:
+        sides = []
+        for side, cells in (("before", before), ("after", after)):
+            timed = [x for x in cells if x.status != "error" and x.latency_ms is not None]
+            kept = [x for x in timed if not _stalled(x)]
+            if side == "before":
+                m.stalled_before += len(timed) - len(kept)
+                m.samples_before += len(kept)
+            else:
+                m.stalled_after += len(timed) - len(kept)
+                m.samples_after += len(kept)
+            sides.append([x.latency_ms for x in kept if x.latency_ms is not None])
+        samples.append((sides[0], sides[1]))
+    test = paired_log_ratio(samples)
+    if test is None or test.cases < settings.min_cases:
+        found = 0 if test is None else test.cases
+        m.cases = found
+        m.reason = (
+            f"{found} cases timed in both runs < min_cases {settings.min_cases}" + _stall_note(m)
+        )
         return m
-    m.before, m.after = percentile(lat_b, 95), percentile(lat_a, 95)
-    assert m.before is not None and m.after is not None
-    if m.before <= 0:
-        m.reason = "baseline p95 latency is 0"
-        return m
-    m.change = m.after / m.before
-    slack = settings.latency_slack_ms
-    if m.change > tol and m.after - m.before > slack:
-        m.verdict = Verdict.REGRESSION
-        m.reason = f"p95 x{m.change:.2f} > tolerance x{tol:g}"
-    elif m.change < 1 / tol and m.before - m.after > slack:
-        m.verdict = Verdict.IMPROVEMENT
-        m.reason = f"p95 x{m.change:.2f} < x{1 / tol:.2f}"
-    else:
-        m.verdict = Verdict.NO_CHANGE
-        m.reason = f"p95 x{m.change:.2f} within tolerance x{tol:g}"
+    _ratio_fields(m, test)
+    m.before, m.after, m.change = test.before, test.after, test.ratio
     return m
 
 
-def _cost_metric(
-    before: list[CellOutcome], after: list[CellOutcome], settings: GateSettings
-) -> MetricResult:
+def _tokens(x: CellOutcome) -> int | None:
+    if x.input_tokens is None or x.output_tokens is None:
+        return None
+    return x.input_tokens + x.output_tokens
+
+
+#: Price ratios this close to 1 are "unchanged": baselines keep costs to 6 significant
+#: digits, and no provider changes a price by a tenth of a percent.
+PRICE_EPSILON = 1e-3
+
+
+def _price_ratio(before: list[CellOutcome], after: list[CellOutcome]) -> float:
+    """What this run's tokens cost at this run's prices over what they cost at the
+    baseline's: a price index with the token mix held fixed, so not a random quantity.
+
+    Each run's per-token prices (input, output) are recovered from its cells by least
+    squares on cost = p_in * input_tokens + p_out * output_tokens, exact when the price is
+    linear in the tokens (a cache-read discount or a long-context tier makes it an
+    approximation)."""
+
+    def prices(cells: list[CellOutcome]) -> np.ndarray:
+        design = np.array([[x.input_tokens or 0, x.output_tokens or 0] for x in cells], float)
+        costs = np.array([x.cost or 0.0 for x in cells], float)
+        fitted, *_ = np.linalg.lstsq(design, costs, rcond=None)
+        return np.asarray(fitted, dtype=float)
+
+    tokens = np.array([[x.input_tokens or 0, x.output_tokens or 0] for x in after], float)
+    now = float((tokens @ prices(after)).sum())
+    then = float((tokens @ prices(before)).sum())
+    if then <= 0 or now <= 0:
+        return 1.0
+    ratio = now / then
+    return 1.0 if abs(ratio - 1) < PRICE_EPSILON else ratio
+
+
+def _cost_metric(pairs: Pairs, settings: GateSettings) -> MetricResult:
+    """Mean cost per answered call; its noise tested on the token counts (module docstring)."""
     tol = settings.cost_tolerance
-    m = MetricResult(
-        metric="cost_per_call", verdict=Verdict.NOT_COMPARABLE, threshold=tol, test="ratio"
-    )
-    cost_b = [x.cost for x in before if x.status != "error"]
-    cost_a = [x.cost for x in after if x.status != "error"]
-    m.samples_before, m.samples_after = len(cost_b), len(cost_a)
-    m.cases = len({x.case for x in before})
-    if min(len(cost_b), len(cost_a)) < settings.min_cases:
-        m.reason = f"fewer than min_cases {settings.min_cases} answered calls in one run"
+    m = MetricResult(metric="cost_per_call", verdict=Verdict.NOT_COMPARABLE, threshold=tol)
+    answered = [
+        ([x for x in b if x.status != "error"], [x for x in a if x.status != "error"])
+        for b, a in pairs
+    ]
+    answered = [(b, a) for b, a in answered if b and a]
+    cells_b = [x for b, _ in answered for x in b]
+    cells_a = [x for _, a in answered for x in a]
+    m.samples_before, m.samples_after = len(cells_b), len(cells_a)
+    m.cases = len(answered)
+    if m.cases < settings.min_cases:
+        m.reason = f"{m.cases} cases answered in both runs < min_cases {settings.min_cases}"
         return m
-    if any(c is None for c in cost_b) or any(c is None for c in cost_a):
+    if any(x.cost is None for x in cells_b + cells_a):
         m.reason = "unpriced: no price for this target in one run"
         return m
-    m.before = sum(c for c in cost_b if c is not None) / len(cost_b)
-    m.after = sum(c for c in cost_a if c is not None) / len(cost_a)
-    if m.before == 0:
-        m.change = 1.0 if m.after == 0 else math.inf
-    else:
-        m.change = m.after / m.before
-    if math.isinf(m.change):
-        m.verdict = Verdict.REGRESSION
-        m.reason = "cost per call rose from 0"
-    elif m.change > tol:
-        m.verdict = Verdict.REGRESSION
-        m.reason = f"cost per call x{m.change:.2f} > tolerance x{tol:g}"
-    elif m.change < 1 / tol:
-        m.verdict = Verdict.IMPROVEMENT
-        m.reason = f"cost per call x{m.change:.2f} < x{1 / tol:.2f}"
-    else:
-        m.verdict = Verdict.NO_CHANGE
-        m.reason = f"cost per call x{m.change:.2f} within tolerance x{tol:g}"
+    m.before = math.fsum(x.cost or 0.0 for x in cells_b) / len(cells_b)
+    m.after = math.fsum(x.cost or 0.0 for x in cells_a) / len(cells_a)
+    if m.before == 0 or m.after == 0:
+        if m.before == m.after:
+            m.change, m.verdict, m.reason = 1.0, Verdict.NO_CHANGE, "free in both runs"
+        elif m.before == 0:
+            m.change, m.verdict = math.inf, Verdict.REGRESSION
+            m.reason = "cost per call rose from 0"
+        else:
+            m.change, m.verdict, m.reason = 0.0, Verdict.IMPROVEMENT, "cost per call fell to 0"
+        m.test = "deterministic"
+        return m
+    m.change = m.after / m.before
+    if all(_tokens(x) for x in cells_b + cells_a):
+        m.price_ratio = _price_ratio(cells_b, cells_a)
+        test = paired_log_ratio(
+            [([_tokens(x) or 0 for x in b], [_tokens(x) or 0 for x in a]) for b, a in answered]
+        )
+        assert test is not None
+        m.tokens_ratio = test.ratio
+        _ratio_fields(m, test)
+        m.test = f"tokens {m.test}"
+        if m.price_ratio > tol or m.price_ratio < 1 / tol:
+            m.verdict = Verdict.REGRESSION if m.price_ratio > 1 else Verdict.IMPROVEMENT
+            m.reason = (
+                f"price per token x{m.price_ratio:.2f} beyond tolerance x{tol:g} "
+                "(deterministic: the prices, not sampling)"
+            )
+            m.p_value = None  # decided without a test: not part of the Holm family
+        return m
+    # A baseline without token counts (written before they were kept): at fixed prices a
+    # call's cost is its price-weighted tokens, so the per-case cost ratios are tested.
+    test = paired_log_ratio(
+        [([x.cost or 0.0 for x in b], [x.cost or 0.0 for x in a]) for b, a in answered]
+    )
+    assert test is not None
+    _ratio_fields(m, test)
+    m.test = f"cost {m.test} (no token counts)"
     return m
 
 

@@ -2,8 +2,10 @@
 
 Both show the same rows: one per group and metric, with the values before and after, the
 change and its 95% interval, the counts behind it (paired cases, discordant pairs b/c or cases
-worse/better), the p-value (Holm-adjusted when the correction is on) and the verdict. Case
-lists follow: not comparable (prompt changed), flaky, added and removed cases.
+worse/better, cells left out for a harness stall, the token and price factors of a cost
+change), the p-value (Holm-adjusted when the correction is on) and the verdict. Per group
+follow what the pass-rate test could detect at all, then the case lists: prompt changed (with
+the first changed lines), not comparable (test changed), flaky, added and removed cases.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 
 from harness.gate.compare import Comparison, GroupComparison, MetricResult, Verdict
+from harness.types import DEFAULT_PROMPT_ID
 
 #: Exit status of a session or `llm-harness compare --fail` when the gate finds a regression;
 #: distinct from pytest's own statuses 0-5.
@@ -21,7 +24,7 @@ MAX_LISTED = 12
 LABELS = {
     "pass_rate": "pass rate",
     "schema_valid_rate": "schema valid",
-    "latency_p95": "p95 latency",
+    "latency": "latency",
     "cost_per_call": "cost/call",
     "pass_rate_floor": "pass floor",
 }
@@ -31,12 +34,25 @@ def _temp(t: float | None) -> str:
     return "default" if t is None else f"{t:g}"
 
 
+def _suite(g: GroupComparison) -> str:
+    """The suite, with the prompt variant when it is not the implicit ``default``."""
+    return g.suite if g.prompt == DEFAULT_PROMPT_ID else f"{g.suite} [{g.prompt}]"
+
+
+def _where(g: GroupComparison) -> str:
+    return f"{_suite(g)} / {g.target} / t={_temp(g.temperature)}"
+
+
+def _prompt_changed(g: GroupComparison) -> str:
+    return " (prompt changed)" if g.prompt == DEFAULT_PROMPT_ID else f" (prompt {g.prompt} changed)"
+
+
 def _value(m: MetricResult, v: float | None) -> str:
     if v is None:
         return "-"
     if m.metric in ("pass_rate", "schema_valid_rate", "pass_rate_floor"):
         return f"{v * 100:.1f}%"
-    if m.metric == "latency_p95":
+    if m.metric == "latency":
         return f"{v:,.0f} ms"
     return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
 
@@ -52,7 +68,10 @@ def _change(m: MetricResult) -> str:
         return text
     if math.isinf(m.change):
         return "x inf"
-    return f"x{m.change:.2f}"
+    text = f"x{m.change:.2f}"
+    if m.metric == "latency" and m.interval is not None:
+        text += f" [{m.interval[0]:.2f}, {m.interval[1]:.2f}]"
+    return text
 
 
 def _p(p: float | None) -> str:
@@ -73,9 +92,23 @@ def _evidence(m: MetricResult) -> str:
         if m.test:
             text += f" {m.test}"
         return text
-    if m.metric in ("latency_p95", "cost_per_call"):
-        text = f"n={m.samples_before}/{m.samples_after}"
-        return text if m.threshold is None else f"{text} tol x{m.threshold:g}"
+    tol = "" if m.threshold is None else f" tol x{m.threshold:g}"
+    if m.metric == "latency":
+        text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls)"
+        # No paired calls: nothing to count, not "None".
+        if m.worse is not None and m.better is not None:
+            text += f" slower={m.worse} faster={m.better}"
+        if m.stalled_before or m.stalled_after:
+            text += f" stalled left out={m.stalled_before}/{m.stalled_after}"
+        return f"{text}{tol} {m.test}".rstrip()
+    if m.metric == "cost_per_call":
+        text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls)"
+        if m.tokens_ratio is not None and m.price_ratio is not None:
+            text += f" = tokens x{m.tokens_ratio:.2f}"
+            if m.interval is not None:
+                text += f" [{m.interval[0]:.2f}, {m.interval[1]:.2f}]"
+            text += f" x price/token x{m.price_ratio:.2f} (deterministic)"
+        return f"{text}{tol} {m.test}".rstrip()
     if m.metric == "pass_rate_floor":
         return f"n={m.samples_after} floor {(m.threshold or 0) * 100:g}%"
     return ""
@@ -95,7 +128,7 @@ def _rows(comparison: Comparison) -> list[tuple[str, ...]]:
             p = m.p_adjusted if m.p_adjusted is not None else m.p_value
             rows.append(
                 (
-                    g.suite,
+                    _suite(g),
                     g.target,
                     _temp(g.temperature),
                     LABELS.get(m.metric, m.metric),
@@ -138,9 +171,16 @@ def _notes(g: GroupComparison) -> list[str]:
     if g.status == "new":
         notes.append(f"new in this run ({len(g.added_cases)} cases): no baseline to compare")
     else:
+        if g.prompt_changed:
+            notes.append(
+                f"prompt changed ({len(g.prompt_changed_cases)} of {g.paired_cases} paired "
+                "cases), compared with the baseline's answers"
+                + (":" if g.prompt_diff else "")
+            )
+            notes += [f"    {line}" for line in g.prompt_diff]
         if g.not_comparable_cases:
             notes.append(
-                f"not comparable, prompt or settings changed ({len(g.not_comparable_cases)}): "
+                f"not comparable, {g.not_comparable_reason} ({len(g.not_comparable_cases)}): "
                 + _listing(g.not_comparable_cases)
             )
         if g.added_cases:
@@ -160,12 +200,34 @@ def _notes(g: GroupComparison) -> list[str]:
     for m in g.metrics:
         if m.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NOT_COMPARABLE):
             notes.append(f"{LABELS.get(m.metric, m.metric)}: {m.verdict.value}: {m.reason}")
+        elif m.metric == "latency" and (m.stalled_before or m.stalled_after):
+            notes.append(f"latency: {m.reason}")
+    power = _power(g)
+    if power:
+        notes.append(power)
     return notes
+
+
+def _power(g: GroupComparison) -> str | None:
+    """What the pass-rate test of a group could flag at all (its n and alpha)."""
+    m = g.metric("pass_rate")
+    if m is None or not m.cases or m.detectable_cases is None:
+        return None
+    if m.detectable is None:
+        return (
+            f"pass rate: cannot detect any change with {m.cases} cases "
+            f"(a verdict needs at least {m.detectable_cases} cases to change the same way)"
+        )
+    return (
+        f"pass rate: the smallest change it could flag is {m.detectable * 100:.1f} pts "
+        f"({m.detectable_cases} of {m.cases} cases changing the same way, "
+        "every other case unchanged)"
+    )
 
 
 def _missing(comparison: Comparison) -> str | None:
     missing = [
-        f"{g.suite} / {g.target} / t={_temp(g.temperature)}"
+        _where(g)
         for g in comparison.groups
         if g.status == "missing"
     ]
@@ -177,11 +239,16 @@ def _missing(comparison: Comparison) -> str | None:
     )
 
 
+def _tests(comparison: Comparison) -> int:
+    return sum(1 for g in comparison.groups for m in g.metrics if m.p_value is not None)
+
+
 def _settings_line(comparison: Comparison) -> str:
     s = comparison.settings
     adjust = "Holm-adjusted p" if s.correction == "holm" else "no correction"
     text = (
-        f"alpha {s.alpha:g} ({adjust}), min effect {s.min_effect * 100:g} pts, "
+        f"alpha {s.alpha:g} ({adjust} over {_tests(comparison)} tests), "
+        f"min effect {s.min_effect * 100:g} pts, "
         f"latency x{s.latency_tolerance:g} (+{s.latency_slack_ms:g} ms slack), "
         f"cost x{s.cost_tolerance:g}, min cases {s.min_cases}"
     )
@@ -198,7 +265,8 @@ def _headline(comparison: Comparison) -> str:
     regressions = comparison.regressions
     if regressions:
         where = "; ".join(
-            f"{g.suite} {g.target} t={_temp(g.temperature)} {LABELS.get(m.metric, m.metric)}"
+            f"{_suite(g)} {g.target} t={_temp(g.temperature)} {LABELS.get(m.metric, m.metric)}"
+            + (_prompt_changed(g) if g.prompt_changed else "")
             for g, m in regressions
         )
         return f"REGRESSION ({len(regressions)}): {where}"
@@ -206,8 +274,13 @@ def _headline(comparison: Comparison) -> str:
     text = "no regression"
     if improvements:
         text += f", {improvements} improvement(s)"
+    changed = sorted({g.prompt for g in comparison.groups if g.prompt_changed})
+    if changed:
+        text += f", prompt changed ({', '.join(changed)})"
+        if not improvements:
+            text += ": no significant change"
     if comparison.not_comparable_cases:
-        text += f", {comparison.not_comparable_cases} case(s) not comparable (prompt changed)"
+        text += f", {comparison.not_comparable_cases} case(s) not comparable (test changed)"
     return text
 
 
@@ -233,7 +306,7 @@ def render_text(comparison: Comparison) -> str:
     for g in comparison.groups:
         notes = _notes(g)
         if notes:
-            lines.append(f"\n{g.suite} / {g.target} / t={_temp(g.temperature)}:")
+            lines.append(f"\n{_where(g)}:")
             lines += [f"  {n}" for n in notes]
     missing = _missing(comparison)
     if missing:
@@ -273,7 +346,7 @@ def render_markdown(comparison: Comparison) -> str:
     if details or missing:
         lines += ["", "<details><summary>cases and reasons</summary>", ""]
         for g, notes in details:
-            lines.append(f"**{_md(g.suite)} / {_md(g.target)} / t={_temp(g.temperature)}**")
+            lines.append(f"**{_md(_where(g))}**")
             lines.append("")
             lines += [f"- {_md(n)}" for n in notes]
             lines.append("")

@@ -32,12 +32,13 @@ class GateSettings:
     alpha: float = 0.05
     #: Smallest absolute change in a rate (0.05 = 5 points) that can be a verdict.
     min_effect: float = 0.05
-    #: p95 latency after / before above this ratio is a regression (below its inverse,
-    #: an improvement).
+    #: The smallest latency change that can be a verdict: a significant per-case latency
+    #: ratio (geometric mean) above it is a regression, below its inverse an improvement.
     latency_tolerance: float = 1.25
-    #: p95 increases of at most this many milliseconds are never a regression (timer noise).
+    #: Typical-latency shifts of at most this many milliseconds are never a verdict.
     latency_slack_ms: float = 10.0
-    #: Mean cost per call after / before above this ratio is a regression.
+    #: The smallest cost change that can be a verdict: mean cost per call after / before
+    #: above it is a regression when the tokens rose significantly or the prices rose.
     cost_tolerance: float = 1.10
     #: Absolute floor on every group's pass rate in the current run (None: no floor).
     min_pass_rate: float | None = None
@@ -45,7 +46,7 @@ class GateSettings:
     suite_min_pass_rate: dict[str, float] = field(default_factory=dict)
     #: Fewer paired cases than this give "not comparable" instead of a verdict.
     min_cases: int = 5
-    #: Multiple-comparison correction across all rate tests of a comparison.
+    #: Multiple-comparison correction across all tests of a comparison (rates, latency, cost).
     correction: str = "holm"
     #: Where the settings came from (a file path), for the report; None for defaults.
     source: str | None = None
@@ -241,7 +242,7 @@ def _apply(
 _FIXES = {
     "alpha": "set a significance level such as alpha = 0.05",
     "min_effect": "set an absolute rate change such as min_effect = 0.05 (5 points)",
-    "latency_tolerance": "set a ratio such as latency_tolerance = 1.25 (+25% p95 allowed)",
+    "latency_tolerance": "set a ratio such as latency_tolerance = 1.25 (+25% latency allowed)",
     "latency_slack_ms": "set milliseconds such as latency_slack_ms = 10",
     "cost_tolerance": "set a ratio such as cost_tolerance = 1.10 (+10% cost per call allowed)",
     "min_pass_rate": "set a rate between 0 and 1 such as min_pass_rate = 0.8",

@@ -349,6 +349,15 @@ def _merge_usage(into: dict[str, Any], usage: Any) -> None:
     thinking = getattr(details, "thinking_tokens", None)
     if isinstance(thinking, int):
         into["thinking_tokens"] = thinking
+    # The TTL split of cache writes (1-hour writes cost more than 5-minute ones) comes only
+    # in message_start's usage when streaming; message_delta's usage has no such object.
+    creation = getattr(usage, "cache_creation", None)
+    one_hour = getattr(creation, "ephemeral_1h_input_tokens", None)
+    if isinstance(one_hour, int):
+        into["ephemeral_1h_input_tokens"] = one_hour
+    tier = getattr(usage, "service_tier", None)
+    if isinstance(tier, str):
+        into["service_tier"] = tier
 
 
 def _usage_from(counts: dict[str, Any]) -> Usage:
@@ -362,7 +371,9 @@ def _usage_from(counts: dict[str, Any]) -> Usage:
         output_tokens=counts.get("output_tokens"),
         cached_input_tokens=read,
         cache_write_tokens=write,
+        cache_write_1h_tokens=min(counts.get("ephemeral_1h_input_tokens", 0), write),
         reasoning_tokens=counts.get("thinking_tokens", 0),
+        service_tier=counts.get("service_tier"),
     )
 
 

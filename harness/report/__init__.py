@@ -34,11 +34,14 @@ def write_reports(
     groups: Sequence[GroupStats],
     *,
     html_path: Path | None = None,
+    comparisons: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet.
 
     Returns file name -> path of what was written. ``html_path`` overrides where the HTML
     goes (``llm-harness report -o``); the other files always go to ``out_dir``.
+    ``comparisons`` (harness.gate.outputs.report_data) adds the comparison view: the gate's
+    verdicts against a baseline and prompt variants against their reference, case by case.
     """
     from harness.report.exports import results_frame, write_csv, write_parquet
     from harness.report.html import render_html
@@ -53,7 +56,10 @@ def write_reports(
     files: dict[str, Path] = {}
     html_target = Path(html_path) if html_path is not None else out_dir / "report.html"
     html_target.parent.mkdir(parents=True, exist_ok=True)
-    files["report.html"] = _write_text(html_target, render_html(results, meta, groups, model=model))
+    files["report.html"] = _write_text(
+        html_target,
+        render_html(results, meta, groups, model=model, comparisons=comparisons),
+    )
     files["summary.md"] = _write_text(
         out_dir / "summary.md", render_markdown(results, meta, groups, model=model)
     )

@@ -37,6 +37,8 @@ RC: dict[str, Any] = {
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    # Labels are target ids and suite names: text, never mathtext ("$" in an id broke it).
+    "text.parse_math": False,
 }
 
 

@@ -10,6 +10,7 @@ page at a time, which keeps 10,000+ cells responsive.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -31,7 +32,7 @@ from harness.report.views import (
     temp_label,
 )
 from harness.stats import GroupStats
-from harness.types import Result
+from harness.types import DEFAULT_PROMPT_ID, Result
 
 #: Per-cell fields in the JSON blob, in array order (the page maps names to positions).
 # fmt: off
@@ -51,6 +52,8 @@ STATUS_CODE = {"passed": "P", "failed": "F", "error": "E", "skipped": "S"}
 MAX_OUTPUT_CHARS = 20_000
 MAX_MESSAGE_CHARS = 50_000
 
+log = logging.getLogger("harness.report")
+
 
 def clip(text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
@@ -68,17 +71,27 @@ def script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def column_labels(results: Sequence[Result]) -> dict[tuple[str, float | None], str]:
-    """Matrix columns: one per target x temperature, temperature shown only when needed."""
-    keys = list(dict.fromkeys((r.target, r.temperature) for r in results))
+ColumnKey = tuple[str, float | None, str]
+
+
+def column_key(r: Result) -> ColumnKey:
+    return (r.target, r.temperature, r.prompt_id or DEFAULT_PROMPT_ID)
+
+
+def column_labels(results: Sequence[Result]) -> dict[ColumnKey, str]:
+    """Matrix columns: one per prompt variant x target x temperature; the variant and the
+    temperature shown only when there are several."""
+    keys = list(dict.fromkeys(column_key(r) for r in results))
     temps: dict[str, set[float | None]] = {}
-    for target, temp in keys:
+    for target, temp, _ in keys:
         temps.setdefault(target, set()).add(temp)
     multi = any(len(t) > 1 for t in temps.values())
-    return {
-        (target, temp): f"{target} · t={temp_label(temp)}" if multi else target
-        for target, temp in keys
-    }
+    variants = len({p for _, _, p in keys}) > 1
+    labels = {}
+    for target, temp, prompt in keys:
+        label = f"{target} · t={temp_label(temp)}" if multi else target
+        labels[(target, temp, prompt)] = f"{prompt} · {label}" if variants else label
+    return labels
 
 
 def _ms(x: float | None) -> float | None:
@@ -132,7 +145,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
         # fmt: off
         run = runs.setdefault(r.run_id, len(runs))
         cells.append([
-            c, col_index[(r.target, r.temperature)], r.repeat, STATUS_CODE.get(r.status, "S"),
+            c, col_index[column_key(r)], r.repeat, STATUS_CODE.get(r.status, "S"),
             1 if r.cached else 0, clip(r.output, MAX_OUTPUT_CHARS), p, scores,
             _ms(r.latency_ms), _ms(r.ttft_ms), _ms(r.queue_ms), _ms(r.tokens_per_s),
             r.input_tokens, r.output_tokens,
@@ -146,7 +159,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
         "fields": CELL_FIELDS,
         "suites": list(suites),
         "columns": [
-            {"label": label, "target": key[0], "temp": temp_label(key[1])}
+            {"label": label, "target": key[0], "temp": temp_label(key[1]), "prompt": key[2]}
             for key, label in labels.items()
         ],
         "runs": list(runs),
@@ -159,7 +172,9 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
 def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> dict[str, Any]:
     """Charts per target x temperature over all suites (the provider-selection view)."""
     labels = column_labels(results)
-    by_key = {(g.target, g.temperature): g for g in overall}
+    by_key = {
+        (g.target, g.temperature, getattr(g, "prompt", DEFAULT_PROMPT_ID)): g for g in overall
+    }
     points = []
     unpriced: list[str] = []
     unanswered: list[str] = []
@@ -178,19 +193,32 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
         if g.schema_checked and g.schema_valid_rate is not None and g.schema_valid_ci:
             lo, hi = g.schema_valid_ci
             schema_rows.append((label, g.schema_valid_rate, (lo, hi), g.schema_checked))
-    latencies: dict[tuple[str, float | None], list[float]] = {key: [] for key in labels}
+    latencies: dict[ColumnKey, list[float]] = {key: [] for key in labels}
     for r in results:
         if r.status != "skipped" and r.latency_ms is not None:
-            latencies[(r.target, r.temperature)].append(r.latency_ms)
+            latencies[column_key(r)].append(r.latency_ms)
     frontier = [p.label for p in charts.pareto_frontier(points)]
     return {
-        "cost": charts.quality_vs_cost(points),
+        "cost": _drawn(charts.quality_vs_cost, points),
         "frontier": frontier,
         "unpriced": unpriced,
         "unanswered": unanswered,
-        "latency": charts.latency_distribution([(labels[k], v) for k, v in latencies.items()]),
-        "schema": charts.schema_validity(schema_rows),
+        "latency": _drawn(
+            charts.latency_distribution, [(labels[k], v) for k, v in latencies.items()]
+        ),
+        "schema": _drawn(charts.schema_validity, schema_rows),
     }
+
+
+def _drawn(chart: Any, data: Any) -> str | None:
+    """A chart's SVG, or None (the page then shows no chart) when it cannot be drawn: a
+    chart must never cost the report, summary.md or the exports."""
+    try:
+        svg: str | None = chart(data)
+    except Exception as exc:
+        log.warning("chart %s not drawn: %s: %s", chart.__name__, type(exc).__name__, exc)
+        return None
+    return svg
 
 
 def render_html(
@@ -199,6 +227,7 @@ def render_html(
     groups: Sequence[GroupStats],
     *,
     model: ReportModel | None = None,
+    comparisons: dict[str, Any] | None = None,
 ) -> str:
     import jinja2
 
@@ -240,6 +269,7 @@ def render_html(
         js=Markup(_template_text("report.js")),
         data=Markup(script_json(build_data(results))),
         chart_svg=lambda name: Markup(chart_data[name] or ""),
+        comparisons=comparisons or {},
     )
 
 

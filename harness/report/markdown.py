@@ -104,7 +104,7 @@ def _render(model: ReportModel, max_rows: int, max_reasons: int) -> str:
     )
     body = [
         (
-            r.suite,
+            r.suite if r.prompt == "default" else f"{r.suite} [{r.prompt}]",
             r.target,
             r.temperature,
             r.cells,

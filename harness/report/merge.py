@@ -1,4 +1,4 @@
-"""Load stored runs strictly and merge several into one comparison.
+"""Load stored runs strictly and merge several into one comparison, or shards into one run.
 
 ``harness.store.load_results`` forgives torn lines (a crash mid-write); re-rendering a
 report is a deliberate act, so here a bad line is an error naming file and line. The one
@@ -90,8 +90,75 @@ def load_run(path: Path) -> Run:
     return Run(path=file, results=results, meta=meta, warnings=warnings)
 
 
+#: meta.json keys that are one value for a whole run: a merge of shards keeps them when
+#: every shard agrees (run_id is the merged run's own, times span the shards).
+_RUN_WIDE = ("git_commit", "price_table_date", "price_overrides", "cache_mode", "versions")
+
+
+def is_shard_set(runs: Sequence[Run]) -> bool:
+    """Whether these runs are the shards of one split run (``--llm-shard K/N``).
+
+    Raises ReportInputError for a set that cannot be one run: shards mixed with whole
+    runs, shards of different splits, or a shard given twice."""
+    shards = [r.meta.get("shard") for r in runs]
+    if not any(shards):
+        return False
+    whole = [r for r, s in zip(runs, shards, strict=True) if not s]
+    if whole:
+        raise ReportInputError(
+            f"{whole[0].path}: a whole run given with shard runs; merge the shards of one "
+            "split run on their own (compare the merged run with others afterwards)"
+        )
+    counts = {int(s["count"]) for s in shards if isinstance(s, dict)}
+    if len(counts) != 1:
+        raise ReportInputError(
+            "these shards come from different splits (N = "
+            f"{', '.join(str(n) for n in sorted(counts))}); give the K/N shards of one split"
+        )
+    seen: dict[int, Path] = {}
+    for run, s in zip(runs, shards, strict=True):
+        index = int(s["index"])  # type: ignore[index]
+        if index in seen:
+            raise ReportInputError(
+                f"{run.path}: shard {index}/{s['count']} given twice (also {seen[index]})"  # type: ignore[index]
+            )
+        seen[index] = run.path
+    return True
+
+
+def merge_shards(runs: Sequence[Run]) -> tuple[list[Result], dict[str, Any], list[int]]:
+    """The shards of one split run as that run: their records side by side (each cell is in
+    exactly one shard), one meta, and the shard numbers that are missing (1-based)."""
+    ordered = sorted(runs, key=lambda r: int(r.meta["shard"]["index"]))
+    count = int(ordered[0].meta["shard"]["count"])
+    results = [r for run in ordered for r in run.results]
+    meta: dict[str, Any] = {
+        "run_id": "shards-" + "+".join(run.run_id for run in ordered),
+        "started_at": min(
+            (m for run in ordered if (m := run.meta.get("started_at"))), default=None
+        ),
+        "finished_at": max(
+            (m for run in ordered if (m := run.meta.get("finished_at"))), default=None
+        ),
+        "shard": None,
+        "shards": [
+            {**run.meta["shard"], "run_id": run.run_id, "source": str(run.path)}
+            for run in ordered
+        ],
+    }
+    for key in _RUN_WIDE:
+        values = [run.meta.get(key) for run in ordered]
+        if all(v == values[0] for v in values):
+            meta[key] = values[0]
+        else:
+            meta[key + "_by_shard"] = values
+    present = {int(run.meta["shard"]["index"]) for run in ordered}
+    missing = [k for k in range(1, count + 1) if k not in present]
+    return results, meta, missing
+
+
 def merge_runs(runs: Sequence[Run]) -> tuple[list[Result], dict[str, Any]]:
-    """One result list and one meta for several runs.
+    """One result list and one meta for several runs (shards: see merge_shards).
 
     A target that appears in more than one run is renamed ``target [run label]`` in each, so
     the runs sit side by side as separate columns instead of pooling into one. The label is
@@ -100,6 +167,9 @@ def merge_runs(runs: Sequence[Run]) -> tuple[list[Result], dict[str, Any]]:
     """
     if len(runs) == 1:
         return list(runs[0].results), dict(runs[0].meta)
+    if is_shard_set(runs):
+        merged, shards_meta, _ = merge_shards(runs)
+        return merged, shards_meta
     labels = _unique_labels([r.run_id for r in runs])
     seen: Counter[str] = Counter()
     for run in runs:

@@ -82,6 +82,8 @@ class LeaderRow:
     flaky: int = 0
     #: Intervals widened for repeats of the same case (clustered by case).
     clustered: bool = False
+    #: The prompt variant label ("default" for a one-prompt suite).
+    prompt: str = "default"
 
     @property
     def cost_text(self) -> str:
@@ -140,6 +142,7 @@ def leader_row(g: GroupStats) -> LeaderRow:
         cached=int(getattr(g, "cached", 0)),
         flaky=len(getattr(g, "flaky_cases", None) or ()),
         clustered=str(getattr(g, "ci_method", "wilson")) != "wilson",
+        prompt=str(getattr(g, "prompt", "default")),
     )
 
 

@@ -83,7 +83,9 @@ def run_one(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     weight = float(spec.get("weight", 1.0))
     try:
         score = SCORERS[base](ctx, spec)
-    except Exception as exc:  # a scorer bug or bad user function is a failed score, not a crash
+    except (Exception, SystemExit) as exc:
+        # A scorer bug or a bad user function (sys.exit included) is a failed score with
+        # the reason, never a crash that would lose the paid call's record.
         return Score(str(spec["type"]), False, None, f"scorer raised {type(exc).__name__}: {exc}",
                      weight)
     if negate:

@@ -43,7 +43,37 @@ def _validate_schema_field(spec: Mapping[str, Any]) -> str | None:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return f"{name}: invalid JSON Schema at {exc.json_path}: {exc.message}"
+    from harness.inputguards import REMOTE_FIX, remote_ref
+
+    remote = remote_ref(schema)
+    if remote is not None:
+        return f"{name}: the schema refers to {remote!r}, off this machine; {REMOTE_FIX}"
     return None
+
+
+@lru_cache(maxsize=64)
+def _local_registry(base: Path) -> Any:
+    """References resolve to files under ``base`` only; nothing is ever fetched (a remote
+    ``$ref`` in a schema would otherwise decide a verdict from someone else's server)."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import NoSuchResource
+    from referencing.jsonschema import DRAFT202012
+
+    def retrieve(uri: str) -> Resource[Any]:
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(uri)
+        if parts.scheme not in ("", "file") or parts.netloc:
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+        path = Path(unquote(parts.path))
+        path = path if path.is_absolute() else base / path
+        try:
+            contents = _load_schema_file(path.resolve())
+        except (OSError, ValueError) as exc:
+            raise NoSuchResource(ref=uri) from exc  # type: ignore[call-arg]
+        return Resource.from_contents(contents, default_specification=DRAFT202012)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=64)
@@ -87,14 +117,16 @@ def check_against(
             return False, _limit(problems)
         return True, f"valid {model.__name__}"
     schema = spec.get("schema")
+    base = ctx.base_dir
     if isinstance(schema, str):
-        schema = _load_schema_file((ctx.base_dir / schema).resolve())
+        schema_file = (ctx.base_dir / schema).resolve()
+        schema, base = _load_schema_file(schema_file), schema_file.parent
     if schema is None:
         schema = ctx.schema
     if schema is None:
         return None, "no schema given (suite 'schema:', or 'schema'/'model' on the assertion)"
     errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(data),
+        jsonschema.Draft202012Validator(schema, registry=_local_registry(base)).iter_errors(data),
         key=lambda e: (list(map(str, e.absolute_path)), e.message),
     )
     if errors:

@@ -6,9 +6,10 @@ String values may use the case's vars (``value: "{{ expected }}"``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+import regex as regex_lib
 
 from harness.jsonparse import JSONParseError, parse_json
 from harness.scoring.base import ScoreContext, scorer
@@ -81,7 +82,10 @@ for _fold, _prefix in ((False, "contains"), (True, "icontains")):
     _contains(f"{_prefix}-all", _fold, "all")
     _contains(f"{_prefix}-any", _fold, "any")
 
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+# The `regex` package, not `re`: its searches take a timeout, so a catastrophic pattern
+# (a suite is data a pull request can edit) fails its cell instead of hanging the run.
+_FLAGS = {"i": regex_lib.IGNORECASE, "m": regex_lib.MULTILINE, "s": regex_lib.DOTALL,
+          "x": regex_lib.VERBOSE}
 
 
 def _regex_flags(spec: Mapping[str, Any]) -> int:
@@ -101,8 +105,8 @@ def _validate_regex(spec: Mapping[str, Any]) -> str | None:
     if "{{" in spec["value"] or "{%" in spec["value"]:
         return None  # compiled after vars are filled in
     try:
-        re.compile(spec["value"], _regex_flags(spec))
-    except re.error as exc:
+        regex_lib.compile(spec["value"], _regex_flags(spec))
+    except regex_lib.error as exc:
         return f"regex: invalid pattern {spec['value']!r}: {exc}"
     return None
 
@@ -110,8 +114,15 @@ def _validate_regex(spec: Mapping[str, Any]) -> str | None:
 @scorer("regex", validate=_validate_regex)
 def regex(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """``re.search`` anywhere in the output; ``flags`` from ``imsx``; value is the match."""
+    from harness.limits import SCORER_S
+
     pattern = render(spec["value"], ctx)
-    m = re.search(pattern, ctx.output, _regex_flags(spec))
+    try:
+        m = regex_lib.search(pattern, ctx.output, _regex_flags(spec), timeout=SCORER_S.value())
+    except TimeoutError:
+        return Score("regex", False, None,
+                     f"/{pattern}/ took over {SCORER_S.value():g} s on this output (a pattern "
+                     f"with nested repeats?); simplify it or raise {SCORER_S.env}")
     if m is None:
         return Score("regex", False, None, f"no match for /{pattern}/ in {_show(ctx.output)}")
     return Score("regex", True, m.group(0), "")

@@ -29,6 +29,8 @@ class Answer:
     completion_tokens: int = 0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    #: The part of ``cache_write_tokens`` written with the 1-hour TTL (Anthropic).
+    cache_write_1h_tokens: int = 0
 
     @property
     def is_tool(self) -> bool:
@@ -70,6 +72,9 @@ def build(req: ParsedRequest, script: ModelScript, rng: random.Random) -> Answer
     if req.provider == "anthropic":
         answer.cache_write_tokens = min(
             math.floor(prompt * script.cache_write_share), prompt - answer.cached_tokens
+        )
+        answer.cache_write_1h_tokens = math.floor(
+            answer.cache_write_tokens * script.cache_write_1h_share
         )
     return answer
 

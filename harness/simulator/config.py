@@ -16,6 +16,7 @@ A config is a mapping (or a YAML/JSON file) like::
       invalid_json_rate: 0.0
       cached_share: 0.0           # share of prompt tokens reported as cache reads
       cache_write_share: 0.0      # Anthropic only: share reported as cache writes
+      cache_write_1h_share: 0.0   # Anthropic only: share of those writes with the 1-hour TTL
       faults: {rate_limit: 0.05, server_error: 0.01}
     models:
       "claude-*": {latency_ms: {mean: 300, jitter: 50}}
@@ -60,6 +61,7 @@ _SCRIPT_KEYS = {
     "invalid_json_rate",
     "cached_share",
     "cache_write_share",
+    "cache_write_1h_share",
     "faults",
 }
 _TOP_KEYS = {
@@ -130,6 +132,7 @@ class ModelScript:
     invalid_json_rate: float = 0.0
     cached_share: float = 0.0
     cache_write_share: float = 0.0
+    cache_write_1h_share: float = 0.0
     faults: tuple[tuple[str, float], ...] = ()
 
     @classmethod
@@ -179,6 +182,9 @@ class ModelScript:
             invalid_json_rate=_share(raw.get("invalid_json_rate", 0), f"{where}.invalid_json_rate"),
             cached_share=_share(raw.get("cached_share", 0), f"{where}.cached_share"),
             cache_write_share=_share(raw.get("cache_write_share", 0), f"{where}.cache_write_share"),
+            cache_write_1h_share=_share(
+                raw.get("cache_write_1h_share", 0), f"{where}.cache_write_1h_share"
+            ),
             faults=rates,
         )
 

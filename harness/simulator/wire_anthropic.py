@@ -23,6 +23,11 @@ def usage(ans: Answer) -> dict[str, Any]:
         "output_tokens": ans.completion_tokens,
         "cache_creation_input_tokens": ans.cache_write_tokens,
         "cache_read_input_tokens": ans.cached_tokens,
+        # The TTL split of the writes, as the real API reports it beside the total.
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": ans.cache_write_tokens - ans.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": ans.cache_write_1h_tokens,
+        },
         "service_tier": "standard",
     }
 
@@ -77,7 +82,8 @@ def stream(req: ParsedRequest, ans: Answer, ids: Ids) -> list[Frame]:
             event_frame("token", {"type": "content_block_delta", "index": 0, "delta": delta})
         )
     final_usage = usage(ans)
-    del final_usage["service_tier"]
+    # message_delta's usage (MessageDeltaUsage) has neither of these.
+    del final_usage["service_tier"], final_usage["cache_creation"]
     frames += [
         event_frame("tail", {"type": "content_block_stop", "index": 0}),
         event_frame(

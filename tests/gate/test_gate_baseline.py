@@ -32,13 +32,13 @@ def test_round_trip_keeps_every_cell(tmp_path: Path) -> None:
     assert baseline.source == str(path)
     assert len(baseline.cells) == 5
     by_key = {c.key: c for c in baseline.cells}
-    first = by_key[("s", "c001", "openai:gpt-4o-mini", 0.0, 0)]
+    first = by_key[("s", "c001", "openai:gpt-4o-mini", 0.0, 0, "default")]
     assert (first.passed, first.status, first.schema_valid) == (False, "failed", True)
     assert (first.latency_ms, first.cost, first.fingerprint) == (500.0, 0.001, "fp-c001")
     assert first.scores == {"contains": False}
-    untimed = by_key[("s", "c000", "openai:gpt-4o-mini", None, 1)]
+    untimed = by_key[("s", "c000", "openai:gpt-4o-mini", None, 1, "default")]
     assert (untimed.latency_ms, untimed.cost) == (None, None)
-    assert by_key[("s", "c000", "groq:llama", 0.0, 0)].status == "error"
+    assert by_key[("s", "c000", "groq:llama", 0.0, 0, "default")].status == "error"
     assert baseline.meta["run_id"] == META["run_id"]
     assert "argv" not in baseline.meta and "versions" not in baseline.meta
     assert "commit 0123456789" in baseline.label

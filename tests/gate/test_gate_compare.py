@@ -33,7 +33,7 @@ def test_identical_runs_give_no_regression() -> None:
     results = run([i % 4 != 0 for i in range(100)], schema_valid=True)
     comparison = _compare(results, results)
     assert not comparison.has_regression
-    for name in ("pass_rate", "schema_valid_rate", "latency_p95", "cost_per_call"):
+    for name in ("pass_rate", "schema_valid_rate", "latency", "cost_per_call"):
         assert _metric(comparison, name).verdict is Verdict.NO_CHANGE
     pr = _metric(comparison, "pass_rate")
     assert (pr.b, pr.c, pr.p_value, pr.change) == (0, 0, 1.0, 0.0)
@@ -90,7 +90,7 @@ def test_latency_increase_beyond_tolerance_is_a_regression() -> None:
     before = run([True] * 50, latency_ms=400.0)
     after = run([True] * 50, latency_ms=600.0)  # x1.5 > 1.25
     comparison = _compare(before, after)
-    m = _metric(comparison, "latency_p95")
+    m = _metric(comparison, "latency")
     assert m.verdict is Verdict.REGRESSION
     assert m.change == pytest.approx(1.5)
     assert comparison.has_regression
@@ -99,10 +99,10 @@ def test_latency_increase_beyond_tolerance_is_a_regression() -> None:
 
 def test_latency_within_tolerance_or_slack_is_no_change() -> None:
     within = _compare(run([True] * 20, latency_ms=400.0), run([True] * 20, latency_ms=480.0))
-    assert _metric(within, "latency_p95").verdict is Verdict.NO_CHANGE
+    assert _metric(within, "latency").verdict is Verdict.NO_CHANGE
     # x3 but only 4 ms: timer noise on a fast (cached or simulated) call.
     tiny = _compare(run([True] * 20, latency_ms=2.0), run([True] * 20, latency_ms=6.0))
-    assert _metric(tiny, "latency_p95").verdict is Verdict.NO_CHANGE
+    assert _metric(tiny, "latency").verdict is Verdict.NO_CHANGE
 
 
 def test_cost_per_call_beyond_tolerance_and_unpriced() -> None:
@@ -135,7 +135,8 @@ def test_changed_prompt_makes_cases_not_comparable_rather_than_regressed() -> No
     comparison = _compare(before, all_new)
     assert not comparison.has_regression
     assert comparison.groups[0].verdict is Verdict.NOT_COMPARABLE
-    assert "not comparable, prompt or settings changed (40)" in render_text(comparison)
+    assert "not comparable, test or prompt changed (a version-1 baseline" in render_text(comparison)
+    assert "(40): c000" in render_text(comparison)
     assert comparison.not_comparable_cases == 40
 
 
@@ -238,7 +239,8 @@ def test_errors_count_as_failures() -> None:
 
 
 def test_holm_correction_across_groups() -> None:
-    # 7 of 20 discordant in each of 10 groups: p = 0.0156 alone, not after Holm over 10 tests.
+    # 7 of 20 discordant in each of 10 groups: p = 0.0156 alone, not after Holm over the
+    # comparison's 20 tests (10 pass-rate tests and 10 latency tests; cost is unpriced).
     def groups(fail_first: int):
         out = []
         for g in range(10):
@@ -250,7 +252,10 @@ def test_holm_correction_across_groups() -> None:
     assert not corrected.has_regression
     m = _metric(corrected, "pass_rate")
     assert m.p_value == pytest.approx(2 * 0.5**7)
-    assert m.p_adjusted == pytest.approx(min(1.0, 10 * 2 * 0.5**7))
+    assert m.p_adjusted == pytest.approx(min(1.0, 20 * 2 * 0.5**7))
+    latency = _metric(corrected, "latency")
+    assert (latency.p_value, latency.p_adjusted) == (1.0, 1.0)  # same latencies: no change
+    assert _metric(corrected, "cost_per_call").p_value is None
     raw = _compare(groups(0), groups(7), GateSettings(min_effect=0.0, correction="none"))
     assert raw.has_regression
 
@@ -279,3 +284,42 @@ def test_missing_groups_are_listed_once() -> None:
     )
     assert "not run (or all skipped) here" in render_markdown(comparison)
     assert comparison.current == "this run (r)"
+
+
+def test_pass_rate_says_the_smallest_change_it_could_flag() -> None:
+    same = run([True] * 30)
+    # Alone (no correction): 6 of 30 cases must flip for p = 2 * 0.5**6 < 0.05: 20 points.
+    alone = _compare(same, same, GateSettings(correction="none"))
+    m = _metric(alone, "pass_rate")
+    assert (m.detectable_cases, m.detectable) == (6, pytest.approx(0.2))
+    # Holm over the comparison's 3 tests (pass rate, latency, cost): a lone change must
+    # reach p < 0.05 / 3, so 7 cases (p = 0.0156), 23.3 points.
+    held = _compare(same, same)
+    m = _metric(held, "pass_rate")
+    assert (m.detectable_cases, m.detectable) == (7, pytest.approx(7 / 30))
+    text = render_text(held)
+    assert "the smallest change it could flag is 23.3 pts (7 of 30 cases" in text
+    assert "over 3 tests" in text
+    # It is the real limit: 6 cases flipping are not flagged here, 7 are.
+    six = _compare(same, run([i >= 6 for i in range(30)]))
+    seven = _compare(same, run([i >= 7 for i in range(30)]))
+    assert _metric(six, "pass_rate").verdict is Verdict.NO_CHANGE
+    assert _metric(seven, "pass_rate").verdict is Verdict.REGRESSION
+
+
+def test_too_few_cases_can_never_be_flagged_and_says_so() -> None:
+    comparison = _compare(run([True] * 5), run([False] * 5))
+    m = _metric(comparison, "pass_rate")
+    assert m.detectable is None and m.verdict is Verdict.NO_CHANGE  # all 5 failed: p = 0.0625
+    assert "pass rate: cannot detect any change with 5 cases" in render_text(comparison)
+    assert "cannot detect any change with 5 cases" in render_markdown(comparison)
+
+
+def test_detectable_change_with_repeats_is_one_sample_per_case() -> None:
+    rows = [cell(f"c{i:02d}", True, repeat=r) for i in range(30) for r in range(5)]
+    m = _metric(_compare(rows, rows, GateSettings(correction="none", min_effect=0.0)),
+                "pass_rate")
+    assert (m.detectable_cases, m.detectable) == (6, pytest.approx(6 / 150))
+    # ... and never below min_effect, which a verdict also needs.
+    m = _metric(_compare(rows, rows, GateSettings(correction="none")), "pass_rate")
+    assert m.detectable == pytest.approx(0.05)

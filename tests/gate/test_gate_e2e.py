@@ -119,7 +119,7 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
         same.stdout.fnmatch_lines(["*llm-harness gate*", "*gate: no regression"])
         assert _gate(same_dir)["has_regression"] is False
         # Replayed calls keep their recorded timings (the baseline rounds them to 0.1 ms).
-        assert _metric(_gate(same_dir), "latency_p95")["change"] == pytest.approx(1.0, abs=0.01)
+        assert _metric(_gate(same_dir), "latency")["change"] == pytest.approx(1.0, abs=0.01)
 
     # Live again with four times the invalid-JSON rate: a schema-validity regression.
     with runs.simulator(_sim(invalid_json_rate=0.4)):
@@ -146,11 +146,11 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
         slow, slow_dir = runs.run("--llm-cache=off", "--llm-concurrency=100", *gate)
     assert slow.ret == 6
     result = _gate(slow_dir)
-    assert _metric(result, "latency_p95")["verdict"] == "regression"
+    assert _metric(result, "latency")["verdict"] == "regression"
     assert _metric(result, "schema_valid_rate")["verdict"] == "no significant change"
 
 
-def test_wobble_is_noise_and_changed_prompts_are_not_comparable(
+def test_wobble_is_noise_and_changed_case_vars_are_not_comparable(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makefile(".yaml", **{"evals/answers": _text_suite(200)})
@@ -172,7 +172,7 @@ def test_wobble_is_noise_and_changed_prompts_are_not_comparable(
     pass_rate = _metric(_gate(run_dir), "pass_rate")
     assert (pass_rate["b"], pass_rate["c"], pass_rate["verdict"]) == (2, 0, "no significant change")
 
-    # 60 cases get a new prompt and all of them fail: not comparable, not a regression.
+    # 60 cases get new vars (a changed test) and all of them fail: not comparable.
     pytester.makefile(".yaml", **{"evals/answers": _text_suite(200, changed=range(60))})
     with runs.simulator(_sim(canned_default="fine", canned={"fancy": "no"})):
         result, run_dir = runs.run(*gate)
@@ -182,7 +182,7 @@ def test_wobble_is_noise_and_changed_prompts_are_not_comparable(
     (group,) = summary["groups"]
     assert len(group["not_comparable_cases"]) == 60
     assert summary["has_regression"] is False
-    result.stdout.fnmatch_lines(["*not comparable, prompt or settings changed (60)*"])
+    result.stdout.fnmatch_lines(["*not comparable, test changed (60)*"])
 
 
 def test_the_gate_never_overrules_a_failing_plain_test(

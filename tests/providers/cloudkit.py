@@ -33,6 +33,7 @@ SIM_CONFIG: dict[str, Any] = {
         "latency_ms": 0,
         "cached_share": 0.5,
         "cache_write_share": 0.25,
+        "cache_write_1h_share": 0.5,
         "canned": {"capital of France": ANSWER},
     },
 }

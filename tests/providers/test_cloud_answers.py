@@ -50,12 +50,17 @@ TIME = Tool(
 
 
 def expected_usage(provider: str, prompt: int, output: int) -> Usage:
-    # Usage.input_tokens is the total whatever the provider counts separately.
+    # Usage.input_tokens is the total whatever the provider counts separately. Anthropic
+    # also reports half its cache writes as 1-hour writes (usage.cache_creation) and its
+    # service tier.
+    writes = math.floor(prompt * 0.25) if provider == "anthropic" else 0
     return Usage(
         input_tokens=prompt,
         output_tokens=output,
         cached_input_tokens=math.floor(prompt * 0.5),
-        cache_write_tokens=math.floor(prompt * 0.25) if provider == "anthropic" else 0,
+        cache_write_tokens=writes,
+        cache_write_1h_tokens=math.floor(writes * 0.5),
+        service_tier="standard" if provider == "anthropic" else None,
     )
 
 

@@ -207,14 +207,18 @@ def test_anthropic_usage_totals_input_with_cache_traffic() -> None:
         output_tokens=7,
         cache_read_input_tokens=80,
         cache_creation_input_tokens=30,
+        cache_creation=SimpleNamespace(ephemeral_5m_input_tokens=10, ephemeral_1h_input_tokens=20),
         output_tokens_details=SimpleNamespace(thinking_tokens=3),
+        service_tier="batch",
     )
     assert anthropic_usage(usage) == Usage(
         input_tokens=120,
         output_tokens=7,
         cached_input_tokens=80,
         cache_write_tokens=30,
+        cache_write_1h_tokens=20,
         reasoning_tokens=3,
+        service_tier="batch",
     )
     bare = SimpleNamespace(input_tokens=10, output_tokens=7)
     assert anthropic_usage(bare) == Usage(10, 7)

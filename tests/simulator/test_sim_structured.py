@@ -253,7 +253,9 @@ def test_canned_json_used_for_json_requests(fresh_sim: Any, clients_for: Any) ->
 
 
 def test_cached_tokens_in_each_provider_usage_shape(fresh_sim: Any, clients_for: Any) -> None:
-    s = fresh_sim({"default": {"cached_share": 0.5, "cache_write_share": 0.25}})
+    s = fresh_sim(
+        {"default": {"cached_share": 0.5, "cache_write_share": 0.25, "cache_write_1h_share": 0.5}}
+    )
     c = clients_for(s)
     prompt = [{"role": "user", "content": "one two three four five six seven eight"}]  # 8 tokens
     o = c["openai"].chat.completions.create(model="gpt-4o-mini", messages=prompt)
@@ -267,3 +269,7 @@ def test_cached_tokens_in_each_provider_usage_shape(fresh_sim: Any, clients_for:
     # Anthropic's input_tokens excludes cache reads and writes
     assert (a.usage.input_tokens, a.usage.cache_read_input_tokens) == (2, 4)
     assert a.usage.cache_creation_input_tokens == 2
+    # the TTL split the SDK exposes as usage.cache_creation (1-hour writes cost more)
+    assert a.usage.cache_creation is not None
+    assert a.usage.cache_creation.ephemeral_5m_input_tokens == 1
+    assert a.usage.cache_creation.ephemeral_1h_input_tokens == 1

@@ -307,6 +307,15 @@
     });
   });
 
+  var changedOnly = document.getElementById("f-changed");
+  if (changedOnly) {
+    changedOnly.addEventListener("change", function () {
+      document.querySelectorAll("table.sidebyside").forEach(function (t) {
+        t.classList.toggle("only-changed", changedOnly.checked);
+      });
+    });
+  }
+
   renderMatrix();
   document.body.dataset.ready = "1";
   if (window.performance && performance.mark) performance.mark("report-ready");
