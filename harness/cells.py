@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +26,10 @@ class Case:
     assertions: tuple[Mapping[str, Any], ...]
     threshold: float | None
     source: str  # "file:line" where the case is defined
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: Transforms (expressions or module:function) every assertion of the case sees.
+    transform: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class Suite:
     #: Files besides the suite itself that went into it (datasets, schema): a cached parse
     #: is only valid while they are unchanged.
     sources: tuple[Path, ...] = ()
+    #: Suite-level transforms, applied before the case's and each assertion's own.
+    transform: tuple[str, ...] = ()
+    #: (name, expression over named metrics), computed per group (harness.named_metrics).
+    derived_metrics: tuple[tuple[str, str], ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -88,7 +96,7 @@ class Suite:
             for variant in self.prompts
             for target in targets
             if variant.id in runs[target.id]
-            for temp in self.temperatures
+            for temp in (target.temperatures or self.temperatures)
             for r in range(n)
         ]
 
@@ -109,6 +117,34 @@ class Cell:
     @property
     def prompt_id(self) -> str:
         return self.prompt.id
+
+    # A target mapping may override these suite settings (harness.suite, per-target keys).
+    @property
+    def max_tokens(self) -> int:
+        return self.target.max_tokens or self.suite.max_tokens
+
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        return self.suite.tools if self.target.tools is None else self.target.tools
+
+    @property
+    def tool_choice(self) -> str | None:
+        return self.target.tool_choice or self.suite.tool_choice
+
+    @property
+    def assertions(self) -> list[Mapping[str, Any]]:
+        """The suite's then the case's assertions, each with the transforms that govern
+        it folded into its ``transform`` list (suite, case, its own: harness.scoring)."""
+        specs = list(self.suite.assertions) + list(self.case.assertions)
+        outer = list(self.suite.transform) + list(self.case.transform)
+        if not outer:
+            return specs
+        out: list[Mapping[str, Any]] = []
+        for spec in specs:
+            own = spec.get("transform")
+            own_list = [] if own is None else list(own) if isinstance(own, list | tuple) else [own]
+            out.append({**spec, "transform": outer + own_list})
+        return out
 
     @property
     def param_id(self) -> str:
@@ -137,14 +173,14 @@ class Cell:
             provider=self.target.provider,
             model=self.target.model,
             messages=self.messages,
-            max_tokens=s.max_tokens,
+            max_tokens=self.max_tokens,
             temperature=self.temperature,
             timeout_s=s.timeout_s,
             stream=s.stream,
             response_schema=s.schema if s.structured != "none" else None,
             structured=s.structured,
-            tools=s.tools,
-            tool_choice=s.tool_choice,
+            tools=self.tools,
+            tool_choice=self.tool_choice,
             seed=s.seed,
             repeat=self.repeat,
             options=dict(self.target.options),
@@ -155,16 +191,17 @@ class Cell:
         """Test and prompt together (the version-1 baseline fingerprint, kept so those
         baselines still pair: with them a changed prompt is 'not comparable')."""
         s = self.suite
-        # The exact version-1 formula: any change here breaks pairing with those files.
+        # The exact version-1 formula: any change here breaks pairing with those files. The
+        # effective settings equal the suite's unless a target or transform overrides them.
         return _digest(
             {
                 "messages": [[m.role, m.content] for m in self.messages],
-                "max_tokens": s.max_tokens,
+                "max_tokens": self.max_tokens,
                 "structured": s.structured,
                 "schema": s.schema,
-                "tools": [t.__dict__ for t in s.tools],
-                "tool_choice": s.tool_choice,
-                "assert": list(s.assertions) + list(self.case.assertions),
+                "tools": [t.__dict__ for t in self.tools],
+                "tool_choice": self.tool_choice,
+                "assert": self.assertions,
                 "threshold": self.case.threshold,
             }
         )
@@ -186,8 +223,8 @@ class Cell:
         return {
             "vars": dict(self.case.vars),
             "schema": s.schema,
-            "tools": [t.__dict__ for t in s.tools],
-            "assert": list(s.assertions) + list(self.case.assertions),
+            "tools": [t.__dict__ for t in self.tools],
+            "assert": self.assertions,
             "threshold": self.case.threshold,
         }
 
@@ -195,9 +232,9 @@ class Cell:
         s = self.suite
         return {
             "messages": [[m.role, m.content] for m in self.messages],
-            "max_tokens": s.max_tokens,
+            "max_tokens": self.max_tokens,
             "structured": s.structured,
-            "tool_choice": s.tool_choice,
+            "tool_choice": self.tool_choice,
         }
 
 

@@ -9,6 +9,7 @@
     llm-harness init [DIR]                        write a starter project (never overwrites)
     llm-harness view [RUN] [--serve]              open the latest or a named report
     llm-harness runs                              list past runs with headline figures
+    llm-harness import promptfoo CONFIG [--out D] convert a promptfoo config into a suite
     llm-harness providers                         providers, key presence, base URLs, prices
     llm-harness cache stats|clear|verify [--repair]  inspect, check or clear the response cache
     llm-harness cache merge SRC... DEST           fold caches (e.g. CI shards') into DEST
@@ -40,6 +41,7 @@ DELEGATED = {
     "init": ("harness.starter", "write a starter suite, settings and CI workflow here"),
     "view": ("harness.runs:main_view", "open the latest (or a named) run's report"),
     "runs": ("harness.runs:main_runs", "list past runs with their headline figures"),
+    "import": ("harness.promptfoo_import", "convert a promptfoo config into a suite"),
 }
 
 

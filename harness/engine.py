@@ -135,7 +135,7 @@ class Engine:
     def verdict(self, cell: Cell, outcome: CallOutcome, nodeid: str = "") -> CellVerdict:
         result = self.base_result(cell, nodeid)
         result.queue_ms = round(outcome.queue_ms, 3)
-        specs = [*cell.suite.assertions, *cell.case.assertions]
+        specs = cell.assertions  # suite's then case's, with their transforms folded in
         threshold = cell.case.threshold if cell.case.threshold is not None else cell.suite.threshold
         return self._score(
             result,
@@ -174,6 +174,9 @@ class Engine:
             vars=_jsonable(dict(cell.case.vars)),
             nodeid=nodeid,
             started_at=time.time(),
+            description=cell.case.description,
+            metadata=_jsonable(dict(cell.case.metadata)),
+            derived_metrics=dict(cell.suite.derived_metrics),
         )
 
     # -- ad-hoc requests (the llm fixture, api.CellClient) ------------------------------
@@ -221,7 +224,7 @@ class Engine:
 
     def judge(self, target: str, messages: list[dict[str, str]]) -> Completion:
         """Run a judge call (llm-rubric) through the same cached, retried calls."""
-        from harness.scoring.rubric import JUDGE_MAX_TOKENS
+        from harness.scoring.rubric import JUDGE_MAX_TOKENS, verdict_format
 
         spec = parse_target(target)
         env = spec.missing_key()
@@ -234,6 +237,7 @@ class Engine:
             max_tokens=JUDGE_MAX_TOKENS,
             temperature=0.0 if spec.provider != "anthropic" else None,
             timeout_s=self.settings.timeout or 60.0,
+            **verdict_format(spec.provider),
         )
         outcome = self._calls().run(spec, request)
         if outcome.error is not None or outcome.completion is None:
@@ -328,13 +332,16 @@ def _fill_completion(result: Result, c: Completion, outcome: CallOutcome) -> Non
 
 
 def _score_dict(s: Score) -> dict[str, Any]:
-    return {
+    out = {
         "name": s.name,
         "passed": s.passed,
         "value": _jsonable(s.value),
         "reason": s.reason,
         "weight": s.weight,
     }
+    if s.metric is not None:  # only when the suite named one: older records lack the key
+        out["metric"] = s.metric
+    return out
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -356,6 +363,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def _failure_message(scores: list[Score], output: str) -> str:
-    lines = [f"  {s.name}: {s.reason or 'failed'}" for s in scores if not s.passed]
+    def line(s: Score) -> str:
+        metric = f" [{s.metric}]" if s.metric else ""
+        return f"  {s.name}{metric}: {s.reason or 'failed'}"
+
+    lines = [line(s) for s in scores if not s.passed and s.weight > 0]
+    # Weight-0 assertions never fail a cell: shown apart, as information.
+    info = [line(s) for s in scores if not s.passed and s.weight == 0]
     shown = output if len(output) <= 300 else output[:300] + f"... ({len(output)} chars)"
-    return "assertions failed:\n" + "\n".join(lines) + f"\n  output: {shown!r}"
+    text = "assertions failed:\n" + "\n".join(lines)
+    if info:
+        text += "\ninformational (weight 0, not counted):\n" + "\n".join(info)
+    return text + f"\n  output: {shown!r}"

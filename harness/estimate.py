@@ -58,18 +58,24 @@ def estimate_input_tokens(request: Request) -> int:
 def judge_requests(
     request: Request, specs: Iterable[Mapping[str, Any]], vars: Mapping[str, Any] | None = None
 ) -> list[tuple[str, Request]]:
-    """The judge calls the ``llm-rubric`` assertions in ``specs`` would make for one cell,
+    """The judge calls the model-graded assertions in ``specs`` would make for one cell,
     as ``(judge target, Request)`` built like session.judge (rubric prompt, JUDGE_MAX_TOKENS),
     with a placeholder answer of the cell's full ``max_tokens`` length (an upper bound)."""
     from harness.scoring.base import ScoreContext, split_type
-    from harness.scoring.rubric import JUDGE_MAX_TOKENS, build_messages, judge_target
+    from harness.scoring.rubric import (
+        JUDGE_MAX_TOKENS,
+        MODEL_GRADED,
+        build_messages,
+        judge_target,
+        verdict_format,
+    )
     from harness.targets import parse_target
 
     out: list[tuple[str, Request]] = []
     placeholder = "x" * (request.max_tokens * CHARS_PER_TOKEN)
     ctx = ScoreContext(output=placeholder, vars=dict(vars or {}))
     for spec in specs:
-        if split_type(str(spec.get("type", "")))[0] != "llm-rubric":
+        if split_type(str(spec.get("type", "")))[0] not in MODEL_GRADED:
             continue
         target = str(judge_target(spec))
         judge = parse_target(target)
@@ -82,6 +88,7 @@ def judge_requests(
             model=judge.model,
             messages=tuple(Message(m["role"], m["content"]) for m in messages),
             max_tokens=JUDGE_MAX_TOKENS,
+            **verdict_format(judge.provider),
         )))
     return out
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness import named_metrics
 from harness.errors import ConfigError
 from harness.session import RunSession
 from harness.stats import GroupStats, summarize
@@ -125,6 +126,15 @@ def summary_text(groups: list[GroupStats]) -> str:
     return "\n".join(lines)
 
 
+def _with_metrics(
+    g: GroupStats, metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    row = g.to_dict()
+    if g.key in metrics:  # only groups whose assertions name metrics get the key
+        row["metrics"] = metrics[g.key]
+    return row
+
+
 def _with_prompt(row: tuple[str, ...], prompt: str, show: bool) -> tuple[str, ...]:
     return (row[0], prompt, *row[1:]) if show else row
 
@@ -170,6 +180,9 @@ def finish_run(session: RunSession) -> FinishOutcome:
     for problem in session.cache_problems():
         text += f"\nwarning: {problem}"
     outcome.sections.append(("llm-harness summary", text))
+    metrics = named_metrics.aggregate(results)
+    if metrics:
+        outcome.sections.append(("llm-harness metrics", named_metrics.metrics_text(metrics)))
 
     variants = _variants(session, outcome)
     # Judge before the report is written, so report.html shows the gate's verdicts.
@@ -178,7 +191,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
     meta = session.meta()
     store = session.run_store()
     if store is not None:
-        summary = [g.to_dict() for g in groups]
+        summary = [_with_metrics(g, metrics) for g in groups]
         if variants is not None:
             _attach_variant_rows(summary, variants.rows)
         outcome.files["summary.json"] = store.write_json("summary.json", summary)

@@ -9,6 +9,7 @@ case x prompt variant x target x temperature x repeat.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Iterable, Mapping
@@ -20,11 +21,15 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import inputguards, templating
+from harness import inputguards, suite_inputs, templating
 from harness.cells import DEFAULT_PROMPT_ID, Case, PromptVariant, Suite
 from harness.errors import SuiteError
-from harness.scoring import validate_assertion
-from harness.targets import TargetProblem, parse_target
+from harness.scoring import SCORERS, validate_assertion
+from harness.scoring.base import split_type
+from harness.scoring.rubric import MODEL_GRADED
+from harness.scoring.transform import check_transform
+from harness.suite_inputs import InputProblem
+from harness.targets import TargetProblem, TargetSpec, parse_target
 from harness.types import Tool
 
 DEFAULT_MAX_TOKENS = 256
@@ -61,6 +66,8 @@ class CaseModel(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
     threshold: float | None = Field(default=None, ge=0, le=1)
+    transform: str | list[str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class SuiteModel(_Strict):
@@ -80,12 +87,16 @@ class SuiteModel(_Strict):
     messages: list[MessageModel] | None = None
     prompts: list[VariantModel] | None = Field(default=None, min_length=1)
     schema_: str | dict[str, Any] | None = Field(default=None, alias="schema")
-    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tools: list[dict[str, Any]] | str = Field(default_factory=list)
     tool_choice: str | None = None
     dataset: str | list[str] | None = None
     threshold: float | None = Field(default=None, ge=0, le=1)
     assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
     cases: list[CaseModel] = Field(default_factory=list)
+    transform: str | list[str] | None = None
+    judge: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    derived_metrics: dict[str, str] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,6 +205,7 @@ def load_suite(path: Path | str) -> Suite:
             "a suite must be a YAML mapping",
             "start with 'name:', 'targets:', 'prompt:' and 'cases:' or 'dataset:'",
         )
+    _refuse_promptfoo(path, data, lines)
     if isinstance(data.get("prompts"), dict):
         # The likeliest slip: one prompt written under the plural key.
         raise SuiteError(
@@ -218,6 +230,69 @@ def load_suite(path: Path | str) -> Suite:
     return _build(path, model, lines)
 
 
+def _template_file(
+    path: Path, src: str, sources: list[Path], fail: Any, loc: tuple[str | int, ...]
+) -> str:
+    """A prompt or message written ``file://path`` is that file's text (relative to the
+    suite), read as a template."""
+    ref = suite_inputs.file_ref(src)
+    if ref is None or "\n" in src:
+        return src
+    template_path = path.parent / ref
+    try:
+        text = template_path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        raise fail(f"prompt file not found or not text: {template_path}",
+                   "prompt file paths are relative to the suite file", loc) from None
+    sources.append(template_path)
+    return text
+
+
+_PROMPTFOO_KEYS = ("providers", "tests", "defaultTest")
+
+
+def _refuse_promptfoo(path: Path, data: dict[str, Any], lines: _Lines) -> None:
+    """A promptfoo config is not a suite: say so and point to the importer."""
+    found = [k for k in _PROMPTFOO_KEYS if k in data]
+    if found:
+        raise SuiteError(
+            str(path),
+            f"this looks like a promptfoo config ({', '.join(found)}), not an llm-harness suite",
+            f"convert it with: llm-harness import promptfoo {path}",
+            line=lines.line((found[0],)),
+        )
+
+
+class _Defaults:
+    """What the suite gives every case: the judge of model-graded assertions, and the list
+    of files read while loading (a cached parse is valid while they are unchanged)."""
+
+    def __init__(self, judge: str | None) -> None:
+        self.judge = judge
+        self.reads: list[Path] = []
+        #: The suite's ``vars:`` (file values read), under every case's own.
+        self.vars: dict[str, Any] = {}
+
+    def assertion(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The spec with the suite's judge filled in when it is model-graded and names none."""
+        base, _ = split_type(str(spec.get("type", "")))
+        if (self.judge and base in MODEL_GRADED and "provider" not in spec
+                and "target" not in spec):
+            return {**spec, "provider": self.judge}
+        return dict(spec)
+
+
+def _check_transform(raw: Any) -> tuple[str, ...]:
+    """A validated transform value as a tuple; raises InputProblem."""
+    if raw is None:
+        return ()
+    problem = check_transform(raw)
+    if problem:
+        raise InputProblem(problem, "write a Python expression over output, json, vars, "
+                                    "tool_calls (docs/scoring.md) or module:function")
+    return tuple(raw) if isinstance(raw, list) else (raw,)
+
+
 def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
     def fail(problem: str, fix: str, loc: tuple[str | int, ...]) -> SuiteError:
         return SuiteError(str(path), problem, fix, line=lines.line(loc))
@@ -225,9 +300,12 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
     targets = []
     for i, raw in enumerate(m.targets):
         try:
-            targets.append(parse_target(raw))
+            targets.append(_target(path, raw, i, fail))
         except TargetProblem as exc:
-            fix = exc.fix or "write the target as provider:model"
+            fix = exc.fix or (
+                "write the target as provider:model, or a mapping (which in a suite may also "
+                f"set {', '.join(TARGET_SETTINGS)})"
+            )
             raise fail(str(exc), fix, ("targets", i)) from None
     temp_problem = inputguards.temperature_problem(m.temperatures)
     if temp_problem is not None:
@@ -238,7 +316,15 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
 
     sources: list[Path] = []
-    variants = _variants(path, m, fail, sources)
+    variants = [
+        # A template written file://path is that file's text (docs/suites.md).
+        dataclasses.replace(v, templates=tuple(
+            (role, _template_file(path, src, sources, fail,
+                                  ("prompts", i) if m.prompts else ("prompt",)))
+            for role, src in v.templates
+        ))
+        for i, v in enumerate(_variants(path, m, fail, sources))
+    ]
     needed: set[str] = set()
     for i, variant in enumerate(variants):
         loc: tuple[str | int, ...] = ("prompts", i) if m.prompts else ("prompt",)
@@ -267,21 +353,52 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
             "add schema: path/to.schema.json",
             ("structured",),
         )
-    tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(m.tools))
+    raw_tools: list[Any] = m.tools if isinstance(m.tools, list) else []
+    if isinstance(m.tools, str):
+        tools_path = path.parent / m.tools
+        try:
+            raw_tools = suite_inputs.tools_file(tools_path)
+        except InputProblem as exc:
+            raise fail(exc.problem, exc.fix, ("tools",)) from None
+        sources.append(tools_path)
+    tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(raw_tools))
 
-    suite_asserts = tuple(m.assert_)
+    defaults = _Defaults(m.judge)
+    try:
+        expanded_vars = suite_inputs.expand_file_vars("suite", m.vars, path.parent,
+                                                      defaults.reads)
+    except InputProblem as exc:
+        raise fail(exc.problem, exc.fix, ("vars",)) from None
+    if len(expanded_vars) > 1:
+        raise fail("a glob in the suite's vars would multiply every case",
+                   "put the glob in a case's vars", ("vars",))
+    defaults.vars = expanded_vars[0][1]
+    if m.judge is not None:
+        try:
+            parse_target(m.judge)
+        except TargetProblem as exc:
+            raise fail(f"judge: {exc}", "write the judge as provider:model", ("judge",)) from None
+    try:
+        suite_transform = _check_transform(m.transform)
+    except InputProblem as exc:
+        raise fail(exc.problem, exc.fix, ("transform",)) from None
+    suite_asserts = tuple(defaults.assertion(spec) for spec in m.assert_)
     for i, spec in enumerate(suite_asserts):
         problem = validate_assertion(spec)
         if problem:
-            raise fail(problem, "see docs/scoring.md for assertion types", ("assert", i))
+            raise fail(problem, _assertion_fix(problem), ("assert", i))
 
     cases: list[Case] = []
     for i, c in enumerate(m.cases):
         line = lines.line(("cases", i))
-        cases.append(_case(path, c.model_dump(by_alias=True), f"{path}:{line}", i, line))
+        cases.extend(
+            _case(path, c.model_dump(by_alias=True, exclude_unset=True), f"{path}:{line}", i,
+                  line, defaults)
+        )
     for ds in [m.dataset] if isinstance(m.dataset, str) else (m.dataset or []):
         sources.append(path.parent / ds)
-        cases.extend(_load_dataset(path, path.parent / ds, lines))
+        cases.extend(_load_dataset(path, path.parent / ds, lines, defaults))
+    sources.extend(p for p in dict.fromkeys(defaults.reads) if p not in sources)
     if not cases:
         raise fail("the suite has no cases", "add 'cases:' or a 'dataset:' file", ())
     seen: dict[str, str] = {}
@@ -324,6 +441,95 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         threshold=m.threshold,
         cases=tuple(cases),
         sources=tuple(sources),
+        transform=suite_transform,
+        derived_metrics=_derived_metrics(m.derived_metrics, suite_asserts, cases, fail),
+    )
+
+
+def _derived_metrics(
+    raw: dict[str, str], suite_asserts: Iterable[Mapping[str, Any]], cases: list[Case], fail: Any
+) -> tuple[tuple[str, str], ...]:
+    """``derived_metrics: {name: expression}``, each over the suite's named metrics."""
+    if not raw:
+        return ()
+    from harness.scoring.expr import SAFE_BUILTINS, check, free_names
+
+    metrics = {str(spec["metric"]) for spec in suite_asserts if spec.get("metric")}
+    metrics |= {str(spec["metric"]) for case in cases for spec in case.assertions
+                if spec.get("metric")}
+    out: list[tuple[str, str]] = []
+    for name, source in raw.items():
+        problem = check(source)
+        if problem:
+            raise fail(f"derived metric {name!r}: {problem}",
+                       "write an expression over metric names, e.g. 2 * p * r / (p + r)",
+                       ("derived_metrics", name))
+        unknown = sorted(free_names(source) - metrics - set(SAFE_BUILTINS)
+                         - {earlier for earlier, _ in out})
+        if unknown:
+            known = sorted(metrics) or "none yet (add metric: to an assertion)"
+            raise fail(
+                f"derived metric {name!r} uses {unknown}, which no assertion names as metric:",
+                f"use the suite's metrics: {known}",
+                ("derived_metrics", name),
+            )
+        out.append((name, source))
+    return tuple(out)
+
+
+def _assertion_fix(problem: str) -> str:
+    if "needs the judge" in problem:
+        return "name the judge on the assertion (provider: ...) or once for the suite (judge: ...)"
+    return "see docs/scoring.md for assertion types and their keys"
+
+
+#: Suite settings a target mapping may override for its own cells.
+TARGET_SETTINGS = ("temperatures", "max_tokens", "tools", "tool_choice")
+
+
+class _TargetSettings(_Strict):
+    temperatures: list[float | None] | None = Field(default=None, min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    tools: list[dict[str, Any]] | str | None = None
+    tool_choice: str | None = None
+
+
+def _target(path: Path, raw: Any, i: int, fail: Any) -> TargetSpec:
+    """A target; a mapping may also set TARGET_SETTINGS for its cells. Without an ``id``,
+    the overridden settings are part of the id (two mappings of one model stay apart)."""
+    if not isinstance(raw, Mapping) or not any(k in raw for k in TARGET_SETTINGS):
+        return parse_target(raw)
+    own = {k: raw[k] for k in TARGET_SETTINGS if k in raw}
+    spec = parse_target({k: v for k, v in raw.items() if k not in TARGET_SETTINGS})
+    try:
+        settings = _TargetSettings.model_validate(own)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        problem, fix = _pydantic_problem(err, _TargetSettings)
+        raise fail(f"target {spec.id!r}: {problem}", fix, ("targets", i, *err["loc"])) from None
+    tools: tuple[Tool, ...] | None = None
+    if settings.tools is not None:
+        raw_tools = settings.tools
+        if isinstance(raw_tools, str):
+            try:
+                raw_tools = suite_inputs.tools_file(path.parent / raw_tools)
+            except InputProblem as exc:
+                raise fail(exc.problem, exc.fix, ("targets", i, "tools")) from None
+        tools = tuple(_tool(path, t, j, fail) for j, t in enumerate(raw_tools))
+    ident = spec.id
+    if "id" not in raw:
+        shown = ",".join(
+            f"{k}={len(own[k]) if k == 'tools' and isinstance(own[k], list) else own[k]}"
+            for k in TARGET_SETTINGS if k in own and k != "temperatures"
+        )
+        ident = f"{spec.id}({shown})" if shown else spec.id
+    return dataclasses.replace(
+        spec,
+        id=ident,
+        temperatures=tuple(settings.temperatures) if settings.temperatures else None,
+        max_tokens=settings.max_tokens,
+        tools=tools,
+        tool_choice=settings.tool_choice,
     )
 
 
@@ -472,42 +678,64 @@ def _load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Any) -> dic
     return schema
 
 
-def _tool(path: Path, raw: dict[str, Any], i: int, fail: Any) -> Tool:
-    fn = raw.get("function") if raw.get("type") == "function" else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+def _tool(path: Path, raw: Any, i: int, fail: Any) -> Tool:
+    fields = suite_inputs.tool_fields(raw)
+    if fields is None or not isinstance(fields[0], str) or not fields[0]:
         raise fail(
-            "a tool must be {type: function, function: {name, description, parameters}}",
-            "use the OpenAI function-tool format",
+            "a tool must be {type: function, function: {name, description, parameters}} "
+            "(OpenAI) or {name, description, input_schema} (Anthropic), with no other keys",
+            "use one of the two forms",
             ("tools", i),
         )
-    params = fn.get("parameters") or {"type": "object", "properties": {}}
+    name, description, params = fields
+    params = params or {"type": "object", "properties": {}}
     try:
         jsonschema.Draft202012Validator.check_schema(params)
     except jsonschema.SchemaError as exc:
         raise fail(
-            f"tool {fn['name']!r} parameters are not a valid JSON schema: {exc.message}",
+            f"tool {name!r} parameters are not a valid JSON schema: {exc.message}",
             "fix the parameters schema",
             ("tools", i),
         ) from None
-    return Tool(name=fn["name"], description=str(fn.get("description", "")), parameters=params)
+    return Tool(name=name, description=description, parameters=params)
 
 
-def _case(path: Path, raw: Mapping[str, Any], source: str, index: int, line: int | None) -> Case:
+def _case(
+    path: Path,
+    raw: Mapping[str, Any],
+    source: str,
+    index: int,
+    line: int | None,
+    defaults: _Defaults,
+) -> list[Case]:
+    """One case of a suite or dataset; a var that is a file glob makes one case per file."""
     try:
         model = CaseModel.model_validate(raw)
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         problem, fix = _pydantic_problem(err, CaseModel)
         raise SuiteError(source, f"case {index + 1}: {problem}", fix) from None
-    for spec in model.assert_:
+    asserts = tuple(defaults.assertion(spec) for spec in model.assert_)
+    for spec in asserts:
         spec_problem = validate_assertion(spec)
         if spec_problem:
-            raise SuiteError(source, spec_problem, "see docs/scoring.md for assertion types")
+            raise SuiteError(source, spec_problem, _assertion_fix(spec_problem))
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
-    return Case(case_id, dict(model.vars), tuple(model.assert_), model.threshold, source)
+    try:
+        transform = _check_transform(model.transform)
+        expanded = suite_inputs.expand_file_vars(
+            case_id, {**defaults.vars, **model.vars}, path.parent, defaults.reads
+        )
+    except InputProblem as exc:
+        raise SuiteError(source, f"case {case_id!r}: {exc.problem}", exc.fix) from None
+    return [
+        Case(cid, variables, asserts, model.threshold, source, model.description,
+             dict(model.metadata), transform)
+        for cid, variables in expanded
+    ]
 
 
-def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
+def _load_dataset(suite_path: Path, ds: Path, lines: _Lines, defaults: _Defaults) -> list[Case]:
     if not ds.exists():
         raise SuiteError(
             str(suite_path),
@@ -538,6 +766,7 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
                 )
             rows.append((parsed, n))
     elif suffix == ".csv":
+        known = set(SCORERS)
         reader = csv.DictReader(io.StringIO(content, newline=""))
         for rec in reader:
             n = reader.line_num
@@ -545,30 +774,28 @@ def _load_dataset(suite_path: Path, ds: Path, lines: _Lines) -> list[Case]:
             if ragged is not None:
                 raise SuiteError(str(ds), ragged, "give every row one value per header column "
                                  "(quote values that contain commas)", line=n)
-            row: dict[str, Any] = {"vars": {}}
-            asserts = []
-            for key, value in rec.items():
-                if key == "id":
-                    row["id"] = value
-                elif key and key.startswith("assert:"):
-                    if value:
-                        asserts.append({"type": key[len("assert:") :], "value": value})
-                elif key:
-                    row["vars"][key] = value
-            row["assert"] = asserts
-            rows.append((row, n))
-    elif suffix in (".yaml", ".yml"):
+            try:
+                rows.append((suite_inputs.csv_row(rec, known), n))
+            except InputProblem as exc:
+                raise SuiteError(str(ds), exc.problem, exc.fix, line=n) from None
+    elif suffix in (".yaml", ".yml", ".json"):
+        # A JSON array is YAML too: one reader, with line numbers for both.
         data, ds_lines = _read_yaml(ds)
         if not isinstance(data, list):
             raise SuiteError(
                 str(ds),
-                "a YAML dataset must be a list of cases",
+                f"a {suffix[1:].upper()} dataset must be a list of cases",
                 "write '- id: ...\\n  vars: {...}' items",
             )
         for i, row in enumerate(data):
             rows.append((row, ds_lines.line((i,)) or 0))
     else:
         raise SuiteError(
-            str(ds), f"unsupported dataset format {suffix!r}", "use .jsonl, .csv, .yaml or .yml"
+            str(ds), f"unsupported dataset format {suffix!r}",
+            "use .jsonl, .json (a list), .csv, .yaml or .yml"
         )
-    return [_case(ds, row, f"{ds}:{n}", i, n) for i, (row, n) in enumerate(rows)]
+    return [
+        case
+        for i, (row, n) in enumerate(rows)
+        for case in _case(ds, row, f"{ds}:{n}", i, n, defaults)
+    ]

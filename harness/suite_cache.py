@@ -43,7 +43,10 @@ def _digest(path: Path) -> str | None:
 
 
 #: The code a loaded suite depends on: its classes, the loader and the checks it runs.
-_CODE = ("cells.py", "suite.py", "targets.py", "templating.py", "types.py", "scoring")
+_CODE = (
+    "cells.py", "suite.py", "suite_inputs.py", "targets.py", "templating.py", "types.py",
+    "scoring",
+)
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.providers import PROVIDERS
 from harness.providers.base import ProviderSettings
+from harness.types import Tool
 
 ACCEPTED_FORMS = (
     "'provider:model' with provider one of "
@@ -43,6 +44,12 @@ class TargetSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: The prompt variants (labels) this target runs; empty means all of the suite's.
     prompts: tuple[str, ...] = ()
+    #: Per-target settings from a suite's target mapping (harness.suite); None: the
+    #: suite's own value applies.
+    temperatures: tuple[float | None, ...] | None = None
+    max_tokens: int | None = None
+    tools: tuple[Tool, ...] | None = None
+    tool_choice: str | None = None
 
     def settings(self) -> ProviderSettings:
         info = PROVIDERS[self.provider]

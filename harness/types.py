@@ -140,6 +140,8 @@ class Score:
     value: Any = None
     reason: str = ""
     weight: float = 1.0
+    #: The assertion's ``metric:`` name, aggregated per group (harness.named_metrics).
+    metric: str | None = None
 
 
 Status = Literal["passed", "failed", "error", "skipped"]
@@ -203,6 +205,12 @@ class Result:
     vars: dict[str, Any] = field(default_factory=dict)
     nodeid: str = ""
     started_at: float = 0.0
+    #: The case's ``description`` and ``metadata`` from the suite or dataset.
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: The suite's ``derived_metrics`` (name -> expression), so the end of the run (and a
+    #: re-rendered report) can compute them per group without the suite file.
+    derived_metrics: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy was the largest per-cell cost of a

@@ -60,13 +60,16 @@ for _name in _PRELOAD_WHOLE:
         with contextlib.suppress(ImportError):
             importlib.import_module(_info.name)
 
-KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY")
+KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY",
+            "AZURE_OPENAI_API_KEY")
 URL_VARS = (
     "OPENAI_BASE_URL",
     "ANTHROPIC_BASE_URL",
     "GROQ_BASE_URL",
     "MISTRAL_BASE_URL",
     "OPENAI_COMPATIBLE_BASE_URL",
+    "AZURE_OPENAI_ENDPOINT",
+    "OPENAI_API_VERSION",
 )
 
 _real_connect = socket.socket.connect

@@ -118,6 +118,25 @@ PROVIDERS: dict[str, ProviderInfo] = {
             max_concurrency=1,
             notes="Gemma 3 270M in-process; one call at a time",
         ),
+        ProviderInfo(
+            name="azure",
+            module="harness.providers.azure",
+            extra="openai",
+            sdk_module="openai",
+            sdk_dist="openai",
+            api_key_env="AZURE_OPENAI_API_KEY",
+            base_url_env="AZURE_OPENAI_ENDPOINT",
+            notes="azure:DEPLOYMENT; API version from OPENAI_API_VERSION or "
+            "options.api_version; unpriced unless --llm-prices names the deployment",
+        ),
+        ProviderInfo(
+            name="echo",
+            module="harness.providers.echo",
+            extra="",
+            sdk_module="harness",
+            sdk_dist="llm-harness",
+            notes="answers with the prompt's last user message: grades stored outputs; free",
+        ),
     )
 }
 

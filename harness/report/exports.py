@@ -1,7 +1,7 @@
 """Tabular exports of a run's results through pandas: results.csv and results.parquet.
 
 One row per Result, columns in Result field order, so the exports load back with the same
-row count as results.jsonl. Nested fields (scores, tool_calls, prompt, vars) are JSON
+row count as results.jsonl. Nested fields (scores, tool_calls, prompt, vars, metadata) are JSON
 strings: flat columns survive CSV and Parquet alike, and ``json.loads`` restores them.
 """
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: Result fields that hold lists or dicts; exported as JSON text.
-NESTED_FIELDS = ("tool_calls", "scores", "prompt", "vars")
+NESTED_FIELDS = ("tool_calls", "scores", "prompt", "vars", "metadata", "derived_metrics")
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Result))
 

@@ -7,6 +7,7 @@ Each family lives in its own module:
 - jsonscorers: is-json, contains-json, schema-valid
 - tools:       tool-call
 - metrics:     latency, cost
+- inline:      expression, json-path, length
 - similar:     similar (local embedding model; the ``similar`` extra)
 - rubric:      llm-rubric (a judge call through any configured target)
 - pyfunc:      python (a user function by dotted path)
@@ -17,6 +18,7 @@ Any type takes a ``not-`` prefix; weights and thresholds are applied in scoring.
 from __future__ import annotations
 
 from harness.scoring import (  # noqa: F401  (imported for their @scorer registrations)
+    inline,
     jsonscorers,
     metrics,
     pyfunc,

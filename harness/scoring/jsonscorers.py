@@ -22,15 +22,27 @@ from harness.scoring.common import check_dotted, resolve
 from harness.types import Score
 
 MAX_PATHS = 5
+#: is-json and contains-json take the schema as ``value`` too (promptfoo's spelling).
+_JSON_KEYS = ("schema", "model", "value")
+
+
+def schema_of(spec: Mapping[str, Any]) -> Any:
+    """The assertion's own schema: ``schema``, or ``value`` (a path may start ``file://``)."""
+    schema = spec.get("schema", spec.get("value"))
+    if isinstance(schema, str) and schema.startswith("file://"):
+        schema = schema[len("file://"):]
+    return schema
 
 
 def _validate_schema_field(spec: Mapping[str, Any]) -> str | None:
     name = spec["type"]
+    if "schema" in spec and "value" in spec:
+        return f"{name}: give the schema as 'schema' or as 'value', not both"
     if "model" in spec:
-        if "schema" in spec:
-            return f"{name}: give either 'schema' or 'model', not both"
+        if "schema" in spec or "value" in spec:
+            return f"{name}: give either a schema or 'model', not both"
         return check_dotted(spec, "model")
-    schema = spec.get("schema")
+    schema = schema_of(spec)
     if schema is None:
         return None
     if isinstance(schema, str):
@@ -116,7 +128,7 @@ def check_against(
             problems = [f"{_loc_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
             return False, _limit(problems)
         return True, f"valid {model.__name__}"
-    schema = spec.get("schema")
+    schema = schema_of(spec)
     base = ctx.base_dir
     if isinstance(schema, str):
         schema_file = (ctx.base_dir / schema).resolve()
@@ -134,7 +146,7 @@ def check_against(
     return True, "valid against the schema"
 
 
-@scorer("schema-valid", validate=_validate_schema_field)
+@scorer("schema-valid", validate=_validate_schema_field, keys=("schema", "model"), text=True)
 def schema_valid(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """The whole output is JSON valid against ``schema`` / ``model`` / the suite schema."""
     try:
@@ -147,20 +159,20 @@ def schema_valid(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     return Score("schema-valid", ok, ok, reason)
 
 
-@scorer("is-json", validate=_validate_schema_field)
+@scorer("is-json", validate=_validate_schema_field, keys=_JSON_KEYS, text=True)
 def is_json(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """The whole output parses as JSON; with ``schema``/``model`` it must also be valid."""
     try:
         data = parse_json(ctx.output)
     except JSONParseError as exc:
         return Score("is-json", False, False, str(exc))
-    if "schema" in spec or "model" in spec:
+    if schema_of(spec) is not None or "model" in spec:
         ok, reason = check_against(data, ctx, spec)
         return Score("is-json", bool(ok), bool(ok), reason)
     return Score("is-json", True, True, "")
 
 
-@scorer("contains-json", validate=_validate_schema_field)
+@scorer("contains-json", validate=_validate_schema_field, keys=_JSON_KEYS, text=True)
 def contains_json(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """The first JSON object or array in the output; with ``schema``/``model`` it must be
     valid. The value is the JSON found."""
@@ -168,7 +180,7 @@ def contains_json(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
         data = find_json(ctx.output)
     except JSONParseError as exc:
         return Score("contains-json", False, None, str(exc))
-    if "schema" in spec or "model" in spec:
+    if schema_of(spec) is not None or "model" in spec:
         ok, reason = check_against(data, ctx, spec)
         return Score("contains-json", bool(ok), data, reason)
     return Score("contains-json", True, data, "")

@@ -25,7 +25,7 @@ def _validate_latency(spec: Mapping[str, Any]) -> str | None:
     )(spec)
 
 
-@scorer("latency", validate=_validate_latency)
+@scorer("latency", validate=_validate_latency, keys=("max_ms", "max_ttft_ms"))
 def latency(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Total latency <= ``max_ms`` and time to first token <= ``max_ttft_ms``. The value is
     the total latency in ms (or the TTFT when only ``max_ttft_ms`` is given)."""
@@ -74,7 +74,7 @@ def _stall_note(ctx: ScoreContext, spec: Mapping[str, Any]) -> str:
     return f"timing unreliable: {shown} client stall"
 
 
-@scorer("cost", validate=need_number("max_usd"))
+@scorer("cost", validate=need_number("max_usd"), keys=("max_usd",))
 def cost(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """This call's cost in USD <= ``max_usd``; an unpriced model fails (cost unknown)."""
     limit = float(spec["max_usd"])

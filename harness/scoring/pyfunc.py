@@ -60,32 +60,37 @@ def _validate(spec: Mapping[str, Any]) -> str | None:
     )(spec)
 
 
-@scorer("python", validate=_validate)
+@scorer("python", validate=_validate, keys=("value", "threshold"))
 def python_scorer(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     dotted = str(spec["value"])
     threshold = float(spec.get("threshold", DEFAULT_THRESHOLD))
     fn = resolve_callable(dotted, ctx.base_dir)
     got = _bounded(fn, ctx, dotted)
+    return interpret("python", dotted, got, threshold)
+
+
+def interpret(name: str, label: str, got: Any, threshold: float) -> Score:
+    """A user check's return value as a Score (shared with the ``expression`` type)."""
     if isinstance(got, Score):
-        return Score("python", got.passed, got.value, got.reason)
+        return Score(name, got.passed, got.value, got.reason)
     if isinstance(got, bool):
-        return Score("python", got, got, f"{dotted} returned {got}")
+        return Score(name, got, got, f"{label} returned {got}")
     if is_number(got):
         ok = got >= threshold
-        return Score("python", ok, got, f"{dotted} scored {got:g} vs threshold {threshold:g}")
+        return Score(name, ok, got, f"{label} scored {got:g} vs threshold {threshold:g}")
     if isinstance(got, Mapping):
         value = got.get("score", got.get("value"))
         passed = got.get("pass", got.get("passed"))
         reason = str(got.get("reason", ""))
         if passed is None:
             if not is_number(value):
-                return Score("python", False, value,
-                             f"{dotted} returned a mapping with neither 'pass' nor a "
+                return Score(name, False, value,
+                             f"{label} returned a mapping with neither 'pass' nor a "
                              "numeric 'score'")
             passed = value >= threshold
-        return Score("python", bool(passed), value, reason)
+        return Score(name, bool(passed), value, reason)
     return Score(
-        "python", False, None,
-        f"{dotted} returned {type(got).__name__}; expected bool, number, "
+        name, False, None,
+        f"{label} returned {type(got).__name__}; expected bool, number, "
         "{pass, score, reason} or Score",
     )

@@ -1,4 +1,8 @@
-"""llm-rubric scorer: another model grades the output against a rubric.
+"""Model-graded scorers: another model (the judge) grades the output.
+
+``llm-rubric`` grades against a rubric; ``factuality`` checks the output agrees with a
+reference answer (``value``); ``model-graded-closedqa`` checks it meets a criterion
+(``value``), as in promptfoo. They differ only in the judge's prompts (``GRADERS``).
 
 ::
 
@@ -12,7 +16,9 @@ The judge call goes through the session's runner, so it is cached, retried and p
 like any call. The judge must answer with JSON ``{"pass": bool, "score": 0..1, "reason":
 str}``; it is parsed with harness.jsonparse (fenced block unwrapped; the first JSON object
 in prose as a fallback), never eval. An unparseable verdict fails with its text in the
-reason.
+reason. The verdict is also requested as structured output (``verdict_format``): a JSON
+schema where the provider takes one, which on the local model constrains decoding with a
+grammar (its free-text verdicts did not parse).
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from typing import Any
 from harness import templating
 from harness.errors import HarnessError
 from harness.jsonparse import JSONParseError, find_json, parse_json
-from harness.scoring.base import ScoreContext, scorer
-from harness.scoring.common import is_number, need_number, need_str, render
+from harness.scoring.base import ScoreContext, scorer, split_type
+from harness.scoring.common import is_number, need_number, need_text, render_text
 from harness.types import Score
 
 #: The judge's answer limit (session.judge sends this max_tokens; the estimate uses it).
@@ -43,48 +49,107 @@ USER_TEMPLATE = """<rubric>
 {{ output }}
 </output>"""
 
+FACTUALITY_SYSTEM = (
+    "You compare a submitted answer with an expert answer to the same question. Pass it when "
+    "the submission is factually consistent with the expert answer (a subset or superset of "
+    "it, or the same facts worded differently); fail it when the two disagree on any fact. "
+    "Reply with one JSON object and nothing else: "
+    '{"pass": true or false, "score": a number from 0 to 1, "reason": "one sentence"}.'
+)
+FACTUALITY_TEMPLATE = """<expert_answer>
+{{ rubric }}
+</expert_answer>
+<submission>
+{{ output }}
+</submission>"""
+
+CLOSEDQA_SYSTEM = (
+    "You assess whether a submission meets a criterion. Judge only the criterion. Reply with "
+    "one JSON object and nothing else: "
+    '{"pass": true or false, "score": a number from 0 to 1, "reason": "one sentence"}.'
+)
+CLOSEDQA_TEMPLATE = """<criterion>
+{{ rubric }}
+</criterion>
+<submission>
+{{ output }}
+</submission>"""
+
+#: type -> (system prompt, default user template); ``rubric`` in a template is the value.
+GRADERS: dict[str, tuple[str, str]] = {
+    "llm-rubric": (SYSTEM_PROMPT, USER_TEMPLATE),
+    "factuality": (FACTUALITY_SYSTEM, FACTUALITY_TEMPLATE),
+    "model-graded-closedqa": (CLOSEDQA_SYSTEM, CLOSEDQA_TEMPLATE),
+}
+#: Types graded by a judge model: the suite's ``judge:`` fills their ``provider``.
+MODEL_GRADED = frozenset(GRADERS)
+
+#: The verdict's shape, requested as structured output (verdict_format).
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "pass": {"type": "boolean"},
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reason": {"type": "string"},
+    },
+    "required": ["pass", "score", "reason"],
+    "additionalProperties": False,
+}
+#: Providers whose adapters send a JSON schema natively (the local model as a grammar);
+#: the rest get JSON mode, which every chat-completions endpoint takes.
+_NATIVE_VERDICT = ("openai", "anthropic", "mistral", "local")
+
+
+def verdict_format(provider: str) -> dict[str, Any]:
+    """Request fields (``structured``, ``response_schema``) for a judge call."""
+    if provider in _NATIVE_VERDICT:
+        return {"structured": "native", "response_schema": VERDICT_SCHEMA}
+    return {"structured": "json", "response_schema": None}
+
 
 def judge_target(spec: Mapping[str, Any]) -> Any:
     return spec.get("provider", spec.get("target"))
 
 
 def _validate(spec: Mapping[str, Any]) -> str | None:
-    problem = need_str("value", "'answers in French'")(spec) or need_number(
+    name = split_type(str(spec["type"]))[0]
+    problem = need_text("value", "'answers in French'")(spec) or need_number(
         "threshold", required=False
     )(spec)
     if problem:
         return problem
     threshold = spec.get("threshold")
     if threshold is not None and threshold > 1:
-        return f"llm-rubric: 'threshold' is a judge score from 0 to 1, got {threshold!r}"
+        return f"{name}: 'threshold' is a judge score from 0 to 1, got {threshold!r}"
     target = judge_target(spec)
     if not isinstance(target, str):
         return (
-            "llm-rubric: needs the judge as 'provider' (or 'target'), a target string such as "
-            "provider: openai:gpt-4o-mini"
+            f"{spec['type']}: needs the judge as 'provider' (or 'target'), a target string such "
+            "as provider: openai:gpt-4o-mini, or a suite-level judge:"
         )
     from harness.targets import TargetProblem, parse_target
 
     try:
         parse_target(target)
     except TargetProblem as exc:
-        return f"llm-rubric: judge {exc}"
+        return f"{name}: judge {exc}"
     prompt = spec.get("prompt")
     if prompt is not None:
         if not isinstance(prompt, str):
-            return "llm-rubric: 'prompt' must be a template string"
+            return f"{name}: 'prompt' must be a template string"
         try:
             templating.check_syntax(prompt)
         except templating.TemplateProblem as exc:
-            return f"llm-rubric: 'prompt' {exc}"
+            return f"{name}: 'prompt' {exc}"
     return None
 
 
 def build_messages(ctx: ScoreContext, spec: Mapping[str, Any]) -> list[dict[str, str]]:
-    rubric = render(spec["value"], ctx)
+    system, template = GRADERS[split_type(str(spec.get("type", "llm-rubric")))[0]]
+    rubric = render_text(spec["value"], ctx)
     values = {**dict(ctx.vars), "rubric": rubric, "output": ctx.output}
-    user = templating.render(str(spec.get("prompt", USER_TEMPLATE)), values)
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    user = templating.render(str(spec.get("prompt", template)), values)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def parse_verdict(text: str) -> dict[str, Any]:
@@ -105,20 +170,22 @@ def parse_verdict(text: str) -> dict[str, Any]:
     return {"pass": passed, "score": score, "reason": str(verdict.get("reason", ""))}
 
 
-@scorer("llm-rubric", validate=_validate)
-def llm_rubric(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
+def grade(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
+    """Any model-graded type: one judge call, its verdict parsed. A failing reason names
+    what was graded (the rubric, or the metric when the assertion has one)."""
+    name = split_type(str(spec["type"]))[0]
     target = str(judge_target(spec))
     if ctx.judge is None:
-        return Score("llm-rubric", False, None, "no judge available in this context")
+        return Score(name, False, None, "no judge available in this context")
     try:
         completion = ctx.judge(target, build_messages(ctx, spec))
     except HarnessError as exc:
-        return Score("llm-rubric", False, None, f"judge call failed: {exc}")
+        return Score(name, False, None, f"judge call failed: {exc}")
     try:
         verdict = parse_verdict(completion.text)
     except JSONParseError as exc:
         shown = completion.text[:200]
-        return Score("llm-rubric", False, None, f"judge {target}: {exc}; it said {shown!r}")
+        return Score(name, False, None, f"judge {target}: {exc}; it said {shown!r}")
     score = verdict["score"]
     ok = verdict["pass"]
     reason = f"judge {target}: {verdict['reason']}".rstrip(": ")
@@ -126,4 +193,14 @@ def llm_rubric(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     if threshold is not None and score is not None and score < threshold:
         ok = False
         reason += f" (score {score:g} < threshold {threshold:g})"
-    return Score("llm-rubric", ok, score if score is not None else ok, reason)
+    if not ok:
+        graded = spec.get("metric") or render_text(spec["value"], ctx)
+        shown = graded if len(graded) <= 60 else graded[:57] + "..."
+        reason = f"[{shown}] {reason}"
+    return Score(name, ok, score if score is not None else ok, reason)
+
+
+for _name in GRADERS:
+    # A grade of an answer that is only a tool call would judge '': refused as text types are.
+    scorer(_name, validate=_validate, text=True,
+           keys=("value", "provider", "target", "threshold", "prompt"))(grade)

@@ -160,7 +160,7 @@ def _validate(spec: Mapping[str, Any]) -> str | None:
     return None
 
 
-@scorer("similar", validate=_validate)
+@scorer("similar", validate=_validate, keys=("value", "threshold"), text=True)
 def similar(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     raw = render(spec["value"], ctx)
     refs = raw if isinstance(raw, list) else [raw]

@@ -35,7 +35,7 @@ def _need_value(spec: Mapping[str, Any]) -> str | None:
     return None if "value" in spec else f"{spec['type']}: needs 'value'"
 
 
-@scorer("equals", validate=_need_value)
+@scorer("equals", validate=_need_value, keys=("value",), text=True)
 def equals(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """A string value matches the output with surrounding whitespace stripped; a mapping,
     list or number is compared with the output parsed as JSON."""
@@ -74,7 +74,7 @@ def _contains(name: str, fold: bool, mode: str) -> None:
         return Score(name, False, found if mode != "one" else False, reason)
 
     score.__name__ = name.replace("-", "_")
-    scorer(name, validate=validate)(score)
+    scorer(name, validate=validate, keys=("value",), text=True)(score)
 
 
 for _fold, _prefix in ((False, "contains"), (True, "icontains")):
@@ -111,7 +111,7 @@ def _validate_regex(spec: Mapping[str, Any]) -> str | None:
     return None
 
 
-@scorer("regex", validate=_validate_regex)
+@scorer("regex", validate=_validate_regex, keys=("value", "flags"), text=True)
 def regex(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """``re.search`` anywhere in the output; ``flags`` from ``imsx``; value is the match."""
     from harness.limits import SCORER_S
@@ -128,7 +128,7 @@ def regex(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     return Score("regex", True, m.group(0), "")
 
 
-@scorer("starts-with", validate=need_text("value"))
+@scorer("starts-with", validate=need_text("value"), keys=("value",), text=True)
 def starts_with(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Leading whitespace of the output is ignored (models often emit a newline first)."""
     prefix = render_text(spec["value"], ctx)
@@ -158,6 +158,8 @@ DEFAULT_MAX_DISTANCE = 5
 @scorer(
     "levenshtein",
     validate=check_all(need_text("value"), need_number("threshold", required=False)),
+    keys=("value", "threshold"),
+    text=True,
 )
 def levenshtein(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Edit distance between the stripped output and the value; ``threshold`` is the
@@ -183,7 +185,7 @@ def _validate_finish(spec: Mapping[str, Any]) -> str | None:
     return None
 
 
-@scorer("finish-reason", validate=_validate_finish)
+@scorer("finish-reason", validate=_validate_finish, keys=("value",))
 def finish_reason(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """Matches the normalised finish reason, or the provider's raw one (``end_turn``)."""
     v = spec["value"]

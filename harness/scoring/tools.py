@@ -99,7 +99,7 @@ def _check_call(
     return problems
 
 
-@scorer("tool-call", validate=_validate)
+@scorer("tool-call", validate=_validate, keys=("name", "arguments", "schema", "index"))
 def tool_call(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     want = render(spec["name"], ctx)
     calls = list(ctx.completion.tool_calls) if ctx.completion is not None else []

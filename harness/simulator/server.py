@@ -32,6 +32,7 @@ ROUTES = {
     "mistral": "/mistral/v1/chat/completions",
     "anthropic": "/anthropic/v1/messages",
 }
+AZURE_ROUTE = "/azure/openai/deployments/{deployment}/chat/completions"
 _MALFORMED = b'{"id": "sim-malformed", "choices": [{"index": 0, "message": {"role": "assis'
 
 
@@ -51,6 +52,8 @@ def build_app(state: State) -> web.Application:
     app = web.Application(client_max_size=32 * 1024**2)
     for provider, path in ROUTES.items():
         app.router.add_post(path, _chat_handler(state, provider))
+    # Azure OpenAI: chat completions under a deployment (counted as the openai route).
+    app.router.add_post(AZURE_ROUTE, _chat_handler(state, "openai"))
     app.router.add_post("/anthropic/v1/messages/count_tokens", _count_handler(state))
     app.router.add_get("/stats", _stats_handler(state))
     app.router.add_post("/reset", _reset_handler(state))
@@ -95,6 +98,8 @@ def _authorized(config: SimConfig, provider: str, request: web.Request) -> bool:
         given = given[7:].strip()
     if provider == "anthropic" and not given:
         given = request.headers.get("x-api-key", "")
+    if not given:  # Azure OpenAI sends its key as api-key
+        given = request.headers.get("api-key", "")
     return given == config.require_key
 
 

@@ -19,6 +19,7 @@ BASE_PATHS = {
     "anthropic": "/anthropic",
     "groq": "/groq",
     "mistral": "/mistral",
+    "azure": "/azure",
 }
 #: Pending connections the listening socket queues; the default (128) drops bursts.
 BACKLOG = 4096

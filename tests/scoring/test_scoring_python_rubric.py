@@ -176,3 +176,41 @@ def test_parse_verdict() -> None:
 def test_rubric_validation(spec: dict[str, Any], problem: str) -> None:
     got = validate_assertion(spec)
     assert got is not None and problem in got
+
+
+def test_failed_rubric_names_the_rubric_or_its_metric() -> None:
+    s = rubric(FakeJudge('{"pass": false, "score": 0.1, "reason": "English"}'))
+    assert s.reason == "[answers in French] judge openai:gpt-4o-mini: English"
+    s = rubric(FakeJudge('{"pass": false, "score": 0.1, "reason": "English"}'), metric="tone")
+    assert s.reason.startswith("[tone] ") and s.metric == "tone"
+
+
+@pytest.mark.parametrize(
+    ("kind", "system_words", "user_words"),
+    [
+        ("factuality", "expert answer", "<expert_answer>\nParis is the capital"),
+        ("model-graded-closedqa", "meets a criterion", "<criterion>\nParis is the capital"),
+    ],
+)
+def test_factuality_and_closedqa_ask_their_own_question(
+    kind: str, system_words: str, user_words: str
+) -> None:
+    judge = FakeJudge('{"pass": false, "score": 0.2, "reason": "disagrees"}')
+    spec = {"type": kind, "value": "Paris is the capital", "provider": "openai:gpt-4o-mini"}
+    assert validate_assertion(spec) is None
+    s = run_one(ScoreContext(output="Lyon", judge=judge), spec)
+    assert not s.passed and s.name == kind and "disagrees" in s.reason
+    system, user = judge.calls[0][1]
+    assert system_words in system["content"] and user_words in user["content"]
+    assert "<submission>\nLyon" in user["content"]
+    assert validate_assertion({"type": kind, "value": "x"}) is not None  # needs a judge
+
+
+def test_verdict_is_requested_as_structured_output() -> None:
+    from harness.scoring.rubric import VERDICT_SCHEMA, verdict_format
+
+    assert verdict_format("local") == {"structured": "native", "response_schema": VERDICT_SCHEMA}
+    assert verdict_format("groq")["structured"] == "json"
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(VERDICT_SCHEMA)

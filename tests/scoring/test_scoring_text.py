@@ -88,7 +88,11 @@ def test_finish_reason_normalised_and_raw() -> None:
 
 def test_not_prefix_negates_and_keeps_name() -> None:
     s = score("ACME", type="not-contains", value="ACME")
-    assert not s.passed and s.name == "not-contains" and s.reason.startswith("negated")
+    assert not s.passed and s.name == "not-contains" and s.reason == "found 'ACME'"
+    s = score("Sure, as an AI I can't", type="not-icontains-any", value=["as an ai", "sorry"])
+    assert not s.passed and s.reason == "found 'as an ai'"
+    s = score("call 555-1234", type="not-regex", value=r"\d{3}-\d{4}")
+    assert not s.passed and s.reason == "found '555-1234'"
     assert score("Globex", type="not-contains", value="ACME").passed
 
 
