@@ -98,7 +98,10 @@ def _settings(config: pytest.Config) -> Settings:
         except ValueError as exc:
             source = f"ini {opt.ini}" if ini else f"${opt.env}"
             raise pytest.UsageError(f"{source}: {exc}") from None
-        if opt.name in _PATH_OPTIONS and value not in (None, ""):
+        # git:REF:PATH names a committed file, not a path on disk (Settings keeps it as is).
+        if opt.name in _PATH_OPTIONS and value not in (None, "") and not str(value).startswith(
+            "git:"
+        ):
             # A path typed on the command line or set in the shell is relative to where the
             # command ran; one in the ini file to the ini file's folder.
             from_ini = cli is None and ini not in (None, "")
