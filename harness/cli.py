@@ -5,7 +5,10 @@
     llm-harness compare A B                       compare two runs or a run and a baseline
     llm-harness compare RUN --prompts v1,v2       two prompt variants (or --targets) of a run
     llm-harness diff A B [--all]                  cases whose verdict changed, side by side
-    llm-harness simulate --port P                 start the provider simulator
+    llm-harness simulate [--demo] [--port P]      start the provider simulator
+    llm-harness init [DIR]                        write a starter project (never overwrites)
+    llm-harness view [RUN] [--serve]              open the latest or a named report
+    llm-harness runs                              list past runs with headline figures
     llm-harness import promptfoo CONFIG [--out D] convert a promptfoo config into a suite
     llm-harness providers                         providers, key presence, base URLs, prices
     llm-harness cache stats|clear|verify [--repair]  inspect, check or clear the response cache
@@ -35,6 +38,9 @@ DELEGATED = {
     "compare": ("harness.gate.cli", "compare two runs (or a run and a baseline)"),
     "diff": ("harness.gate.diff_cli", "cases whose verdict changed, both outputs side by side"),
     "simulate": ("harness.simulator.cli", "start the loopback provider simulator"),
+    "init": ("harness.starter", "write a starter suite, settings and CI workflow here"),
+    "view": ("harness.runs:main_view", "open the latest (or a named) run's report"),
+    "runs": ("harness.runs:main_runs", "list past runs with their headline figures"),
     "import": ("harness.promptfoo_import", "convert a promptfoo config into a suite"),
 }
 
@@ -87,6 +93,9 @@ def _positional(args: Sequence[str]) -> list[str]:
 def cmd_run(argv: Sequence[str]) -> int:
     """Run suites through pytest so plain tests, markers and plugins all behave the same.
     Every argument is passed to pytest; with no existing path among them, evals/ is run."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(run_help())
+        return 0
     # "--" separates our arguments from pytest's in the usage line; pytest must not see it.
     args = [a for a in argv if a != "--"]
     if not any(Path(a.split("::")[0]).exists() for a in _positional(args)):
@@ -100,6 +109,34 @@ def cmd_run(argv: Sequence[str]) -> int:
     # Not subprocess.call: on Ctrl-C it kills pytest 0.25 s later, before the summary,
     # report and exports of the finished cells are written.
     return run_forwarding(cmd)
+
+
+def run_help() -> str:
+    """The harness's own options (from the one option table), then where pytest's are."""
+    import textwrap
+
+    from harness.config import OPTIONS
+
+    lines = [
+        "usage: llm-harness run [PATHS...] [OPTIONS] [PYTEST OPTIONS]",
+        "",
+        "Run suites (default: evals/) and plain tests through pytest; write results.jsonl,",
+        "the summary and report.html under reports/runs/<run-id>/.",
+        "",
+        "harness options (each also an ini key llm_NAME, most an environment variable):",
+    ]
+    for opt in OPTIONS:
+        head = opt.cli + ("" if opt.flag else f" {opt.metavar or 'VALUE'}")
+        env = f" [{opt.env}]" if opt.env else ""
+        lines.append(f"  {head}")
+        pad = " " * 6
+        lines += textwrap.wrap(opt.help + env, 84, initial_indent=pad, subsequent_indent=pad)
+    lines += [
+        "",
+        "Every pytest option works too (-k, -m PROVIDER, -x, -n 2, --lf, --junitxml ...):",
+        "see them with `python -m pytest --help`.",
+    ]
+    return "\n".join(lines)
 
 
 def cmd_providers(argv: Sequence[str]) -> int:
@@ -131,7 +168,7 @@ def cmd_providers(argv: Sequence[str]) -> int:
             base = "-"
         # find_spec, not import: importing some SDKs takes seconds.
         if util.find_spec(info.sdk_module) is None:
-            sdk = f"missing: pip install 'llm-harness[{info.extra}]'"
+            sdk = f"missing: pip install 'pytest-llm-harness[{info.extra}]'"
         else:
             try:
                 sdk = f"{info.sdk_dist} {metadata.version(info.sdk_dist)}"
@@ -225,8 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name in LOCAL:
             return LOCAL[name][0](rest)
         if name in DELEGATED:
-            module = importlib.import_module(DELEGATED[name][0])
-            code: int = module.main(rest)
+            module_name, _, func = DELEGATED[name][0].partition(":")
+            module = importlib.import_module(module_name)
+            code: int = getattr(module, func or "main")(rest)
             return code
     except HarnessError as exc:
         print(f"llm-harness {name}: {exc}", file=sys.stderr)

@@ -88,10 +88,13 @@ def summary_text(groups: list[GroupStats]) -> str:
     rows: list[tuple[str, ...]] = [_with_prompt(SUMMARY_COLUMNS, "prompt", variants)]
     # Targets that did not run at all (no key, unsupported) get one line below, not a row of
     # dashes per suite and temperature.
+    # A target that ran at some temperatures keeps its skipped groups as rows (their
+    # skipped column says so): only a target none of whose cells ran is "not run".
+    ran_targets = {g.target for g in groups if g.skipped < g.cells}
     shown: list[GroupStats] = []
     not_run: list[GroupStats] = []
     for g in groups:
-        (not_run if g.cells and g.skipped == g.cells else shown).append(g)
+        (not_run if g.cells and g.target not in ran_targets else shown).append(g)
     for g in shown:
         temp = "default" if g.temperature is None else f"{g.temperature:g}"
         ran = g.cells - g.skipped

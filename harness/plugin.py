@@ -70,21 +70,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(opt.ini, f"{opt.help} (ini twin of {opt.cli})", default=None)
 
 
+#: Options whose value is a path: relative ones are resolved where they were written.
+_PATH_OPTIONS = ("out", "cache_dir", "prices", "save_baseline", "baseline")
+
+
+def project_dir(config: pytest.Config) -> Path:
+    """The project the run belongs to: the ini file's folder, else where pytest was run.
+
+    Not pytest's rootdir: without an ini file pytest takes the common ancestor of every
+    argument that names an existing path, option values included, so an absolute
+    ``--llm-cache-dir`` elsewhere moved it (to ``/``) as soon as that folder existed.
+    """
+    inipath = getattr(config, "inipath", None)
+    return Path(inipath).parent if inipath else Path(config.invocation_params.dir)
+
+
 def _settings(config: pytest.Config) -> Settings:
     values: dict[str, Any] = {}
+    project = project_dir(config)
     for opt in OPTIONS:
         ini = config.getini(opt.ini)
+        cli = config.getoption(opt.ini)
         try:
-            values[opt.name] = resolve_value(
-                opt,
-                cli=config.getoption(opt.ini),
-                ini=ini if isinstance(ini, str) else None,
-                env=os.environ,
+            value = resolve_value(
+                opt, cli=cli, ini=ini if isinstance(ini, str) else None, env=os.environ
             )
         except ValueError as exc:
             source = f"ini {opt.ini}" if ini else f"${opt.env}"
             raise pytest.UsageError(f"{source}: {exc}") from None
-    return Settings.build(Path(config.rootpath), values)
+        if opt.name in _PATH_OPTIONS and value not in (None, ""):
+            # A path typed on the command line or set in the shell is relative to where the
+            # command ran; one in the ini file to the ini file's folder.
+            from_ini = cli is None and ini not in (None, "")
+            base = project if from_ini else Path(config.invocation_params.dir)
+            value = base / Path(str(value)).expanduser()
+        values[opt.name] = value
+    return Settings.build(project, values)
 
 
 # ---------------------------------------------------------------------------------------
@@ -173,11 +194,12 @@ class HarnessPlugin:
         return SuiteFile.from_parent(parent, path=file_path)
 
     def _is_suite_path(self, path: Path) -> bool:
-        dirs = self.session.settings.suite_dirs
-        rootdir = self.session.settings.rootdir
-        for d in dirs:
-            base = (rootdir / d).resolve()
-            if base in path.resolve().parents:
+        # Suite folders are looked for in the project and where pytest was run, never only
+        # under pytest's rootdir, which moves with the arguments (see project_dir).
+        roots = {self.session.settings.rootdir, Path(self.config.invocation_params.dir)}
+        parents = path.resolve().parents
+        for d in self.session.settings.suite_dirs:
+            if any((root / d).resolve() in parents for root in roots):
                 return True
         # An explicitly named YAML file is a suite wherever it lives.
         return any(Path(a.split("::")[0]).resolve() == path.resolve() for a in self.config.args)
@@ -322,6 +344,11 @@ class HarnessPlugin:
             # Moved, not copied: items and reports live to the end of the session.
             report.llm_line = getattr(item, "llm_line", None)
             item.llm_line = None  # type: ignore[attr-defined]
+            if report.failed and not isinstance(item, CellItem):
+                # A plain test's own assertions decide it: its calls were scored by their
+                # own checks only, so a failing test must not be recorded as passed.
+                report.llm_results = [_failed_by_test(d, report) for d in results]
+                report.llm_line = None
             item._llm_reported = True  # type: ignore[attr-defined]
         return report
 
@@ -563,7 +590,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: @pytest.mark.llm needs targets=['provider:model', ...]"
         )
-    temperatures = marker.kwargs.get("temperatures", [0.0])
+    temperatures = marker.kwargs.get("temperatures", [None])
     repeat = (
         resolve_value(
             OPTIONS_BY_NAME["repeat"],
@@ -591,6 +618,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     )
                 )
     metafunc.parametrize("llm", params, indirect=True)
+
+
+def _failed_by_test(data: dict[str, Any], report: pytest.TestReport) -> dict[str, Any]:
+    """A plain test's call record, marked failed because the test itself failed."""
+    if data.get("status") not in ("passed", "failed"):
+        return data
+    crash = getattr(report.longrepr, "reprcrash", None)
+    reason = getattr(crash, "message", None) or f"{report.when} failed"
+    first_line = reason.splitlines()[0]
+    score = {"name": "test", "passed": False, "value": None, "reason": first_line, "weight": 1.0}
+    return {
+        **data,
+        "status": "failed",
+        "passed": False,
+        "scores": [*data.get("scores", []), score],
+    }
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from harness.errors import (
     HarnessError,
     ProviderError,
     TransientError,
+    Unsupported,
 )
 from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
@@ -93,6 +94,8 @@ class Progress:
     cache_hits: int = 0
     live: int = 0
     errors: int = 0
+    #: Calls the provider could not take (unsupported setting, budget): skips, not errors.
+    skipped: int = 0
     retries: int = 0
     spent_usd: float = 0.0
     reserved_usd: float = 0.0
@@ -100,7 +103,9 @@ class Progress:
     def line(self) -> str:
         return (
             f"llm calls {self.done}/{self.submitted} done, {self.cache_hits} from cache, "
-            f"{self.live} live, {self.errors} errors, {self.retries} retries, "
+            f"{self.live} live, {self.errors} errors, "
+            + (f"{self.skipped} skipped, " if self.skipped else "")
+            + f"{self.retries} retries, "
             f"${self.spent_usd:.4f} spent"
         )
 
@@ -415,7 +420,9 @@ class Runner:
             p = self.progress
             p.done += 1
             p.retries += outcome.retries
-            if outcome.error is not None:
+            if isinstance(outcome.error, Unsupported | BudgetExceeded):
+                p.skipped += 1
+            elif outcome.error is not None:
                 p.errors += 1
             elif not outcome.cached:
                 p.live += 1
@@ -601,6 +608,6 @@ def provider_setup_error(target: TargetSpec) -> str | None:
     except ImportError as exc:
         return (
             f"provider {target.provider!r} needs an SDK that is not installed ({exc.name}); "
-            f"install it with: pip install 'llm-harness[{info.extra}]'"
+            f"install it with: pip install 'pytest-llm-harness[{info.extra}]'"
         )
     return None

@@ -74,7 +74,9 @@ class SuiteModel(_Strict):
     name: str | None = None
     description: str | None = None
     targets: list[str | dict[str, Any]] = Field(min_length=1)
-    temperatures: list[float | None] = Field(default=[0.0], min_length=1)
+    # No sweep asked for: the provider's own default (None, shown as "default"), which every
+    # provider accepts; a fixed 0.0 is refused by Anthropic's current models.
+    temperatures: list[float | None] = Field(default=[None], min_length=1)
     repeat: int = Field(default=1, ge=1, le=1000)
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)

@@ -120,7 +120,7 @@ def test_provider_marker_and_junitxml(pytester: pytest.Pytester, sim: Simulator)
     assert sim.request_count(route="openai") == 0 and sim.request_count(route="groq") == 3
     xml = (pytester.path / "junit.xml").read_text()
     assert xml.count("<testcase ") == 3
-    assert 'name="pe[groq:llama-3.1-8b-instant-t0-r0]"' in xml
+    assert 'name="pe[groq:llama-3.1-8b-instant-tdefault-r0]"' in xml
     assert "does not contain" in xml  # the failing cell's reason reaches the report
 
 

@@ -85,10 +85,10 @@ def _evidence(m: MetricResult) -> str:
         if m.b is not None:
             text = f"n={m.cases} b={m.b} c={m.c}"
         else:
-            text = (
-                f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples) "
-                f"worse={m.worse} better={m.better}"
-            )
+            text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} samples)"
+            # No case-level comparison (no paired cases): nothing to count, not "None".
+            if m.worse is not None and m.better is not None:
+                text += f" worse={m.worse} better={m.better}"
         if m.test:
             text += f" {m.test}"
         return text

@@ -1,7 +1,7 @@
 """Lazy registry of provider adapters: name -> module, imported on first use.
 
 A provider whose SDK is not installed still appears here; asking for it raises a
-ConfigError naming the extra to install (``pip install 'llm-harness[groq]'``).
+ConfigError naming the extra to install (``pip install 'pytest-llm-harness[groq]'``).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def create_provider(settings: ProviderSettings) -> Provider:
     except ImportError as exc:
         raise ConfigError(
             f"provider {settings.name!r} needs an SDK that is not installed ({exc.name}). "
-            f"Install it with: pip install 'llm-harness[{info.extra}]'"
+            f"Install it with: pip install 'pytest-llm-harness[{info.extra}]'"
         ) from None
     provider: Provider = module.create(settings)
     return provider

