@@ -28,10 +28,10 @@ def test_counts_means_and_groups() -> None:
         result("d", [hit("acc", True)], status="error"),  # errors have no scores to count
         result("e", [{"name": "x", "passed": True, "value": None, "reason": "", "weight": 1}]),
     ])
-    assert table[("s", "t", 0.0)]["acc"] == {"passed": 1, "total": 2, "pass_rate": 0.5,
+    assert table[("s", "t", 0.0, "default")]["acc"] == {"passed": 1, "total": 2, "pass_rate": 0.5,
                                              "mean": 0.5}
-    assert table[("s", "t", 0.0)]["sim"]["mean"] == 0.6
-    assert table[("s", "u", 0.0)]["acc"]["passed"] == 1
+    assert table[("s", "t", 0.0, "default")]["sim"]["mean"] == 0.6
+    assert table[("s", "u", 0.0, "default")]["acc"]["passed"] == 1
     assert "s t t0: acc 1/2 (50%), sim 1/2 (50%)" in metrics_text(table)
 
 
@@ -42,8 +42,8 @@ def test_derived_in_order_and_errors_per_group() -> None:
         result("b", [hit("tp", False), hit("fp", True)], derived=derived),
         result("c", [hit("tp", False), hit("fp", False)], target="u", derived=derived),
     ])
-    assert table[("s", "t", 0.0)]["p"]["derived"] == 0.5
-    assert table[("s", "t", 0.0)]["double"]["derived"] == 1.0
-    zero = table[("s", "u", 0.0)]["p"]
+    assert table[("s", "t", 0.0, "default")]["p"]["derived"] == 0.5
+    assert table[("s", "t", 0.0, "default")]["double"]["derived"] == 1.0
+    zero = table[("s", "u", 0.0, "default")]["p"]
     assert zero["derived"] is None and "ZeroDivisionError" in zero["error"]
     assert "p n/a (ZeroDivisionError" in metrics_text(table)

@@ -65,10 +65,10 @@ def test_cells_are_case_x_prompt_x_target_and_a_target_may_restrict_variants(
     cells = load_suite(write(tmp_path)).cells()
     names = [c.name for c in cells if c.case.id == "fr"]
     assert names == [
-        "fr[v1|openai:gpt-4o-mini-t0-r0]",
-        "fr[v1|groq:llama-3.1-8b-instant-t0-r0]",
-        "fr[v2|openai:gpt-4o-mini-t0-r0]",
-        "fr[chat|openai:gpt-4o-mini-t0-r0]",
+        "fr[v1|openai:gpt-4o-mini-tdefault-r0]",
+        "fr[v1|groq:llama-3.1-8b-instant-tdefault-r0]",
+        "fr[v2|openai:gpt-4o-mini-tdefault-r0]",
+        "fr[chat|openai:gpt-4o-mini-tdefault-r0]",
     ]
     fr_v2 = next(c for c in cells if c.case.id == "fr" and c.prompt_id == "v2")
     assert [m.content for m in fr_v2.messages] == ["Which city is the capital of France?"]
@@ -105,7 +105,7 @@ def test_one_prompt_suite_is_the_default_variant_and_keeps_its_ids(tmp_path: Pat
     text += 'prompt: {user: "Capital of {{ country }}?"}\ncases: [{id: fr, vars: {country: F}}]\n'
     cells = load_suite(write(tmp_path, text)).cells()
     assert [c.prompt_id for c in cells] == ["default", "default"]
-    assert cells[0].name == "fr[openai:gpt-4o-mini-t0-r0]"
+    assert cells[0].name == "fr[openai:gpt-4o-mini-tdefault-r0]"
 
 
 @pytest.mark.parametrize(
