@@ -151,7 +151,12 @@ class InProcess:
         return self.runner
 
     def add_cells(self, cells: Iterable[Cell]) -> None:
-        return None  # nothing to do ahead: rendering and lookups happen at submit()
+        """Rendering and lookups happen at submit(). When every call will be live (cache
+        off, refreshed or still empty), the providers of these cells are built now, while
+        nothing is in flight: otherwise a later suite's SDK import would happen at its first
+        submit, with an earlier suite's calls possibly still being timed (Runner.prepare)."""
+        if self.settings.cache.surely_misses(self.settings.resolved_cache_dir):
+            self.runner.prepare(c.target for c in cells if not c.target.missing_key())
 
     def submit(self, cells: list[tuple[Cell, str]]) -> None:
         batch = [c for c, _ in cells if id(c) not in self._futures]

@@ -445,6 +445,10 @@ def _completion(data: Any) -> Completion:
         raise TypeError("completion text or finish_reason is not text")
     if not isinstance(completion.latency_ms, int | float):
         raise TypeError("latency_ms is not a number")
+    if not isinstance(completion.stall_ms, int | float) or not isinstance(
+        completion.provider_ms, int | float | None
+    ):
+        raise TypeError("stall_ms or provider_ms is not a number")
     return completion
 
 

@@ -98,9 +98,10 @@ def _settings(config: pytest.Config) -> Settings:
         except ValueError as exc:
             source = f"ini {opt.ini}" if ini else f"${opt.env}"
             raise pytest.UsageError(f"{source}: {exc}") from None
-        git_spec = opt.name == "baseline" and str(value or "").startswith("git:")
-        if opt.name in _PATH_OPTIONS and value not in (None, "") and not git_spec:
-            # (git:REF:PATH is a path inside the repository at REF, never a local file.)
+        # git:REF:PATH names a committed file, not a path on disk (Settings keeps it as is).
+        if opt.name in _PATH_OPTIONS and value not in (None, "") and not str(value).startswith(
+            "git:"
+        ):
             # A path typed on the command line or set in the shell is relative to where the
             # command ran; one in the ini file to the ini file's folder.
             from_ini = cli is None and ini not in (None, "")

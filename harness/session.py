@@ -91,6 +91,8 @@ class RunSession:
         self.backend: Backend = self._local
         #: Cells collected while the backend is still to be chosen (None: chosen).
         self._undecided: list[Cell] | None = [] if self._may_use_worker() else None
+        #: How many of the undecided cells had their providers prepared in this process.
+        self._prepared = 0
 
     # -- pipeline pieces ---------------------------------------------------------------
 
@@ -153,6 +155,11 @@ class RunSession:
         """Submit these (cell, nodeid) pairs once each, so their calls run (and, with a
         worker, their scoring too) while earlier cells are reported."""
         batch = [(c, nodeid) for c, nodeid in cells if self.engine.skip_reason(c) is None]
+        if self._undecided and len(self._undecided) > self._prepared:
+            # Too few cells so far for a worker: they run in this process, whose providers
+            # are prepared before the first of their calls (InProcess.add_cells).
+            self._local.add_cells(self._undecided[self._prepared :])
+            self._prepared = len(self._undecided)
         if batch:
             self.backend.submit(batch)
 

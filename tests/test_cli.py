@@ -101,3 +101,16 @@ def test_the_readme_options_table_lists_every_option_with_its_ini_twin() -> None
         assert option.ini in rows[0], f"{option.cli}: the README row lacks {option.ini}"
         if option.env:
             assert option.env in rows[0], f"{option.cli}: the README row lacks {option.env}"
+
+
+def test_run_help_lists_the_harness_options_first_and_points_to_pytest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.config import OPTIONS
+
+    assert cli.main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--basetemp" not in out  # pytest's 500-line help is not printed
+    positions = [out.index(o.cli) for o in OPTIONS]
+    assert positions == sorted(positions) and positions[0] < 400
+    assert out.rstrip().endswith("see them with `python -m pytest --help`.")

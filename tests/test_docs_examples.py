@@ -69,6 +69,11 @@ NOT_RUN = {
     ("ci.md", "{\n"): "an abridged baseline file (… marks elided fields); not JSON on purpose",
     ("providers.md", ".venv/bin/pytest tests/providers"): "a part of this test suite",
     ("report.md", "llm-harness report RUN..."): "a usage synopsis, not a command",
+    ("README.md", "prompts:\n  - id: v1"): (
+        "a fragment (prompt variants) shown inside a suite; not run here yet"
+    ),
+    ("scoring.md", "openai-compatible:\n  big-model:"): "a price-file fragment; not run here yet",
+    ("security.md", "evals/s.yaml:2:"): "an error message, not a command",
 }
 
 
@@ -146,22 +151,28 @@ def test_readme_plain_test_runs_on_the_simulator(project: Path) -> None:
 
 
 def test_ci_commands_save_gate_and_compare(project: Path) -> None:
-    ci = block("ci.md", "# once, on the reference branch")
+    ci = block("ci.md", "# once, on the reference branch").split("\n\n")
     setup = "git init -q && git config user.email t@e && git config user.name t && "
-    first = _sh(setup + ci.split("\n\n")[0], project)  # record the baseline, commit it
+    first = _sh(setup + ci[0], project)  # record the baseline, commit it
     assert first.returncode == 0, first.stdout + first.stderr
     assert (project / "baselines/main.json").is_file()
-    gate = _sh(ci.split("\n\n")[1], project)
-    assert gate.returncode == 0, gate.stdout  # the same answers, replayed: no regression
-    assert "gate: no regression" in gate.stdout
+    # The pull-request line reads origin/main: here, a ref at the commit just made.
+    _sh("git update-ref refs/remotes/origin/main HEAD", project)
+    for paragraph in ci[1:3]:
+        gate = _sh(paragraph, project)
+        assert gate.returncode == 0, gate.stdout[-2000:] + gate.stderr  # replayed: no regression
+        assert "gate: no regression" in gate.stdout
     runs = sorted((project / "reports/runs").iterdir())
-    compare = ci.split("\n\n")[2].replace("reports/runs/20261124-153000-a1b2c3", str(runs[-1]))
-    done = _sh(compare, project)
+    stored = ci[3].replace("reports/runs/20261124-153000-a1b2c3", str(runs[-2]))
+    stored = stored.replace("reports/runs/20261125-091500-d4e5f6", str(runs[-1]))
+    done = _sh(stored, project)
     assert done.returncode == 0 and "gate: no regression" in done.stdout, done.stderr
 
     # report.md: re-render one run, merge two.
     commands = block("report.md", "llm-harness report reports/runs/")
-    one, two = commands.strip().splitlines()
+    # The third line merges the shards of a sharded run (--llm-shard); not made here.
+    one, two, shards = commands.strip().splitlines()
+    assert shards.startswith("llm-harness report shard-1")
     one = one.replace("reports/runs/20261124-153000-a1b2c3", str(runs[0]))
     two = two.replace("reports/runs/*-a1b2c3", str(runs[0])).replace(
         "reports/runs/*-d4e5f6", str(runs[1])

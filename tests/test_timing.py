@@ -252,3 +252,65 @@ def test_a_latency_miss_larger_than_the_stall_is_plain() -> None:
 def test_a_sub_second_stall_is_shown_in_ms() -> None:
     score = latency(_ctx(1300.0, 450.0), {"max_ms": 1000})
     assert "timing unreliable: 450 ms client stall" in score.reason
+
+
+_SUITE = """\
+name: {name}
+cases:
+  - {{id: one, vars: {{x: "1"}}}}
+  - {{id: two, vars: {{x: "2"}}}}
+targets: [{target}]
+temperatures: [null]
+prompt: {{user: "Echo {{{{ x }}}}"}}
+max_tokens: 5
+"""
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["backend-chosen", "worker-undecided"])
+def test_a_later_suites_provider_is_built_before_the_first_suites_calls(
+    tmp_path: Path, recorders: dict[str, Recorder], write: bool
+) -> None:
+    from harness.config import Settings
+    from harness.session import RunSession
+    from harness.suite import load_suite
+
+    suites = []
+    for name, target in (("first", "slow_a:m"), ("second", "slow_b:m")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(_SUITE.format(name=name, target=target))
+        suites.append(load_suite(path).cells((), None))
+    settings = Settings(
+        rootdir=tmp_path, cache_dir=tmp_path / "cache", cache=CacheMode.OFF, out=tmp_path / "run"
+    )
+    session = RunSession(settings, write=write)
+    try:
+        for cells in suites:  # collection
+            session.note_cells(cells)
+        for cells in suites:  # the run: each suite's calls submitted at its first cell
+            session.prefetch((c, c.case.id) for c in cells)
+            for cell in cells:
+                assert session.evaluate(cell, cell.case.id).data["status"] == "passed"
+    finally:
+        session.close()
+    kinds = [(kind, name) for kind, name, _ in recorders["slow_a"].events]
+    first_call = kinds.index(("call", "slow_a"))
+    assert {("build", "slow_a"), ("build", "slow_b")} <= set(kinds[:first_call])
+
+
+def test_a_cached_entry_with_timing_that_is_not_a_number_is_a_miss(tmp_path: Path) -> None:
+    # Cache folders are data others may write: a crafted stall_ms must cost a call, not
+    # crash the record (it is rounded when the result is filled).
+    cache = ResponseCache(tmp_path / "cache", CacheMode.USE)
+    try:
+        good = Completion(text="ok", latency_ms=120.0, stall_ms=15.0, provider_ms=90.0)
+        assert cache.put("k", good, 0.0)
+        hit = cache.get("k")
+        assert hit is not None and (hit[0].stall_ms, hit[0].provider_ms) == (15.0, 90.0)
+        for field, bad in (("stall_ms", "slow"), ("provider_ms", [1])):
+            entry = dict(cache._cache.get("k"))  # type: ignore[union-attr]
+            entry["completion"] = {**entry["completion"], field: bad}
+            cache._cache.set("k2", entry)  # type: ignore[union-attr]
+            assert cache.get("k2") is None
+        assert any("unknown format" in line for line in cache.problems)
+    finally:
+        cache.close()

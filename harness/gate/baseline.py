@@ -134,8 +134,7 @@ class CellOutcome:
             scores=scores,
             input_tokens=r.input_tokens,
             output_tokens=r.output_tokens,
-            # Added to Result by the timing work; records written before it lack it.
-            stall_ms=getattr(r, "stall_ms", None),
+            stall_ms=r.stall_ms,
             prompt=getattr(r, "prompt_id", None) or DEFAULT_PROMPT_ID,
             test_fingerprint=getattr(r, "test_fingerprint", "") or "",
             prompt_fingerprint=getattr(r, "prompt_fingerprint", "") or "",

@@ -16,7 +16,8 @@ alpha AND an effect beyond its threshold:
 - latency: per case, the mean log latency of its repeats; sign-flip test on the per-case
   log ratios; effect: the geometric-mean ratio beyond ``latency_tolerance`` and the typical
   latency moved by more than ``latency_slack_ms``. Cells whose overlapping harness stall
-  (``stall_ms``) exceeds STALL_SHARE of their latency are left out and counted;
+  (``stall_ms``) exceeds STALL_SHARE of their latency (and the slack) are left out and
+  counted;
 - cost_per_call: a call's cost is its token counts times fixed prices, so the noise in a
   cost change is in the tokens: the test is the sign-flip test on per-case log ratios of
   tokens (input + output), the effect the cost ratio beyond ``cost_tolerance``. The price
@@ -555,14 +556,17 @@ def _stall_note(m: MetricResult) -> str:
         return ""
     return (
         f"; {left_out} cell(s) left out for a harness stall over {STALL_SHARE:.0%} of "
-        f"their latency ({m.stalled_before} before, {m.stalled_after} after)"
+        f"their latency and the slack ({m.stalled_before} before, {m.stalled_after} after)"
     )
 
 
-def _stalled(x: CellOutcome) -> bool:
+def _stalled(x: CellOutcome, slack_ms: float) -> bool:
+    """A stall over STALL_SHARE of the call's latency, and over the slack: a stall shorter
+    than ``latency_slack_ms`` cannot move a latency by a verdict's worth on its own, and
+    leaving it out would throw away every fast (cached or simulated) call's timing."""
     # stall_ms is absent from records made before it existed: no known stall.
     stall = x.stall_ms or 0.0
-    return x.latency_ms is not None and stall > STALL_SHARE * x.latency_ms
+    return x.latency_ms is not None and stall > max(STALL_SHARE * x.latency_ms, slack_ms)
 
 
 def _ratio_fields(m: MetricResult, test: RatioTest) -> None:
@@ -586,7 +590,7 @@ def _latency_metric(pairs: Pairs, settings: GateSettings) -> MetricResult:
         sides = []
         for side, cells in (("before", before), ("after", after)):
             timed = [x for x in cells if x.status != "error" and x.latency_ms is not None]
-            kept = [x for x in timed if not _stalled(x)]
+            kept = [x for x in timed if not _stalled(x, settings.latency_slack_ms)]
             if side == "before":
                 m.stalled_before += len(timed) - len(kept)
                 m.samples_before += len(kept)

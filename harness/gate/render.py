@@ -92,14 +92,15 @@ def _evidence(m: MetricResult) -> str:
         if m.test:
             text += f" {m.test}"
         return text
+    tol = "" if m.threshold is None else f" tol x{m.threshold:g}"
     if m.metric == "latency":
-        text = (
-            f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls) "
-            f"slower={m.worse} faster={m.better}"
-        )
+        text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls)"
+        # No paired calls: nothing to count, not "None".
+        if m.worse is not None and m.better is not None:
+            text += f" slower={m.worse} faster={m.better}"
         if m.stalled_before or m.stalled_after:
             text += f" stalled left out={m.stalled_before}/{m.stalled_after}"
-        return f"{text} tol x{m.threshold:g} {m.test}".rstrip()
+        return f"{text}{tol} {m.test}".rstrip()
     if m.metric == "cost_per_call":
         text = f"k={m.cases} cases ({m.samples_before}/{m.samples_after} calls)"
         if m.tokens_ratio is not None and m.price_ratio is not None:
@@ -107,7 +108,7 @@ def _evidence(m: MetricResult) -> str:
             if m.interval is not None:
                 text += f" [{m.interval[0]:.2f}, {m.interval[1]:.2f}]"
             text += f" x price/token x{m.price_ratio:.2f} (deterministic)"
-        return f"{text} tol x{m.threshold:g} {m.test}".rstrip()
+        return f"{text}{tol} {m.test}".rstrip()
     if m.metric == "pass_rate_floor":
         return f"n={m.samples_after} floor {(m.threshold or 0) * 100:g}%"
     return ""

@@ -22,7 +22,7 @@ class ProviderInfo:
     name: str
     #: The adapter module (imported on first use; exposes ``create(settings)``).
     module: str
-    #: The pip extra that installs its SDK: ``pip install 'llm-harness[<extra>]'``.
+    #: The pip extra that installs its SDK: ``pip install 'pytest-llm-harness[<extra>]'``.
     extra: str
     #: The SDK's import name and distribution, checked without importing it (importing
     #: anthropic alone takes seconds).

@@ -61,6 +61,7 @@ class ChatCompletionsProvider:
             (self._chat_types.ChatCompletion, common.MIN_CHAT),
             (self._chat_types.ChatCompletionChunk, common.MIN_CHUNK),
         )
+        common.warm_modules(*common.STAINLESS_LAZY)
         self._secret = secret
         self._stream_usage = stream_usage
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import json
 import math
 import re
@@ -129,6 +130,22 @@ def warm_models(*pairs: tuple[Any, Mapping[str, Any]]) -> None:
                 model.model_construct(**body)
             except Exception:  # an SDK whose models changed shape: the first call will tell
                 continue
+
+
+def warm_modules(*names: str) -> None:
+    """Import modules an SDK would import lazily inside a call (so on the runner's loop,
+    inside a timing window). Best effort: a name a newer SDK no longer has is skipped."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+#: The Stainless SDKs (openai, anthropic, groq) drain a finished stream under
+#: ``anyio.move_on_after``, which imports anyio's asyncio backend on first use: ~0.1-0.2 s on
+#: the loop at the end of the run's first streamed call.
+STAINLESS_LAZY = ("anyio._backends._asyncio",)
 
 
 # -- settings --------------------------------------------------------------------------

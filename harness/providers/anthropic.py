@@ -394,4 +394,5 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
         _strict_response_validation=common.strict_validation(settings),
     )
     common.warm_models((anthropic.types.Message, _MIN_MESSAGE))
+    common.warm_modules(*common.STAINLESS_LAZY)
     return AnthropicProvider(client, secret=key)

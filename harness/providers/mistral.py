@@ -351,4 +351,6 @@ def create(settings: ProviderSettings) -> MistralProvider:
     # access (~0.2 s): done here, off the runner's loop, not inside the first timed call.
     _ = client.chat
     common.warm_models((models.ChatCompletionResponse, common.MIN_CHAT))
+    # Request helpers its first call would import.
+    common.warm_modules("mistralai.client.utils.headers", "mistralai.client.utils.queryparams")
     return MistralProvider(client, secret=key, http=(sync_http, async_http))

@@ -3,7 +3,8 @@
 Computed from the per-(target, temperature) groups over all suites. Each pick carries its
 numbers and says whether it is a clear win: a pass-rate lead whose 95% interval overlaps the
 runner-up's is reported as such, not as a winner. Best value is the cheapest target on the
-quality/cost Pareto frontier whose pass rate is not clearly below the best one's. Targets
+quality/cost Pareto frontier whose pass rate is within 10 points of the best one's and
+not clearly below it. Targets
 that ran nothing are listed once, with the reason their cells were skipped.
 """
 
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 from harness.report.views import cost_per_1k_calls, fmt_ci, fmt_ms, fmt_rate, fmt_usd, temp_label
 from harness.stats import GroupStats
 from harness.types import Result
+
+#: Best value may trail the best pass rate by at most this much (10 points).
+VALUE_MARGIN = 0.10
 
 
 @dataclass
@@ -175,9 +179,17 @@ def _best_value(cands: list[_Candidate], best: _Candidate) -> Pick:
 
     points = [Point(c.label, c.cost, c.g.pass_rate) for c in cands if c.cost is not None]
     frontier = {p.label for p in pareto_frontier(points)}
-    # As good as the best within the intervals, at the lowest cost.
+    # Close to the best (within VALUE_MARGIN, and not clearly below it by the intervals), at
+    # the lowest cost. The margin keeps a small sample's wide intervals from calling a much
+    # weaker target "as good".
+    floor = (best.g.pass_rate or 0.0) - VALUE_MARGIN
     good = [
-        c for c in cands if c.label in frontier and c.ci[1] >= best.ci[0] and c.cost is not None
+        c
+        for c in cands
+        if c.label in frontier
+        and c.cost is not None
+        and (c.g.pass_rate or 0.0) >= floor
+        and c.ci[1] >= best.ci[0]
     ]
     if not good:
         return Pick("value", best.label, _quality(best), "no priced target: the best quality")
@@ -187,7 +199,8 @@ def _best_value(cands: list[_Candidate], best: _Candidate) -> Pick:
         detail = "the best quality is also the cheapest target that reaches it"
     else:
         detail = (
-            f"not clearly worse than {best.label} ({_quality(best)}, "
-            f"{fmt_usd(best.cost)} per 1,000 calls), on the Pareto frontier"
+            f"within 10 points of {best.label} ({_quality(best)}, "
+            f"{fmt_usd(best.cost)} per 1,000 calls) and not clearly below it; on the Pareto "
+            "frontier"
         )
     return Pick("value", pick.label, value, detail)

@@ -5,31 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from compatkit import PROVIDERS, Run
 
 from harness.simulator import Simulator
-
-PROVIDERS = ("openai", "anthropic", "groq", "mistral")
-
-
-@dataclass
-class Run:
-    result: pytest.RunResult
-    records: list[dict[str, Any]]
-    summary: list[dict[str, Any]]
-
-    def by_case(self) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        for r in self.records:
-            out.setdefault(r["case_id"], []).append(r)
-        return out
-
-    def status(self) -> dict[tuple[str, str], str]:
-        return {(r["case_id"], r["target"]): r["status"] for r in self.records}
 
 
 @pytest.fixture
@@ -69,11 +50,3 @@ def port(
     yield run
     for sim in sims:
         sim.stop()
-
-
-def scores(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in record["scores"]}
-
-
-def first(path: Path) -> str:
-    return path.read_text().splitlines()[0]

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Run, scores
+from compatkit import Run, scores
 
 pytest.importorskip("openai")
 pytest.importorskip("anthropic")

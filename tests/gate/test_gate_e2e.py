@@ -3,7 +3,9 @@ gate applied to the next (exit status 6 on a regression, summary.md and gate.jso
 
 from __future__ import annotations
 
+import importlib
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +104,13 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
     baseline = "baselines/main.json"
     gate = (f"--llm-baseline={baseline}", "--llm-gate=fail")
     runs = Runs(pytester, monkeypatch)
+    # This test is about the gate's plumbing. Its runs are live on a shared machine, where
+    # the loop stalls of a loaded box can exceed 10% of a 2 ms call's latency in every cell,
+    # which would leave all of them out of the latency test; leaving stalled cells out has
+    # its own tests (test_gate_noise.py).
+    # (harness.gate re-exports the function compare, which hides the module's name.)
+    gate_compare = importlib.import_module("harness.gate.compare")
+    monkeypatch.setattr(gate_compare, "STALL_SHARE", math.inf)
 
     with runs.simulator(_sim(invalid_json_rate=0.1)):
         first, _ = runs.run(f"--llm-save-baseline={baseline}")

@@ -5,6 +5,7 @@ so each adapter must return exactly that figure, plain and streamed."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from cloudkit import CLOUD, KEY, key_env, request, run, settings_for
+from cloudkit import MODELS as MODELS_BY
 
 from harness.providers import _common as common
 from harness.simulator import Simulator
@@ -108,3 +110,47 @@ def test_building_the_mistral_adapter_loads_what_its_first_call_would(tmp_path: 
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout.split()
     assert out == ["False", "True"]
+
+
+_FIRST_CALLS = """
+import asyncio, json, os, sys
+from harness.providers import create_provider
+from harness.providers.base import ProviderSettings
+from harness.types import Message, Request
+models = json.loads(sys.argv[1])
+urls = json.loads(sys.argv[2])
+built = {}
+for provider, model in models.items():
+    env = provider.upper() + "_API_KEY"
+    os.environ[env] = sys.argv[3]
+    built[provider] = create_provider(ProviderSettings(provider, env, urls[provider]))
+SDKS = ("openai", "anthropic", "groq", "mistralai", "anyio", "httpx", "pydantic", "harness")
+found = {}
+async def go():
+    for stream in (False, True):
+        for provider, adapter in built.items():
+            before = set(sys.modules)
+            await adapter.complete(Request(
+                provider=provider, model=models[provider], messages=(Message("user", "hi"),),
+                max_tokens=20, stream=stream, timeout_s=10))
+            new = sorted(m for m in set(sys.modules) - before if m.startswith(SDKS))
+            found[f"{provider} stream={stream}"] = new
+    for adapter in built.values():
+        await adapter.aclose()
+asyncio.run(go())
+print(json.dumps(found))
+"""
+
+
+def test_the_first_calls_import_nothing_the_build_could_have(timed_sim: Simulator) -> None:
+    # Everything an adapter's first plain or streamed call would import lazily (on the
+    # runner's loop, inside a timing window) is imported by create(), off the loop.
+    models = {p: MODELS_BY[p] for p in ("openai", "anthropic", "groq", "mistral")}
+    urls = {p: timed_sim.base_url(p) for p in models}
+    proc = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALLS, json.dumps(models), json.dumps(urls), KEY],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found == {name: [] for name in found} and len(found) == 8
