@@ -150,8 +150,8 @@ def test_two_variants_are_compared_paired_and_v2_is_significantly_worse(
     text = capsys.readouterr().out
     assert "100 cells paired" in text
     assert "40 changed verdict (35 worse, 5 better" in text
-    assert "- items / c010 [v2 | openai:gpt-4o-mini t=default r0]: passed -> FAILED" in text
-    assert "+ items / c000 [v2 | openai:gpt-4o-mini t=default r0]: FAILED -> passed" in text
+    assert "- items / c010 [v2 | openai:gpt-4o-mini t=0 r0]: passed -> FAILED" in text
+    assert "+ items / c000 [v2 | openai:gpt-4o-mini t=0 r0]: FAILED -> passed" in text
     assert "c050" not in text  # unchanged
     assert text.index("c044") < text.index("+ items / c000")
     assert "not json" in text and '{"ok": true}' in text  # both answers, side by side
@@ -209,7 +209,7 @@ def test_a_changed_prompt_is_judged_against_the_baseline(
                 "*prompt changed (100 of 100 paired cases)*",
                 "*- user: Item [[]c000]/one: as JSON.",
                 "*+ user: Item [[]c000]/two: as JSON.",
-                "*gate: REGRESSION*items openai:gpt-4o-mini t=default pass rate (prompt changed)*",
+                "*gate: REGRESSION*items openai:gpt-4o-mini t=0 pass rate (prompt changed)*",
                 "*GATE FAILED*",
             ]
         )
@@ -274,6 +274,6 @@ def test_variants_restricted_per_target(
     project = Project(pytester, monkeypatch)
     with project.simulator():
         result, _ = project.run("--collect-only")
-    result.stdout.fnmatch_lines(["*c000*v2|big-tdefault-r0*"])
+    result.stdout.fnmatch_lines(["*c000*v2|big-t0-r0*"])
     assert "v1|big" not in result.stdout.str()
     assert "300 tests collected" in result.stdout.str()
