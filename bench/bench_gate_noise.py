@@ -86,7 +86,7 @@ def run(work: Path, env: dict[str, str], out: str, *extra: str) -> tuple[int, st
 
 
 def p95(path: Path) -> dict[str, float]:
-    from harness.stats import percentile
+    from harness.results.stats import percentile
 
     lat: dict[str, list[float]] = {}
     for line in path.read_text().splitlines():

@@ -41,7 +41,7 @@ from harness.providers.local import (  # noqa: E402
     bundled_model_path,
     default_threads,
 )
-from harness.suite import load_suite  # noqa: E402
+from harness.suite.loader import load_suite  # noqa: E402
 from harness.types import Message, Request  # noqa: E402
 
 PROMPT = (

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "report"))  # the small CDP client lives with the tests
 
-from harness.store import RunStore  # noqa: E402
+from harness.results.store import RunStore  # noqa: E402
 from harness.types import Result  # noqa: E402
 
 WORDS = [
@@ -219,8 +219,8 @@ def main() -> int:
         from harness.report.html import render_html
         from harness.report.markdown import render_markdown
         from harness.report.views import build_model
-        from harness.stats import summarize
-        from harness.store import load_results
+        from harness.results.stats import summarize
+        from harness.results.store import load_results
 
         split: dict[str, float] = {}
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cells import Cell
 from harness.config import OPTIONS, Settings, resolve_value
 from harness.errors import HarnessError
-from harness.session import RunSession
-from harness.suite import load_suite
-from harness.targets import TargetSpec
+from harness.run.session import RunSession
+from harness.suite.loader import load_suite
+from harness.suite.model import Cell
+from harness.suite.targets import TargetSpec
 from harness.types import Completion, Message, Request, Result, Tool
 
 
@@ -35,7 +35,7 @@ class LLMResponse:
 
     def json(self) -> Any:
         """The output parsed with json.loads (a ```json fence is unwrapped first)."""
-        from harness.jsonparse import parse_json
+        from harness.scoring.jsonparse import parse_json
 
         return parse_json(self.text)
 
@@ -159,7 +159,7 @@ def run_suites(
     **options: Any,
 ) -> list[Result]:
     """Run suite files without pytest; writes the same run directory as the plugin."""
-    from harness.finish import finish_run
+    from harness.run.finish import finish_run
 
     settings = settings_from(Path(rootdir).resolve(), **options)
     session = RunSession(settings)

@@ -39,9 +39,9 @@ DELEGATED = {
     "diff": ("harness.gate.diff_cli", "cases whose verdict changed, both outputs side by side"),
     "simulate": ("harness.simulator.cli", "start the loopback provider simulator"),
     "init": ("harness.starter", "write a starter suite, settings and CI workflow here"),
-    "view": ("harness.runs:main_view", "open the latest (or a named) run's report"),
-    "runs": ("harness.runs:main_runs", "list past runs with their headline figures"),
-    "import": ("harness.promptfoo_import", "convert a promptfoo config into a suite"),
+    "view": ("harness.results.runs:main_view", "open the latest (or a named) run's report"),
+    "runs": ("harness.results.runs:main_runs", "list past runs with their headline figures"),
+    "import": ("harness.suite.promptfoo_import", "convert a promptfoo config into a suite"),
 }
 
 
@@ -104,7 +104,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             return EXIT_USAGE
         args.insert(0, "evals")
     cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", *args]
-    from harness.signals import run_forwarding
+    from harness.run.signals import run_forwarding
 
     # Not subprocess.call: on Ctrl-C it kills pytest 0.25 s later, before the summary,
     # report and exports of the finished cells are written.
@@ -146,7 +146,7 @@ def cmd_providers(argv: Sequence[str]) -> int:
     parser.parse_args(argv)
     from importlib import metadata, util
 
-    from harness.pricing import load_prices
+    from harness.calls.pricing import load_prices
     from harness.providers import PROVIDERS
 
     prices = load_prices()
@@ -192,7 +192,7 @@ def cmd_cache_merge(argv: Sequence[str]) -> int:
     parser.add_argument("src", nargs="+", metavar="SRC", help="a cache directory to read")
     parser.add_argument("dest", metavar="DEST", help="the cache directory to write")
     args = parser.parse_args(argv)
-    from harness.cache import merge_caches
+    from harness.calls.cache import merge_caches
 
     sources = [Path(s) for s in args.src]
     dest = Path(args.dest)
@@ -227,7 +227,7 @@ def cmd_cache(argv: Sequence[str]) -> int:
     parser.add_argument("--dir", default=os.environ.get("LLM_HARNESS_CACHE_DIR", ".llm-cache"))
     parser.add_argument("--repair", action="store_true", help="with verify: fix what it finds")
     args = parser.parse_args(argv)
-    from harness.cache_cli import cache_command
+    from harness.calls.cache_cli import cache_command
 
     return cache_command(args.action, Path(args.dir), repair=args.repair)
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cache import CacheMode
-from harness.shard import Shard, parse_shard
-from harness.targets import parse_filter
+from harness.calls.cache import CacheMode
+from harness.run.shard import Shard, parse_shard
+from harness.suite.targets import parse_filter
 
 
 def whole_number(minimum: int) -> Callable[[Any], int]:
@@ -68,7 +68,7 @@ def _positive_float(text: str) -> float:
 
 
 def _repeat(text: str) -> int:
-    from harness.limits import REPEAT
+    from harness.suite.limits import REPEAT
 
     value = _positive_int(text)
     if value > REPEAT.value():

@@ -106,7 +106,7 @@ class Completion:
     #: and client.
     provider_ms: float | None = None
     #: Part of ``latency_ms`` during which the runner's event loop was stalled (the client,
-    #: not the provider, was slow); 0 when none overlapped the call (harness.stalls).
+    #: not the provider, was slow); 0 when none overlapped the call (harness.calls.stalls).
     stall_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,7 +140,7 @@ class Score:
     value: Any = None
     reason: str = ""
     weight: float = 1.0
-    #: The assertion's ``metric:`` name, aggregated per group (harness.named_metrics).
+    #: The assertion's ``metric:`` name, aggregated per group (harness.results.named_metrics).
     metric: str | None = None
 
 

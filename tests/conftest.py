@@ -21,10 +21,10 @@ _PRELOAD = (
     # The plugin loads the pipeline lazily; load it here, before any inner run, so a
     # C extension such as libyaml's is never imported a second time.
     "yaml",
-    "harness.suite",
+    "harness.suite.loader",
     "harness.scoring",
-    "harness.runner",
-    "harness.worker",
+    "harness.calls.runner",
+    "harness.run.worker.client",
     "harness.gate",
     "numpy",
     "pandas",

@@ -17,7 +17,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         seen.append(cmd)
         return 0
 
-    monkeypatch.setattr("harness.signals.run_forwarding", fake_call)
+    monkeypatch.setattr("harness.run.signals.run_forwarding", fake_call)
     return seen
 
 
@@ -68,7 +68,7 @@ def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.cache import CacheMode, ResponseCache, cache_key
+    from harness.calls.cache import CacheMode, ResponseCache, cache_key
     from harness.types import Completion, Message, Request
 
     cache = ResponseCache(tmp_path / "c", CacheMode.USE)

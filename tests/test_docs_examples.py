@@ -18,7 +18,7 @@ import yaml
 
 from harness.simulator import Simulator
 from harness.simulator.config import SimConfig
-from harness.suite import load_suite
+from harness.suite.loader import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

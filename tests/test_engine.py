@@ -1,4 +1,4 @@
-"""The Engine (harness.engine) and RunSession without pytest.
+"""The Engine (harness.run.engine) and RunSession without pytest.
 
 The Engine's verdicts are pure: a cell and a call outcome in, a Result out. RunSession is
 driven as the library API drives it, against the simulator, with either backend: in this
@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from harness.cache import CacheMode
-from harness.cells import Cell
+from harness.calls.cache import CacheMode
+from harness.calls.runner import CallOutcome
 from harness.config import Settings
-from harness.engine import Engine
 from harness.errors import BudgetExceeded, CacheMiss, RateLimited, Unsupported
-from harness.runner import CallOutcome
-from harness.session import RunSession
+from harness.run.engine import Engine
+from harness.run.session import RunSession
 from harness.simulator import Simulator
-from harness.suite import load_suite
+from harness.suite.loader import load_suite
+from harness.suite.model import Cell
 from harness.types import Completion, Usage
 
 pytest.importorskip("openai")
@@ -210,7 +210,7 @@ def test_each_cache_mode_says_what_it_does(
     # Every call is live when the cache is not read; when it is, only while it is empty
     # (and never in replay, which makes no call at all).
     assert m.surely_misses(tmp_path) is (not reads or mode == "use")
-    from harness.cache import ResponseCache
+    from harness.calls.cache import ResponseCache
 
     ResponseCache(tmp_path, CacheMode.USE).close()  # now the folder holds a cache
     assert m.surely_misses(tmp_path) is (not reads)
@@ -223,7 +223,7 @@ def test_an_ad_hoc_call_that_fails_is_recorded_then_raised(
 
     from harness.api import CellClient
     from harness.errors import ProviderError
-    from harness.targets import parse_target
+    from harness.suite.targets import parse_target
 
     with socket.socket() as s:  # a port nothing listens on: the call is refused at once
         s.bind(("127.0.0.1", 0))

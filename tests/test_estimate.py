@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.estimate import (
+from harness.calls.estimate import (
     estimate_calls,
     estimate_input_tokens,
     estimate_request_cost,
@@ -12,7 +12,7 @@ from harness.estimate import (
     format_estimate,
     judge_requests,
 )
-from harness.pricing import load_prices
+from harness.calls.pricing import load_prices
 from harness.types import Message, Request, Tool
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cells import Suite
-from harness.suite import load_suite
+from harness.suite.loader import load_suite
+from harness.suite.model import Suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = sorted((ROOT / "evals").glob("*.yaml"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.config import Settings
-from harness.finish import finish_run, fmt_usd, summary_text
-from harness.session import RunSession
-from harness.stats import summarize
+from harness.results.stats import summarize
+from harness.run.finish import finish_run, fmt_usd, summary_text
+from harness.run.session import RunSession
 from harness.types import Result
 
 

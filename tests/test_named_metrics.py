@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.named_metrics import aggregate, metrics_text
+from harness.results.named_metrics import aggregate, metrics_text
 from harness.types import Result
 
 

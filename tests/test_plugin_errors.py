@@ -95,7 +95,7 @@ def test_price_file_overrides_the_shipped_table(pytester: pytest.Pytester) -> No
     pytester.makepyfile(
         """
         def test_prices(request):
-            from harness.plugin import SESSION_KEY
+            from harness.pytest_plugin import SESSION_KEY
             session = request.config.stash[SESSION_KEY]
             price = session.runner.prices.price_for("openai", "my-finetune")
             assert price is not None and price.input == 1.0 and price.output == 2.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.calls.pricing import Price, cost_usd, load_prices
 from harness.errors import ConfigError
-from harness.pricing import Price, cost_usd, load_prices
 from harness.types import Usage
 
 
@@ -145,7 +145,7 @@ def test_bad_overrides_are_config_errors(overrides: dict, message: str) -> None:
 
 
 def test_price_file(tmp_path) -> None:
-    from harness.pricing import read_price_file
+    from harness.calls.pricing import read_price_file
 
     f = tmp_path / "prices.yaml"
     f.write_text("openai-compatible:\n  llama3: {input: 0.1, output: 0.2, source: vLLM box}\n")

@@ -139,7 +139,7 @@ def test_last_failed_reruns_only_the_failing_cells(
 def test_progress_line_while_calls_are_in_flight(
     pytester: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness import plugin
+    import harness.pytest_plugin as plugin
 
     monkeypatch.setattr(plugin, "PROGRESS_INTERVAL_S", 0.0)
     sim.configure({"default": {"latency_ms": 200, "canned_default": "Paris"}})

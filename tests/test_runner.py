@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from harness import providers
-from harness.cache import CacheMode, ResponseCache
+from harness.calls.cache import CacheMode, ResponseCache
+from harness.calls.retry import RetryPolicy
+from harness.calls.runner import Runner, RunnerSettings
 from harness.errors import AuthError, BudgetExceeded, CacheMiss, RateLimited, TransientError
-from harness.retry import RetryPolicy
-from harness.runner import Runner, RunnerSettings
-from harness.targets import TargetSpec
+from harness.suite.targets import TargetSpec
 from harness.types import Completion, Message, Request, Usage
 
 

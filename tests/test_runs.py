@@ -13,9 +13,9 @@ import pytest
 
 from harness import cli
 from harness.config import Settings
-from harness.finish import finish_run
-from harness.runs import serve
-from harness.session import RunSession
+from harness.results.runs import serve
+from harness.run.finish import finish_run
+from harness.run.session import RunSession
 from harness.types import Result
 
 

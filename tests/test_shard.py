@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.shard import Shard, cell_identity, parse_shard, shard_of
+from harness.run.shard import Shard, cell_identity, parse_shard, shard_of
 
 
 def test_parse_shard() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.cache import CacheMode, ResponseCache, merge_caches
+from harness.calls.cache import CacheMode, ResponseCache, merge_caches
 from harness.cli import main as cli
 from harness.types import Completion, Usage
 

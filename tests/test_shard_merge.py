@@ -205,7 +205,7 @@ def test_four_shards_merged_equal_the_whole_run(
 
     # the baseline written from the merged run holds what one written from the whole run does
     from harness.gate.baseline import baseline_from_results, load_baseline
-    from harness.store import load_results
+    from harness.results.store import load_results
 
     from_merged = load_baseline(root / "merged-baseline.jsonl")
     from_whole = baseline_from_results(load_results(root / "whole"))

@@ -18,7 +18,7 @@ from harness.simulator import Simulator
 from harness.simulator import cli as sim_cli
 from harness.simulator.demo import DEMO_MODELS, demo_config
 from harness.starter import FILES, init_project
-from harness.suite import load_suite
+from harness.suite.loader import load_suite
 
 BIN = Path(sys.executable).parent
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.stats import (
+from harness.results.stats import (
     Z95,
     clustered_interval,
     percentile,

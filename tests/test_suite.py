@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SuiteError
-from harness.suite import load_suite
+from harness.suite.loader import load_suite
 
 REFERENCE = """\
 name: invoice-extraction

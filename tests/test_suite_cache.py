@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import harness.suite
+import harness.suite.loader
 from harness.errors import SuiteError
-from harness.suite_cache import load_suite_cached
+from harness.suite.parsed_cache import load_suite_cached
 
 SUITE = """\
 name: cached
@@ -38,13 +38,13 @@ def suite_path(tmp_path: Path) -> Path:
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Paths the real loader was asked for (a cache hit does not ask)."""
     calls: list[Path] = []
-    real = harness.suite.load_suite
+    real = harness.suite.loader.load_suite
 
-    def counting(path: Path | str) -> harness.suite.Suite:
+    def counting(path: Path | str) -> harness.suite.loader.Suite:
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(harness.suite, "load_suite", counting)
+    monkeypatch.setattr(harness.suite.loader, "load_suite", counting)
     return calls
 
 
@@ -76,7 +76,7 @@ def test_a_change_to_the_suite_or_a_file_it_reads_means_a_fresh_load(
         target.write_text(json.dumps({"type": "object", "required": ["label"]}))
     suite = load_suite_cached(suite_path, cache)
     assert len(loads) == 2
-    assert suite == harness.suite.load_suite(suite_path)
+    assert suite == harness.suite.loader.load_suite(suite_path)
 
 
 def test_a_broken_entry_is_ignored_and_replaced(
@@ -124,6 +124,6 @@ def test_an_entry_made_by_other_loader_code_is_not_used(
 ) -> None:
     cache = tmp_path / "cache"
     load_suite_cached(suite_path, cache)
-    monkeypatch.setattr("harness.suite_cache._code_version", lambda: "another harness")
+    monkeypatch.setattr("harness.suite.parsed_cache._code_version", lambda: "another harness")
     load_suite_cached(suite_path, cache)
     assert len(loads) == 2

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SuiteError
-from harness.suite import load_suite
-from harness.suite_inputs import InputProblem, expected_assertion
+from harness.suite.inputs import InputProblem, expected_assertion
+from harness.suite.loader import load_suite
 
 HEAD = """\
 name: s

@@ -7,8 +7,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from harness import templating
-from harness.templating import TemplateProblem, render
+from harness.suite import templating
+from harness.suite.templating import TemplateProblem, render
 
 VALUES: dict[str, Any] = {
     "text": "ACME Corp invoice #42",

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from harness import providers
-from harness.cache import CacheMode, ResponseCache
-from harness.runner import LAG_SAMPLE_S, Runner, RunnerSettings
+from harness.calls.cache import CacheMode, ResponseCache
+from harness.calls.runner import LAG_SAMPLE_S, Runner, RunnerSettings
+from harness.calls.stalls import MIN_STALL_MS, StallLog
 from harness.scoring.base import ScoreContext
 from harness.scoring.metrics import latency
-from harness.stalls import MIN_STALL_MS, StallLog
-from harness.targets import TargetSpec
+from harness.suite.targets import TargetSpec
 from harness.types import Completion, Message, Request
 
 # -- StallLog: pure interval arithmetic --------------------------------------------------
@@ -271,8 +271,8 @@ def test_a_later_suites_provider_is_built_before_the_first_suites_calls(
     tmp_path: Path, recorders: dict[str, Recorder], write: bool
 ) -> None:
     from harness.config import Settings
-    from harness.session import RunSession
-    from harness.suite import load_suite
+    from harness.run.session import RunSession
+    from harness.suite.loader import load_suite
 
     suites = []
     for name, target in (("first", "slow_a:m"), ("second", "slow_b:m")):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.finish import summary_text
 from harness.gate import GateSettings, baseline_from_results, compare, render_markdown, render_text
 from harness.report.views import failure_groups, reason_key
+from harness.results.stats import summarize
+from harness.run.finish import summary_text
 from harness.simulator import Simulator
-from harness.stats import summarize
 from harness.types import Result
 
 sys.path.insert(0, str(Path(__file__).parent / "gate"))
@@ -73,9 +73,9 @@ def test_a_target_skipped_at_one_temperature_is_not_called_not_run() -> None:
 
 
 def test_the_progress_line_counts_refused_calls_as_skipped_not_errors(tmp_path: Path) -> None:
-    from harness.cache import CacheMode, ResponseCache
-    from harness.runner import Runner, RunnerSettings
-    from harness.targets import parse_target
+    from harness.calls.cache import CacheMode, ResponseCache
+    from harness.calls.runner import Runner, RunnerSettings
+    from harness.suite.targets import parse_target
     from harness.types import Message, Request
 
     pytest.importorskip("anthropic")

@@ -1,4 +1,4 @@
-"""The worker process (harness.worker): cells evaluated in a child process beside pytest.
+"""The worker process (harness.run.worker.client): cells evaluated in a child process beside pytest.
 
 It must be the same pipeline, only elsewhere: the same records as an in-process run, a cached
 rerun that sends nothing, no call for a deselected cell although the worker saw every cell
@@ -264,7 +264,7 @@ def test_cells_run_in_another_order_than_collected(
 def test_a_cell_run_twice_is_answered_twice(project: pytest.Pytester, sim: Simulator) -> None:
     # As a rerun plugin does: the same item's runtest again, after its first answer.
     project.makeconftest(
-        "import harness.plugin as hp\n"
+        "import harness.pytest_plugin as hp\n"
         "_once = hp.CellItem.runtest\n"
         "def _twice(self):\n    _once(self)\n    _once(self)\n"
         "hp.CellItem.runtest = _twice\n"

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.stats import summarize
+from harness.results.stats import summarize
 from harness.types import DEFAULT_PROMPT_ID, Result
 
 FORMAT = "llm-harness-baseline"

@@ -31,7 +31,7 @@ from harness.gate.compare import compare_baselines
 from harness.gate.render import GATE_EXIT_CODE, render_markdown, render_text
 from harness.gate.settings import GateSettings, load_gate_settings
 from harness.gate.within import Axis
-from harness.store import load_meta, load_results, results_file
+from harness.results.store import load_meta, load_results, results_file
 from harness.types import Result
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.stats import Z95, t_quantile, wilson_interval
+from harness.results.stats import Z95, t_quantile, wilson_interval
 
 #: Above this many DP steps (cases x lattice width) the sign-flip distribution is replaced
 #: by its normal approximation, which is accurate long before that size.

@@ -21,7 +21,7 @@ from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
 from harness.gate.compare import Comparison, GroupComparison, compare_baselines
 from harness.gate.render import LABELS
 from harness.gate.settings import GateSettings
-from harness.stats import GroupStats, summarize
+from harness.results.stats import GroupStats, summarize
 from harness.types import Result
 
 Axis = Literal["prompt", "target"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.stats import GroupStats
+from harness.results.stats import GroupStats
 from harness.types import Result
 
 log = logging.getLogger("harness.report")

@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     from harness.report import write_reports
-    from harness.stats import summarize
+    from harness.results.stats import summarize
 
     groups = summarize(results)
     # One run, or the shards of one run: its variants compare; separate runs do not pair.
@@ -166,7 +166,7 @@ def _variant_comparisons(results: list[Result]) -> dict[str, Any] | None:
 def _write_run(out_dir: Path, results: list[Result], meta: dict[str, Any]) -> dict[str, Path]:
     """results.jsonl and meta.json of a merged run (written whole, replacing a previous
     merge's), so the folder is read like any run folder."""
-    from harness.store import RunStore
+    from harness.results.store import RunStore
 
     path = out_dir / "results.jsonl"
     tmp = path.with_name("results.jsonl.tmp")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.report.views import cost_per_1k_calls, fmt_ci, fmt_ms, fmt_rate, fmt_usd, temp_label
-from harness.stats import GroupStats
+from harness.results.stats import GroupStats
 from harness.types import Result
 
 #: Best value may trail the best pass rate by at most this much (10 points).

@@ -31,7 +31,7 @@ from harness.report.views import (
     fmt_rate,
     temp_label,
 )
-from harness.stats import GroupStats
+from harness.results.stats import GroupStats
 from harness.types import DEFAULT_PROMPT_ID, Result
 
 #: Per-cell fields in the JSON blob, in array order (the page maps names to positions).

@@ -19,7 +19,7 @@ from harness.report.views import (
     fmt_rate,
     runs_of,
 )
-from harness.stats import GroupStats
+from harness.results.stats import GroupStats
 from harness.types import Result
 
 MAX_BYTES = 60_000

@@ -1,6 +1,6 @@
 """Load stored runs strictly and merge several into one comparison, or shards into one run.
 
-``harness.store.load_results`` forgives torn lines (a crash mid-write); re-rendering a
+``harness.results.store.load_results`` forgives torn lines (a crash mid-write); re-rendering a
 report is a deliberate act, so here a bad line is an error naming file and line. The one
 exception is a torn *last* line with no newline, which is what a crash leaves: it is
 skipped with a warning, like the store does.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.store import load_meta, results_file
+from harness.results.store import load_meta, results_file
 from harness.types import Result
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Result))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.stats import GroupStats, summarize
+from harness.results.stats import GroupStats, summarize
 from harness.types import Result
 
 ALL_SUITES = "(all suites)"

@@ -10,8 +10,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness import templating
 from harness.scoring.base import ScoreContext, Validator
+from harness.suite import templating
 
 
 def render_text(value: Any, ctx: ScoreContext) -> str:

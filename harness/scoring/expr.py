@@ -10,7 +10,7 @@ limit or other guard wraps.
 Names an expression sees (:func:`names_for`):
 
 - ``output``: the answer text (after any transform that governs it);
-- ``json``: the answer parsed as JSON (harness.jsonparse), or None when it is not JSON;
+- ``json``: the answer parsed as JSON (harness.scoring.jsonparse), or None when it is not JSON;
 - ``vars``: the case's vars; ``tool_calls``: the answer's tool calls as
   ``{name, arguments, raw_arguments, id}``;
 - ``latency_ms``, ``cost_usd``: the call's figures (None when unknown);
@@ -30,7 +30,7 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any
 
-from harness.jsonparse import JSONParseError, parse_json
+from harness.scoring.jsonparse import JSONParseError, parse_json
 
 SAFE_BUILTINS: dict[str, Any] = {
     name: getattr(builtins, name)

@@ -27,10 +27,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from harness.jsonparse import JSONParseError, parse_json
 from harness.scoring import expr
 from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import is_number, need_number, render
+from harness.scoring.jsonparse import JSONParseError, parse_json
 from harness.scoring.pyfunc import DEFAULT_THRESHOLD, interpret
 from harness.types import Score
 

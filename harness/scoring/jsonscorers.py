@@ -1,6 +1,6 @@
 """JSON scorers: is-json, contains-json, schema-valid.
 
-The output is parsed with harness.jsonparse (json.loads after unwrapping one fenced block);
+The output is parsed with harness.scoring.jsonparse (json.loads after unwrapping one fenced block);
 a parse error is a failed score whose reason says where the JSON broke. Schema violations
 are reported as JSON paths (``$.items[0].price: -1 is less than the minimum of 0``).
 """
@@ -16,9 +16,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from harness.jsonparse import JSONParseError, find_json, parse_json
 from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import check_dotted, resolve
+from harness.scoring.jsonparse import JSONParseError, find_json, parse_json
 from harness.types import Score
 
 MAX_PATHS = 5
@@ -55,7 +55,7 @@ def _validate_schema_field(spec: Mapping[str, Any]) -> str | None:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return f"{name}: invalid JSON Schema at {exc.json_path}: {exc.message}"
-    from harness.inputguards import REMOTE_FIX, remote_ref
+    from harness.suite.inputguards import REMOTE_FIX, remote_ref
 
     remote = remote_ref(schema)
     if remote is not None:

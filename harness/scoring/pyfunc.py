@@ -27,10 +27,10 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def _bounded(fn: Any, ctx: ScoreContext, dotted: str) -> Any:
-    """Call the user's function with a time limit (harness.limits.SCORER_S). It runs in a
+    """Call the user's function with a time limit (harness.suite.limits.SCORER_S). It runs in a
     daemon thread: Python cannot stop a thread, so one that overruns is left behind (and
     the cell fails saying so), but the run goes on."""
-    from harness.limits import SCORER_S
+    from harness.suite.limits import SCORER_S
 
     box: list[Any] = []
 

@@ -14,7 +14,7 @@ reference answer (``value``); ``model-graded-closedqa`` checks it meets a criter
 
 The judge call goes through the session's runner, so it is cached, retried and priced
 like any call. The judge must answer with JSON ``{"pass": bool, "score": 0..1, "reason":
-str}``; it is parsed with harness.jsonparse (fenced block unwrapped; the first JSON object
+str}``; it is parsed with harness.scoring.jsonparse (fenced block unwrapped; the first JSON object
 in prose as a fallback), never eval. An unparseable verdict fails with its text in the
 reason. The verdict is also requested as structured output (``verdict_format``): a JSON
 schema where the provider takes one, which on the local model constrains decoding with a
@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness import templating
 from harness.errors import HarnessError
-from harness.jsonparse import JSONParseError, find_json, parse_json
 from harness.scoring.base import ScoreContext, scorer, split_type
 from harness.scoring.common import is_number, need_number, need_text, render_text
+from harness.scoring.jsonparse import JSONParseError, find_json, parse_json
+from harness.suite import templating
 from harness.types import Score
 
 #: The judge's answer limit (session.judge sends this max_tokens; the estimate uses it).
@@ -127,7 +127,7 @@ def _validate(spec: Mapping[str, Any]) -> str | None:
             f"{spec['type']}: needs the judge as 'provider' (or 'target'), a target string such "
             "as provider: openai:gpt-4o-mini, or a suite-level judge:"
         )
-    from harness.targets import TargetProblem, parse_target
+    from harness.suite.targets import TargetProblem, parse_target
 
     try:
         parse_target(target)

@@ -11,7 +11,6 @@ from typing import Any
 
 import regex as regex_lib
 
-from harness.jsonparse import JSONParseError, parse_json
 from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import (
     check_all,
@@ -22,6 +21,7 @@ from harness.scoring.common import (
     render,
     render_text,
 )
+from harness.scoring.jsonparse import JSONParseError, parse_json
 from harness.types import Score
 
 _SHOW = 80
@@ -114,7 +114,7 @@ def _validate_regex(spec: Mapping[str, Any]) -> str | None:
 @scorer("regex", validate=_validate_regex, keys=("value", "flags"), text=True)
 def regex(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     """``re.search`` anywhere in the output; ``flags`` from ``imsx``; value is the match."""
-    from harness.limits import SCORER_S
+    from harness.suite.limits import SCORER_S
 
     pattern = render(spec["value"], ctx)
     try:

@@ -21,9 +21,9 @@ from typing import Any
 
 import jsonschema
 
-from harness.jsonparse import JSONParseError, parse_json
 from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import check_all, need_mapping, need_str, render
+from harness.scoring.jsonparse import JSONParseError, parse_json
 from harness.types import Score, ToolCall
 
 

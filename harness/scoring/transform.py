@@ -4,7 +4,7 @@ A transform is a Python expression (harness.scoring.expr: ``json.countries``,
 ``output.lower()``, ``tool_calls[0].arguments.city``) or a function named
 ``module:function`` / ``file.py:function`` called as ``fn(output, context)`` with the same
 names as a mapping. It may be given at suite level, on a case, and on an assertion; they
-apply in that order, each to the result of the one before (harness.cells folds the suite
+apply in that order, each to the result of the one before (harness.suite.model folds the suite
 and case ones into each assertion as a list). A result that is not a string becomes its
 JSON text, so ``contains``, ``equals`` and the JSON assertions see it as data.
 """

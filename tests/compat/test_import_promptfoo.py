@@ -11,7 +11,7 @@ import yaml
 
 from harness.cli import main
 from harness.errors import SuiteError
-from harness.suite import load_suite
+from harness.suite.loader import load_suite
 
 # promptfoo's "getting started" shape: two prompts, providers with config, defaultTest,
 # JavaScript and Python assertions, a grader.

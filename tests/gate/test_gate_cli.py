@@ -10,7 +10,7 @@ from gate_helpers import run
 
 from harness import cli
 from harness.gate import GATE_EXIT_CODE, save_baseline
-from harness.store import RunStore
+from harness.results.store import RunStore
 
 
 def _store(path: Path, results, run_id: str) -> Path:

@@ -93,7 +93,7 @@ def test_template_diff_shows_first_changed_lines_only() -> None:
 
 def test_report_shows_gate_verdicts_and_the_case_by_case_view(tmp_path: Path) -> None:
     from harness.report import write_reports
-    from harness.stats import summarize
+    from harness.results.stats import summarize
 
     before = [cell(f"c{i:03d}", True, output="fine") for i in range(30)]
     save_baseline(before, tmp_path / "b.json", {"run_id": "base"})

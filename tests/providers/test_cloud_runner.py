@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from cloudkit import KEY, key_env, request
 
-from harness.cache import CacheMode, ResponseCache
+from harness.calls.cache import CacheMode, ResponseCache
+from harness.calls.retry import RetryPolicy
+from harness.calls.runner import Runner, RunnerSettings
 from harness.errors import AuthError
-from harness.retry import RetryPolicy
-from harness.runner import Runner, RunnerSettings
 from harness.simulator import Simulator
-from harness.targets import TargetSpec
+from harness.suite.targets import TargetSpec
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.store import RunStore
+from harness.results.store import RunStore
 from harness.types import Result
 
 XSS = "<script>alert(1)</script>"

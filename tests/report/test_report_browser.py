@@ -22,7 +22,7 @@ from cdp import Browser, Page
 from reportkit import META, XSS, make_result, sample_results
 
 from harness.report import write_reports
-from harness.stats import summarize
+from harness.results.stats import summarize
 from harness.types import Result
 
 CHROMIUM = shutil.which("chromium")

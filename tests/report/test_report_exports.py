@@ -11,8 +11,8 @@ import pytest
 from reportkit import META, make_result, sample_results, write_run
 
 from harness.report import exports, write_reports
-from harness.stats import summarize
-from harness.store import load_results
+from harness.results.stats import summarize
+from harness.results.store import load_results
 
 
 def _jsonl_lines(run: Path) -> int:

@@ -11,7 +11,7 @@ from reportkit import META, XSS, blob, make_result, sample_results
 from harness.report import write_reports
 from harness.report.html import CELL_FIELDS, MAX_OUTPUT_CHARS, render_html, script_json
 from harness.report.views import build_model, failure_groups, reason_key
-from harness.stats import summarize
+from harness.results.stats import summarize
 
 
 def _render(results=None, meta=None) -> str:  # type: ignore[no-untyped-def]

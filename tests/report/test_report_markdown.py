@@ -5,7 +5,7 @@ from __future__ import annotations
 from reportkit import META, XSS, make_result, sample_results
 
 from harness.report.markdown import MAX_BYTES, render_markdown
-from harness.stats import summarize
+from harness.results.stats import summarize
 
 
 def test_markdown_has_leaderboard_failures_and_cache_share() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from robustkit import project, run_pytest
 
-from harness.budget import BUDGET_EXIT_CODE, Ledger, input_token_bound
+from harness.calls.budget import BUDGET_EXIT_CODE, Ledger, input_token_bound
 from harness.simulator import Simulator
 from harness.types import Message, Request
 

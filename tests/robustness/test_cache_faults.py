@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from robustkit import project, run_cli, run_pytest, suite_text
 
-from harness.cache import CacheMode, ResponseCache
+from harness.calls.cache import CacheMode, ResponseCache
 from harness.simulator import Simulator
 from harness.types import Completion
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.keyroute import base_url_problem
-from harness.targets import TargetProblem, parse_target
+from harness.suite.keyroute import base_url_problem
+from harness.suite.targets import TargetProblem, parse_target
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_a_signal_writes_the_partial_run_and_stops_calls(
 def test_sigterm_keeps_a_handler_someone_else_installed() -> None:
     code = (
         "import signal\n"
-        "from harness.signals import sigterm_as_interrupt\n"
+        "from harness.run.signals import sigterm_as_interrupt\n"
         "mine = lambda *a: None\n"
         "signal.signal(signal.SIGTERM, mine)\n"
         "sigterm_as_interrupt()\n"

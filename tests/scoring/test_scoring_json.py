@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.jsonparse import JSONParseError, find_json, parse_json
 from harness.scoring import ScoreContext, validate_assertion
 from harness.scoring.base import run_one
+from harness.scoring.jsonparse import JSONParseError, find_json, parse_json
 
 SCHEMA = {
     "type": "object",

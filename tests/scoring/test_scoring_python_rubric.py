@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from harness.errors import ProviderError
-from harness.jsonparse import JSONParseError
 from harness.scoring import ScoreContext, validate_assertion
 from harness.scoring.base import run_one
+from harness.scoring.jsonparse import JSONParseError
 from harness.scoring.rubric import parse_verdict
 from harness.types import Completion
 

@@ -21,15 +21,16 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import inputguards, suite_inputs, templating
-from harness.cells import DEFAULT_PROMPT_ID, Case, PromptVariant, Suite
 from harness.errors import SuiteError
 from harness.scoring import SCORERS, validate_assertion
 from harness.scoring.base import split_type
 from harness.scoring.rubric import MODEL_GRADED
 from harness.scoring.transform import check_transform
-from harness.suite_inputs import InputProblem
-from harness.targets import TargetProblem, TargetSpec, parse_target
+from harness.suite import inputguards, templating
+from harness.suite import inputs as suite_inputs
+from harness.suite.inputs import InputProblem
+from harness.suite.model import DEFAULT_PROMPT_ID, Case, PromptVariant, Suite
+from harness.suite.targets import TargetProblem, TargetSpec, parse_target
 from harness.types import Tool
 
 DEFAULT_MAX_TOKENS = 256

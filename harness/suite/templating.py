@@ -20,12 +20,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 class _BoundedSandbox(SandboxedEnvironment):
     """The sandbox, plus a size check on ``*`` and ``**``: a template cannot build a
-    string, list or number big enough to exhaust memory (harness.limits.PROMPT_CHARS)."""
+    string, list or number big enough to exhaust memory (harness.suite.limits.PROMPT_CHARS)."""
 
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        from harness.limits import PROMPT_CHARS
+        from harness.suite.limits import PROMPT_CHARS
 
         cap = PROMPT_CHARS.value()
         if operator == "*":
@@ -125,7 +125,7 @@ def render(source: str, values: Mapping[str, Any]) -> str:
 
 
 def _bounded(text: str) -> str:
-    from harness.limits import PROMPT_CHARS
+    from harness.suite.limits import PROMPT_CHARS
 
     if len(text) > PROMPT_CHARS.value():
         raise TemplateProblem(

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.pricing import PER_TOKENS, Price, PriceTable
+from harness.calls.pricing import PER_TOKENS, Price, PriceTable
 from harness.types import Message, Request
 
 CHARS_PER_TOKEN = 4
@@ -69,7 +69,7 @@ def judge_requests(
         judge_target,
         verdict_format,
     )
-    from harness.targets import parse_target
+    from harness.suite.targets import parse_target
 
     out: list[tuple[str, Request]] = []
     placeholder = "x" * (request.max_tokens * CHARS_PER_TOKEN)

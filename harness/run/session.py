@@ -3,7 +3,7 @@
 ``RunSession`` is what the pytest plugin keeps in ``config.stash`` and what the library API
 drives without pytest. A cell goes prefetch (Backend.submit) -> Backend.evaluate (the Engine
 makes its scored Result, in this process or the worker's) -> record() (kept, and appended to
-results.jsonl as pytest reports the cell) -> the end of the run (harness.finish).
+results.jsonl as pytest reports the cell) -> the end of the run (harness.run.finish).
 """
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
-from harness.backends import Backend, InProcess, InWorker
-from harness.engine import Evaluated
-from harness.store import RunStore, new_run_id
+from harness.results.store import RunStore, new_run_id
+from harness.run.backends import Backend, InProcess, InWorker
+from harness.run.engine import Evaluated
 from harness.types import Request, Result
 
 if TYPE_CHECKING:
     # Imported where used: the plugin creates a RunSession in every pytest run, and a
     # project's plain unit tests should not pay for the runner, scorers or suite loader.
-    from harness.cache import ResponseCache
-    from harness.cells import Cell
-    from harness.runner import Progress, Runner
+    from harness.calls.cache import ResponseCache
+    from harness.calls.runner import Progress, Runner
+    from harness.suite.model import Cell
 
 __all__ = ["Evaluated", "RunSession", "git_commit", "versions"]
 
-log = logging.getLogger("harness.session")
+log = logging.getLogger("harness.run.session")
 
 SDK_DISTRIBUTIONS = ("openai", "anthropic", "groq", "mistralai", "llama-cpp-python")
 
@@ -111,10 +111,10 @@ class RunSession:
         return s.worker != "off" and not s.estimate and self.write
 
     def note_cells(self, cells: list[Cell]) -> None:
-        """Collection found these cells. Once the run is big enough (see harness.worker) the
-        worker process starts and gets every cell at once, so it has looked them up in the
+        """Collection found these cells. Once the run is big enough (see harness.run.worker.client)
+        the worker process starts and gets every cell at once, so it has looked them up in the
         cache and loaded the SDKs they need by the time the first cell runs."""
-        from harness.worker import AUTO_MIN_CELLS
+        from harness.run.worker.client import AUTO_MIN_CELLS
 
         if self._undecided is None:
             self.backend.add_cells(cells)
@@ -126,7 +126,7 @@ class RunSession:
             self.backend.add_cells(noted)
 
     def _start_worker(self, cells: list[Cell]) -> Backend:
-        from harness.worker import WorkerClient
+        from harness.run.worker.client import WorkerClient
 
         try:
             client = WorkerClient(
@@ -207,7 +207,7 @@ class RunSession:
 
     def halt_calls(self) -> None:
         """The run was interrupted: no new call from here on, in this process or the
-        worker (harness.signals). What is recorded so far is still written at the end."""
+        worker (harness.run.signals). What is recorded so far is still written at the end."""
         self.backend.halt()
         self._local.halt()
 
@@ -228,7 +228,7 @@ class RunSession:
         prices = runner.prices if runner is not None else None
         if prices is None:
             try:
-                from harness.pricing import load_prices, read_price_file
+                from harness.calls.pricing import load_prices, read_price_file
 
                 path = self.settings.prices
                 prices = load_prices(read_price_file(path) if path is not None else None)
@@ -250,7 +250,7 @@ class RunSession:
             # How late the runner's loop woke up while calls were in flight: latencies can
             # include up to this much client-side delay (see Runner._watch_lag).
             "loop_lag_ms": self.runner_loop_lag(),
-            # Whether cells ran in a worker process beside pytest (see harness.worker).
+            # Whether cells ran in a worker process beside pytest (see harness.run.worker.client).
             "worker": self.backend.in_worker,
             "argv": sys.argv[1:],
             "cache_mode": self.settings.cache.value,
@@ -258,8 +258,8 @@ class RunSession:
 
     def close(self) -> None:
         if self.write and self.settings.budget is not None:
-            # The ledger the run's xdist workers shared, if they did (harness.budget).
-            from harness.budget import shared_ledger_path
+            # The ledger the run's xdist workers shared, if they did (harness.calls.budget).
+            from harness.calls.budget import shared_ledger_path
 
             shared_ledger_path(self.run_id).unlink(missing_ok=True)
         self.backend.close()

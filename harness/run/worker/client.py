@@ -10,11 +10,11 @@ which idles while it waits for them. It is used for runs of at least AUTO_MIN_CE
 (``--llm-worker``).
 
 The worker is the same pipeline, not a second one: it builds the same in-process backend
-(harness.backends.InProcess: the Runner and the Engine) from the parent's Settings.
+(harness.run.backends.InProcess: the Runner and the Engine) from the parent's Settings.
 Every live call of the run goes through it while it exists (cells, plain-test ``llm`` calls,
 judges), so the concurrency limits, the budget and the auth short-circuit stay run-wide.
 
-Protocol: the typed messages of harness.worker_protocol, pickled over the child's stdin
+Protocol: the typed messages of harness.run.worker.messages, pickled over the child's stdin
 (requests) and a duplicate of its stdout (replies); the child points its own stdout at its
 stderr, which goes to ``worker.log`` in the run directory, so a stray print can never corrupt
 a reply. API keys never cross the pipe: the child inherits the environment. The child ignores
@@ -22,10 +22,10 @@ SIGINT: on Ctrl-C the parent closes it, which cancels its calls in flight; every
 already received is in the cache.
 
 Only pytest's process writes results.jsonl: a record the worker made comes back encoded with
-its answer and is written when pytest reports the cell (harness.session.RunSession.record).
+its answer and is written when pytest reports the cell (harness.run.session.RunSession.record).
 
 This module is the pytest process's side (WorkerClient); the child's loop is in
-harness.worker_child.
+harness.run.worker.child.
 """
 
 from __future__ import annotations
@@ -45,20 +45,20 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from harness import worker_protocol as msg
+import harness.run.worker.messages as msg
 from harness.errors import TransientError
-from harness.worker_protocol import WorkerJobError
+from harness.run.worker.messages import WorkerJobError
 
 if TYPE_CHECKING:
-    from harness.cells import Cell
+    from harness.calls.runner import CallOutcome, Progress
     from harness.config import Settings
-    from harness.runner import CallOutcome, Progress
-    from harness.targets import TargetSpec
+    from harness.suite.model import Cell
+    from harness.suite.targets import TargetSpec
     from harness.types import Request
 
 __all__ = ["AUTO_MIN_CELLS", "WorkerClient", "WorkerGone", "WorkerJobError"]
 
-log = logging.getLogger("harness.worker")
+log = logging.getLogger("harness.run.worker.client")
 
 #: With --llm-worker=auto, a run of at least this many cells gets a worker process. Below it
 #: the ~0.3 s a new process takes to start is not paid back.
@@ -67,7 +67,7 @@ _SYS_PATH_ENV = "LLM_HARNESS_WORKER_SYS_PATH"
 _BOOTSTRAP = (
     "import json, os, sys; "
     f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
-    "from harness.worker_child import main; raise SystemExit(main())"
+    "from harness.run.worker.child import main; raise SystemExit(main())"
 )
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
@@ -89,7 +89,7 @@ class WorkerClient:
     ) -> None:
         """``live``: providers whose calls are sure to miss the cache (it is empty or not
         read); the worker loads their SDKs first thing instead of after its lookups."""
-        from harness.runner import Progress
+        from harness.calls.runner import Progress
 
         self.progress: Progress = Progress()
         self.log_path = log_path
@@ -217,8 +217,8 @@ class WorkerClient:
         return lag
 
     def halt(self) -> None:
-        """Tell the worker process to send no new call (an interrupt; harness.signals)."""
-        from harness.signals import halt_process
+        """Tell the worker process to send no new call (an interrupt; harness.run.signals)."""
+        from harness.run.signals import halt_process
 
         halt_process(self._proc.pid)
 
@@ -279,7 +279,7 @@ class WorkerClient:
 
     def _write(self) -> None:
         """Writer thread: messages to the worker in order; None ends it."""
-        from harness.signals import main_thread_only
+        from harness.run.signals import main_thread_only
 
         main_thread_only()
         while True:
@@ -297,7 +297,7 @@ class WorkerClient:
 
     def _read(self) -> None:
         """Reader thread: hand each answer to its handler as its Replies arrive."""
-        from harness.signals import main_thread_only
+        from harness.run.signals import main_thread_only
 
         main_thread_only()
         while True:

@@ -37,7 +37,7 @@ class RunInfo:
 
     @property
     def line(self) -> str:
-        from harness.finish import fmt_usd
+        from harness.run.finish import fmt_usd
 
         rate = "-" if self.pass_rate is None else f"{self.pass_rate * 100:.0f}%"
         report = "report.html" if self.has_report else "no report"

@@ -1,8 +1,8 @@
 """Where a run's cells are run: one declared interface (Backend), two implementations.
 
 - ``InProcess``: the Runner (background event loop) and the Engine in this process.
-- ``InWorker``: a worker process beside pytest (harness.worker) runs the calls and scores the
-  replayed answers; live answers come back and are scored here by the Engine.
+- ``InWorker``: a worker process beside pytest (harness.run.worker.client) runs the calls
+  and scores the replayed answers; live answers come back and are scored here by the Engine.
 
 RunSession holds one Backend and never asks which one it is; the choice is made once, while
 cells are collected (RunSession.note_cells). The worker process itself runs cells with an
@@ -16,16 +16,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.engine import Engine, Evaluated
-from harness.retry import RetryPolicy
+from harness.calls.retry import RetryPolicy
+from harness.run.engine import Engine, Evaluated
 
 if TYPE_CHECKING:
-    from harness.cache import ResponseCache
-    from harness.cells import Cell
+    from harness.calls.cache import ResponseCache
+    from harness.calls.runner import CallOutcome, Progress, Runner
     from harness.config import Settings
-    from harness.engine import Calls
-    from harness.runner import CallOutcome, Progress, Runner
-    from harness.worker import WorkerClient
+    from harness.run.engine import Calls
+    from harness.run.worker.client import WorkerClient
+    from harness.suite.model import Cell
 
 
 class Backend(Protocol):
@@ -62,7 +62,7 @@ class Backend(Protocol):
         ...
 
     def halt(self) -> None:
-        """The run was interrupted: send no new call (harness.signals)."""
+        """The run was interrupted: send no new call (harness.run.signals)."""
         ...
 
     def close(self) -> None: ...
@@ -73,11 +73,11 @@ def build_runner(
 ) -> Runner:
     """The run's Runner from its settings (limits, budget, retries, price overrides);
     ``ledger_path``: the budget ledger shared with the run's other processes."""
-    from harness.runner import Runner, RunnerSettings
+    from harness.calls.runner import Runner, RunnerSettings
 
     overrides: dict[str, Any] = {}
     if settings.prices is not None:
-        from harness.pricing import read_price_file
+        from harness.calls.pricing import read_price_file
 
         overrides = dict(read_price_file(settings.prices))
     return Runner(
@@ -108,16 +108,16 @@ class InProcess:
         shared_ledger: bool = False,
     ) -> None:
         # Every process that makes calls has one of these: the one place that keeps
-        # prompts and keys out of the process's logs (harness.logguard).
-        from harness import logguard
+        # prompts and keys out of the process's logs (harness.run.logguard).
+        from harness.run import logguard
 
         logguard.install(settings.log_prompts)
         self.settings = settings
         #: The budget ledger file this process shares with the run's other processes (a
-        #: pytest-xdist worker), else None (harness.budget).
+        #: pytest-xdist worker), else None (harness.calls.budget).
         self._ledger_path: Path | None = None
         if shared_ledger and settings.budget is not None:
-            from harness.budget import shared_ledger_path
+            from harness.calls.budget import shared_ledger_path
 
             self._ledger_path = shared_ledger_path(run_id)
         self._cache: ResponseCache | None = None
@@ -130,7 +130,7 @@ class InProcess:
     @property
     def cache(self) -> ResponseCache:
         if self._cache is None:
-            from harness.cache import ResponseCache
+            from harness.calls.cache import ResponseCache
 
             self._cache = ResponseCache(self.settings.resolved_cache_dir, self.settings.cache)
         return self._cache
@@ -200,8 +200,8 @@ class InProcess:
 
 
 class InWorker:
-    """Cells run by the worker process (harness.worker); ``engine`` scores the live answers
-    it sends back and makes the record of a cell the worker could not answer."""
+    """Cells run by the worker process (harness.run.worker.client); ``engine`` scores the live
+    answers it sends back and makes the record of a cell the worker could not answer."""
 
     in_worker = True
 
@@ -226,7 +226,7 @@ class InWorker:
             self._jobs[id(cell)] = job
 
     def evaluate(self, cell: Cell, nodeid: str) -> Evaluated:
-        from harness.worker import WorkerGone
+        from harness.run.worker.client import WorkerGone
 
         job = self._jobs.pop(id(cell), None)
         if job is None:

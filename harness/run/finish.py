@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness import named_metrics
 from harness.errors import ConfigError
-from harness.session import RunSession
-from harness.stats import GroupStats, summarize
+from harness.results import named_metrics
+from harness.results.stats import GroupStats, summarize
+from harness.run.session import RunSession
 from harness.types import DEFAULT_PROMPT_ID
 
 if TYPE_CHECKING:
     from harness.gate.outputs import GateView, VariantView
 
-log = logging.getLogger("harness.finish")
+log = logging.getLogger("harness.run.finish")
 
 #: Above this p95 event-loop lag the summary says latencies include client-side delay.
 LOOP_LAG_WARN_MS = 20.0
@@ -37,7 +37,7 @@ class FinishOutcome:
     #: The baseline comparison ran (so, under --llm-gate=fail, it decides the cells' verdict).
     gate_ran: bool = False
     groups: list[GroupStats] = field(default_factory=list)
-    #: Cells the budget stopped before their call (harness.budget.BUDGET_EXIT_CODE).
+    #: Cells the budget stopped before their call (harness.calls.budget.BUDGET_EXIT_CODE).
     budget_cut: int = 0
 
 

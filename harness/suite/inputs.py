@@ -1,6 +1,6 @@
 """Suite inputs beyond plain values: file vars, CSV ``__`` columns, tools in either form.
 
-Used by harness.suite while loading; each function returns plain data or raises
+Used by harness.suite.loader while loading; each function returns plain data or raises
 ``InputProblem`` (the loader turns it into a SuiteError naming the file, line and fix).
 
 - A var value ``file://path`` or ``file:path`` (relative to the file that holds it) is the

@@ -1,7 +1,7 @@
 """Named metrics: assertions with ``metric: <name>`` aggregated per group.
 
 Each scored cell's assertions that carry a ``metric`` name (in the result's ``scores``) are
-counted per group (harness.stats.group_key: suite, target, temperature, and whatever else
+counted per group (harness.results.stats.group_key: suite, target, temperature, and whatever else
 the grouping gains): how many passed, of how many, and the mean score, where a numeric
 score value counts as itself and a pass/fail as 1/0. ``finish`` writes them into
 summary.json (``metrics`` on a group) and a terminal section.
@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from harness.stats import group_key
+from harness.results.stats import group_key
 from harness.types import Result
 
 

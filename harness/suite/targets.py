@@ -44,7 +44,7 @@ class TargetSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: The prompt variants (labels) this target runs; empty means all of the suite's.
     prompts: tuple[str, ...] = ()
-    #: Per-target settings from a suite's target mapping (harness.suite); None: the
+    #: Per-target settings from a suite's target mapping (harness.suite.loader); None: the
     #: suite's own value applies.
     temperatures: tuple[float | None, ...] | None = None
     max_tokens: int | None = None
@@ -115,7 +115,7 @@ def parse_target(raw: object) -> TargetSpec:
         api_key_env = raw.get("api_key_env")
         if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
             raise TargetProblem(f"target api_key_env must be a variable name, got {api_key_env!r}")
-        from harness.keyroute import base_url_problem
+        from harness.suite.keyroute import base_url_problem
 
         problem = base_url_problem(provider, raw.get("base_url"), api_key_env)
         if problem is not None:

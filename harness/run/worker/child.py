@@ -1,10 +1,10 @@
-"""The worker process's side of harness.worker: the loop that takes cells and calls from
+"""The worker process's side of harness.run.worker.client: the loop that takes cells and calls from
 pytest's process, runs them through the same in-process backend (Runner + Engine) that
-pytest's process would use, and answers with the messages of harness.worker_protocol.
+pytest's process would use, and answers with the messages of harness.run.worker.messages.
 
-Started by WorkerClient with ``python -c`` (see harness.worker._BOOTSTRAP); why the worker
-exists is described in harness.worker. It never builds a RunSession and never writes
-results.jsonl: a record it scores goes back encoded, for pytest's process to write.
+Started by WorkerClient with ``python -c`` (see harness.run.worker.client._BOOTSTRAP); why the
+worker exists is described in harness.run.worker.client. It never builds a RunSession and never
+writes results.jsonl: a record it scores goes back encoded, for pytest's process to write.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from harness import worker_protocol as msg
+import harness.run.worker.messages as msg
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from harness.backends import InProcess
-    from harness.cells import Cell
-    from harness.runner import CallOutcome
+    from harness.calls.runner import CallOutcome
+    from harness.run.backends import InProcess
+    from harness.suite.model import Cell
     from harness.types import Request
 
-log = logging.getLogger("harness.worker")
+log = logging.getLogger("harness.run.worker.client")
 
 #: Cells the worker takes from a batch before it lets replies and other work through.
 CHUNK = 64
@@ -196,7 +196,7 @@ class Server:
             )
 
     def on_lookup(self, message: _Lookup) -> None:
-        from harness.cache import cache_key
+        from harness.calls.cache import cache_key
 
         cache = self.local.cache
         need_calls = set()
@@ -236,7 +236,7 @@ class Server:
             fut.add_done_callback(functools.partial(self.queue_event, _CellRan, job, cell, nodeid))
 
     def on_cell_ran(self, message: _CellRan) -> None:
-        from harness.store import encode
+        from harness.results.store import encode
 
         job, cell = message.job, message.cell
         outcome = message.future.result()
@@ -286,10 +286,10 @@ def main() -> int:
     threading.Thread(target=_read_requests, args=(source, events), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     _warm(init.live)
-    from harness.backends import InProcess
+    from harness.run.backends import InProcess
 
     local = InProcess(init.settings, init.run_id)
-    from harness.signals import on_halt
+    from harness.run.signals import on_halt
 
     on_halt(local.halt)
     try:

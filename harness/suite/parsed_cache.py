@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.cells import Case, PromptVariant, Suite
-from harness.targets import TargetSpec
+from harness.suite.model import Case, PromptVariant, Suite
+from harness.suite.targets import TargetSpec
 from harness.types import Message, Tool
 
-log = logging.getLogger("harness.suite_cache")
+log = logging.getLogger("harness.suite.parsed_cache")
 
 #: Bump when the entry layout changes.
 ENTRY_FORMAT = 2  # 2: JSON
@@ -43,17 +43,14 @@ def _digest(path: Path) -> str | None:
 
 
 #: The code a loaded suite depends on: its classes, the loader and the checks it runs.
-_CODE = (
-    "cells.py", "suite.py", "suite_inputs.py", "targets.py", "templating.py", "types.py",
-    "scoring",
-)
+_CODE = ("suite", "types.py", "scoring")
 
 
 @functools.cache
 def _code_version() -> str:
     # A changed definition or loader rule must not be fed an old pickle; an editable
     # install changes without a version bump, so the sources themselves are hashed.
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent  # the harness package
     digest = hashlib.sha256(__version__.encode())
     for name in _CODE:
         path = root / name
@@ -118,7 +115,7 @@ def load_suite_cached(path: Path, cache_dir: Path | None) -> Suite:
     """The suite at ``path``, from the parse cache when it is still valid (see module doc);
     ``cache_dir`` None loads without the cache."""
     if cache_dir is None:
-        from harness.suite import load_suite
+        from harness.suite.loader import load_suite
 
         return load_suite(path)
     entry_path = _entry_path(cache_dir, path)
@@ -126,7 +123,7 @@ def load_suite_cached(path: Path, cache_dir: Path | None) -> Suite:
     cached = _read(entry_path, path, suite_digest)
     if cached is not None:
         return cached
-    from harness.suite import load_suite
+    from harness.suite.loader import load_suite
 
     suite = load_suite(path)  # raises SuiteError for a bad suite: nothing is stored
     _write(entry_path, suite, suite_digest)

@@ -2,11 +2,11 @@
 
     render (request_for) -> cache lookup and call (through ``Calls``) -> scorers -> Result
 
-pytest's process, the worker child (harness.worker_child) and the library API
+pytest's process, the worker child (harness.run.worker.child) and the library API
 (``api.CellClient``, the ``llm`` fixture) all use it, so a record means the same whichever
 process made it. The Engine holds no run state beyond the requests it has rendered: it does
 not know whether its calls go to an in-process Runner or to the worker process (that is a
-backend's business, harness.backends), and it does not write records (RunSession does).
+backend's business, harness.run.backends), and it does not write records (RunSession does).
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.cache import cache_key
+from harness.calls.cache import cache_key
 from harness.errors import BudgetExceeded, CacheMiss, HarnessError, ProviderError, Unsupported
-from harness.targets import TargetSpec, parse_target
+from harness.suite.targets import TargetSpec, parse_target
 from harness.types import Completion, Message, Request, Result, Score
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from harness.cache import ResponseCache
-    from harness.cells import Cell
+    from harness.calls.cache import ResponseCache
+    from harness.calls.runner import CallOutcome
     from harness.config import Settings
-    from harness.runner import CallOutcome
+    from harness.suite.model import Cell
 
 
 class Calls(Protocol):

@@ -13,7 +13,7 @@ concurrent.futures.Future of a CallOutcome. The runner:
   thread before it releases the batch to the loop (``prepare``), so no call in flight is
   timed while the harness imports an SDK;
 - records, per call, how much loop stall overlapped its timing window (``stall_ms``, see
-  harness.stalls).
+  harness.calls.stalls).
 No pytest import: the plugin, the CLI and the library API all drive the same runner.
 """
 
@@ -34,7 +34,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.cache import ResponseCache, cache_key
+from harness.calls.cache import ResponseCache, cache_key
+from harness.calls.retry import RetryPolicy
+from harness.calls.stalls import StallLog
 from harness.errors import (
     AuthError,
     BudgetExceeded,
@@ -47,13 +49,11 @@ from harness.errors import (
 )
 from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
-from harness.retry import RetryPolicy
-from harness.stalls import StallLog
-from harness.stats import percentile
-from harness.targets import TargetSpec
+from harness.results.stats import percentile
+from harness.suite.targets import TargetSpec
 from harness.types import Completion, Request
 
-log = logging.getLogger("harness.runner")
+log = logging.getLogger("harness.calls.runner")
 
 DEFAULT_CONCURRENCY = 16
 #: Providers with a cap of their own on calls in flight (ProviderInfo.max_concurrency).
@@ -117,20 +117,20 @@ class RunnerSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     price_overrides: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
-    #: The budget ledger file shared by the run's processes (harness.budget); None keeps
+    #: The budget ledger file shared by the run's processes (harness.calls.budget); None keeps
     #: it in memory (one process makes every call).
     ledger_path: Path | None = None
 
 
 class Runner:
     def __init__(self, settings: RunnerSettings, cache: ResponseCache) -> None:
-        from harness.pricing import load_prices
+        from harness.calls.pricing import load_prices
 
         self.settings = settings
         self.cache = cache
         self.prices = load_prices(settings.price_overrides or None)
         self.progress = Progress()
-        from harness.budget import Ledger
+        from harness.calls.budget import Ledger
 
         self.ledger = (
             Ledger(settings.budget_usd, settings.ledger_path)
@@ -192,7 +192,7 @@ class Runner:
         table, so a price added or corrected since the answer was cached applies to it.
         The cost stored with the entry is used only when the current table cannot price
         the call (e.g. an override that priced it is gone)."""
-        from harness.pricing import cost_usd
+        from harness.calls.pricing import cost_usd
 
         cost = cost_usd(completion.usage, self.prices.price_for(request.provider, request.model))
         return stored if cost is None else cost
@@ -291,7 +291,7 @@ class Runner:
                 ready = threading.Event()
 
                 def serve() -> None:
-                    from harness.signals import main_thread_only
+                    from harness.run.signals import main_thread_only
 
                     main_thread_only()
                     asyncio.set_event_loop(loop)
@@ -482,7 +482,7 @@ class Runner:
             reserved = await self._reserve(request)
             completion = await self._attempts(provider, settings, request, outcome)
             price = self.prices.price_for(request.provider, request.model)
-            from harness.pricing import cost_usd
+            from harness.calls.pricing import cost_usd
 
             cost = cost_usd(completion.usage, price)
             outcome.completion = completion
@@ -512,11 +512,11 @@ class Runner:
             self._finish(fut, outcome)
 
     async def _reserve(self, request: Request) -> float:
-        """Reserve this call's worst case in the run's ledger (harness.budget), waiting
+        """Reserve this call's worst case in the run's ledger (harness.calls.budget), waiting
         while other calls hold reservations; BudgetExceeded when it can never fit."""
         if self.ledger is None:
             return 0.0
-        from harness.budget import WAIT_S, call_ceiling
+        from harness.calls.budget import WAIT_S, call_ceiling
 
         ceiling = call_ceiling(request, self.prices) or 0.0
         while True:

@@ -1,4 +1,4 @@
-"""The messages between pytest's process and its worker process (harness.worker).
+"""The messages between pytest's process and its worker process (harness.run.worker.client).
 
 Each message is a frozen dataclass, pickled whole over a pipe; each side keeps one handler
 per message type in a dispatch table (WorkerClient._read, worker_child.Server). A ``job`` is
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.cells import Cell
+    from harness.calls.runner import CallOutcome, Progress
     from harness.config import Settings
-    from harness.engine import Engine, Evaluated
-    from harness.runner import CallOutcome, Progress
-    from harness.targets import TargetSpec
+    from harness.run.engine import Engine, Evaluated
+    from harness.suite.model import Cell
+    from harness.suite.targets import TargetSpec
     from harness.types import Request
 
 
@@ -96,7 +96,7 @@ class CellScored:
     message: str | None
 
     def evaluated(self, engine: Engine, cell: Cell, nodeid: str) -> Evaluated:
-        from harness.engine import Evaluated
+        from harness.run.engine import Evaluated
 
         engine.forget(cell)
         return Evaluated(self.data, self.message, self.line)

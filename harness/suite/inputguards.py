@@ -1,12 +1,12 @@
 """Guards the suite loader runs on files a pull request can edit: every problem one
 SuiteError naming the file, the line where there is one, and the fix.
 
-Kept apart from harness.suite so the loader's own changes and these checks merge cleanly.
+Kept apart from harness.suite.loader so the loader's own changes and these checks merge cleanly.
 What is refused: directories and undecodable or oversized files where a file is expected, a
 byte-order mark, duplicate YAML keys, YAML whose aliases expand past a limit (an "alias
 bomb"), NaN or infinite numbers, out-of-range temperatures and temperatures that would give
 two cells the same id, ragged CSV rows, and JSON-schema references to anything but local
-files. Limits are in harness.limits.
+files. Limits are in harness.suite.limits.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from harness.errors import SuiteError
-from harness.limits import CELLS, FILE_BYTES, YAML_NODES
+from harness.suite.limits import CELLS, FILE_BYTES, YAML_NODES
 
 BOM = "\ufeff"
 
@@ -186,7 +186,7 @@ def render_problem(cases: Iterable[Any], templates: Iterable[tuple[str, str]]) -
     recursive macro, a prompt over the size limit), checked at load so it is one collection
     error naming the case's line instead of a traceback in every cell. Plain ``{{ name }}``
     templates render in about a microsecond, so the check costs milliseconds a suite."""
-    from harness import templating
+    from harness.suite import templating
 
     sources = [src for _, src in templates if "{" in src]
     for case in cases:

@@ -16,7 +16,7 @@ when it ends, so the money spent never passes the budget:
   process beside pytest runs every call of its run, so it holds the only in-memory ledger.
 
 A run cut short by the budget exits with BUDGET_EXIT_CODE and says how many cells did not
-run (harness.finish).
+run (harness.run.finish).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.pricing import PriceTable
+from harness.calls.pricing import PriceTable
 from harness.types import Request
 
 #: Exit status of a run in which the budget stopped at least one cell (docs/ci.md).
@@ -69,7 +69,7 @@ def input_token_bound(request: Request) -> int:
 
 def call_ceiling(request: Request, prices: PriceTable) -> float | None:
     """The most this call can cost in USD; None when the model is unpriced."""
-    from harness.estimate import _cost
+    from harness.calls.estimate import _cost
 
     price = prices.price_for(request.provider, request.model)
     if price is None:

@@ -4,7 +4,7 @@
   parsed by harness.config (a bad value is a UsageError naming the valid ones);
 - collection: YAML suites under the suite dirs become one CellItem per
   case x target x temperature x repeat, marked with the provider's name; ``--llm-shard K/N``
-  then deselects every item outside shard K (harness.shard);
+  then deselects every item outside shard K (harness.run.shard);
 - execution: the first cell of a suite submits the calls of all the suite's cells this process
   will run (under xdist: the cells queued on this worker), so calls overlap scoring;
 - records: each cell's Result rides on its test report (``report.llm_results``), so under xdist
@@ -27,11 +27,11 @@ import pytest
 
 from harness.config import OPTIONS, OPTIONS_BY_NAME, Option, Settings, resolve_value
 from harness.errors import ConfigError, SuiteError
-from harness.session import RunSession
-from harness.targets import TargetProblem, parse_target, selected
+from harness.run.session import RunSession
+from harness.suite.targets import TargetProblem, parse_target, selected
 
 if TYPE_CHECKING:
-    from harness.cells import Cell
+    from harness.suite.model import Cell
 
 SESSION_KEY = pytest.StashKey[RunSession]()
 #: Seconds between progress lines while calls are in flight.
@@ -130,7 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config)
     if settings.prices is not None:
         # Checked here so a bad price file is one usage error, not a failure in every cell.
-        from harness.pricing import load_prices, read_price_file
+        from harness.calls.pricing import load_prices, read_price_file
 
         try:
             load_prices(read_price_file(settings.prices))
@@ -153,7 +153,7 @@ def pytest_configure(config: pytest.Config) -> None:
             load_gate_settings(settings.rootdir)
         except ConfigError as exc:
             raise pytest.UsageError(f"--llm-baseline: {exc}") from None
-    from harness.signals import sigterm_as_interrupt
+    from harness.run.signals import sigterm_as_interrupt
 
     sigterm_as_interrupt()  # CI cancellation ends the run like Ctrl-C: results written
     run_id = workerinput.get("llm_run_id") if workerinput else None
@@ -216,7 +216,7 @@ class HarnessPlugin:
         shard = self.session.settings.shard
         if shard is None:
             return
-        from harness.shard import cell_identity
+        from harness.run.shard import cell_identity
 
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
@@ -249,7 +249,7 @@ class HarnessPlugin:
         return None
 
     def _print_estimate(self, session: pytest.Session) -> None:
-        from harness.estimate import estimate_calls, format_estimate, judge_requests
+        from harness.calls.estimate import estimate_calls, format_estimate, judge_requests
 
         cells = [i.cell for i in session.items if isinstance(i, CellItem)]
         runner = self.session.runner
@@ -412,7 +412,7 @@ class HarnessPlugin:
         try:
             if self.is_worker:
                 return
-            from harness.finish import finish_run
+            from harness.run.finish import finish_run
 
             outcome = finish_run(self.session)
             self.finish = outcome
@@ -423,7 +423,7 @@ class HarnessPlugin:
             elif outcome.budget_cut and session.exitstatus in (
                 pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED
             ):
-                from harness.budget import BUDGET_EXIT_CODE
+                from harness.calls.budget import BUDGET_EXIT_CODE
 
                 session.exitstatus = BUDGET_EXIT_CODE
             elif (
@@ -486,14 +486,14 @@ class SuiteFile(pytest.File):
         session = self.config.stash[SESSION_KEY]
         settings = session.settings
         try:
-            from harness.suite_cache import load_suite_cached
+            from harness.suite.parsed_cache import load_suite_cached
 
             cache_dir = settings.resolved_cache_dir if settings.cache.uses_folder else None
             suite = load_suite_cached(self.path, cache_dir)
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
-        from harness.inputguards import run_wide_problem
+        from harness.suite.inputguards import run_wide_problem
 
         where = _shorten(str(self.path), self.config.invocation_params.dir)
         names = self.config.stash.setdefault(_SUITE_NAMES_KEY, {})

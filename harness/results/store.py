@@ -37,7 +37,7 @@ class RunStore:
     and safe beside another process's RunStore on the same directory: each line is one
     write(2) to a file opened O_APPEND, which the kernel never interleaves with another
     append. Within a run only pytest's process writes (the worker process sends its
-    records already encoded, see harness.worker_protocol)."""
+    records already encoded, see harness.run.worker.messages)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)

@@ -1,6 +1,6 @@
 """What a suite is once loaded: cases, the suite's settings, and the cells they expand to.
 
-Kept apart from the loader (harness.suite, which needs yaml, pydantic and jsonschema) so
+Kept apart from the loader (harness.suite.loader, which needs yaml, pydantic and jsonschema) so
 that code handling loaded suites (the worker process unpickling cells, the parsed-suite
 cache) does not pay for importing the loader.
 """
@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.targets import TargetSpec, selected
+from harness.suite.targets import TargetSpec, selected
 from harness.types import DEFAULT_PROMPT_ID, Message, Request, Tool
 
 
@@ -67,7 +67,7 @@ class Suite:
     sources: tuple[Path, ...] = ()
     #: Suite-level transforms, applied before the case's and each assertion's own.
     transform: tuple[str, ...] = ()
-    #: (name, expression over named metrics), computed per group (harness.named_metrics).
+    #: (name, expression over named metrics), computed per group (harness.results.named_metrics).
     derived_metrics: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -118,7 +118,7 @@ class Cell:
     def prompt_id(self) -> str:
         return self.prompt.id
 
-    # A target mapping may override these suite settings (harness.suite, per-target keys).
+    # A target mapping may override these suite settings (harness.suite.loader, per-target keys).
     @property
     def max_tokens(self) -> int:
         return self.target.max_tokens or self.suite.max_tokens
@@ -160,7 +160,7 @@ class Cell:
 
     @cached_property
     def messages(self) -> tuple[Message, ...]:
-        from harness import templating
+        from harness.suite import templating
 
         return tuple(
             Message(role, templating.render(src, self.case.vars))

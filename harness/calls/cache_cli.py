@@ -10,8 +10,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from harness.cache import CacheMode, ResponseCache
-from harness.cachedisk import settings_problem
+from harness.calls.cache import CacheMode, ResponseCache
+from harness.calls.cachedisk import settings_problem
 
 
 def cache_command(action: str, path: Path, *, repair: bool = False) -> int:

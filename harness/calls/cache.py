@@ -25,10 +25,10 @@ from typing import Any
 
 from harness.types import Completion, Request
 
-log = logging.getLogger("harness.cache")
+log = logging.getLogger("harness.calls.cache")
 
 #: Bump when the entry format or key derivation changes; old entries then miss cleanly.
-CACHE_VERSION = 2  # 2: JSON values (harness.cachedisk), no pickles
+CACHE_VERSION = 2  # 2: JSON values (harness.calls.cachedisk), no pickles
 
 KEY_FIELDS = (
     "provider",
@@ -135,14 +135,14 @@ def cacheable(completion: Completion) -> str | None:
 
 
 #: Errors that mean a cache entry or db is unreadable: a miss plus one warning, never fatal.
-#: (harness.cachedisk.CorruptEntry is a ValueError.)
+#: (harness.calls.cachedisk.CorruptEntry is a ValueError.)
 _READ_ERRORS: tuple[type[Exception], ...] = (
     OSError, ValueError, TypeError, KeyError, AttributeError, sqlite3.Error,
 )
 
 
 class ResponseCache:
-    """The response cache of one folder. Values are JSON (harness.cachedisk): a cache is
+    """The response cache of one folder. Values are JSON (harness.calls.cachedisk): a cache is
     data that others can write, never code. A damaged entry is a miss plus one warning; a db
     that cannot be used is moved aside and replaced by an empty one (see ``problems``)."""
 
@@ -166,7 +166,7 @@ class ResponseCache:
     def _open(self) -> Any:
         import diskcache
 
-        from harness.cachedisk import DataDisk, settings_problem
+        from harness.calls.cachedisk import DataDisk, settings_problem
 
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -333,7 +333,7 @@ class ResponseCache:
         """Read every entry as a run would. Returns counts of good and damaged entries (and,
         with ``repair``, deletes the damaged ones). A db SQLite itself finds damaged is
         moved aside and replaced (with ``repair``) or reported."""
-        from harness.cachedisk import integrity_problem
+        from harness.calls.cachedisk import integrity_problem
 
         report: dict[str, Any] = {"directory": str(self.directory), "ok": 0, "damaged": 0,
                                   "removed": 0, "db": None}

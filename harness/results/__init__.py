@@ -1,0 +1,2 @@
+"""Results on disk (results.jsonl, run folders) and the statistics over them.
+"""

@@ -1,0 +1,3 @@
+"""The worker process: the pytest side (client), the child's loop (child) and the typed messages
+between them.
+"""

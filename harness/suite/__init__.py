@@ -1,0 +1,3 @@
+"""Suites: the model of a loaded suite, reading and validating suite files, the parsed-suite cache,
+prompt templating and target strings.
+"""
