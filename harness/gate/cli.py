@@ -46,26 +46,27 @@ def _is_baseline_file(path: Path) -> bool:
     return f'"{FORMAT}"' in head or '"cells"' in head.lstrip()[:20]
 
 
-def load_side(text: str) -> Baseline:
-    """A run directory, a results.jsonl file or a baseline file, as a Baseline."""
+def open_side(text: str) -> Baseline | Path:
+    """What one side of a comparison names: a Baseline (a baseline file or ``git:REF:PATH``)
+    or the path of a stored run (a run directory or its results.jsonl, read by load_run)."""
     if is_git_spec(text):
         return load_baseline(text)
     path = Path(text)
     if not path.exists():
         raise ConfigError(
             f"{path}: not found\n  fix: pass a run directory (reports/runs/<run-id>), its "
-            "results.jsonl, or a baseline file written by --llm-save-baseline"
+            "results.jsonl, a baseline file written by --llm-save-baseline, or git:REF:PATH"
         )
-    if _is_baseline_file(path):
-        return load_baseline(path)
-    source = results_file(path)
-    if not source.is_file():
-        raise ConfigError(
-            f"{path}: no results.jsonl in this directory\n  fix: pass a run directory "
-            "(reports/runs/<run-id>) or a baseline file"
-        )
-    results, meta = load_run(path)
-    return baseline_from_results(results, meta, source=str(path))
+    return load_baseline(path) if _is_baseline_file(path) else path
+
+
+def load_side(text: str) -> Baseline:
+    """A run directory, a results.jsonl file, a baseline file or git:REF:PATH, as a Baseline."""
+    side = open_side(text)
+    if isinstance(side, Baseline):
+        return side
+    results, meta = load_run(side)
+    return baseline_from_results(results, meta, source=str(side))
 
 
 def load_run(path: Path) -> tuple[list[Result], dict[str, Any]]:
@@ -97,6 +98,22 @@ def parse_pair(option: str, text: str) -> tuple[str, str]:
             f"  fix: {option} v1,v2"
         )
     return parts[0], parts[1]
+
+
+def column_pair(
+    prompts: str | None, targets: str | None, second_side: str | None
+) -> tuple[Axis, str, str]:
+    """``--prompts v1,v2`` / ``--targets A,B``: the axis and the (reference, other) names.
+    Two columns are of one run, so a second run given beside them is an error."""
+    if second_side is not None:
+        raise ConfigError(
+            f"{second_side}: --prompts / --targets compare two columns of one run\n"
+            "  fix: pass one run directory"
+        )
+    axis: Axis = "prompt" if prompts else "target"
+    option = "--prompts" if prompts else "--targets"
+    reference, other = parse_pair(option, prompts or targets or "")
+    return axis, reference, other
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,14 +206,7 @@ def _columns(args: argparse.Namespace, settings: GateSettings) -> int:
     """Two prompt variants or two targets of one run: paired verdicts and the side table."""
     from harness.gate.within import column_comparison, column_rows, render_columns
 
-    if args.current is not None:
-        raise ConfigError(
-            f"{args.current}: --prompts / --targets compare two columns of one run\n"
-            "  fix: pass one run directory"
-        )
-    axis: Axis = "prompt" if args.prompts else "target"
-    option = "--prompts" if args.prompts else "--targets"
-    reference, other = parse_pair(option, args.prompts or args.targets)
+    axis, reference, other = column_pair(args.prompts, args.targets, args.current)
     results, _ = load_run(Path(args.baseline))
     comparison = column_comparison(results, axis, reference, other, settings)
     if args.json:

@@ -17,13 +17,11 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.gate.baseline import load_baseline
-from harness.gate.cli import _is_baseline_file, load_run, parse_pair
+from harness.gate.baseline import Baseline
+from harness.gate.cli import column_pair, load_run, open_side
 from harness.gate.diff import (
-    Axis,
     DiffCell,
     cells_from_baseline,
     cells_from_results,
@@ -34,19 +32,10 @@ from harness.gate.diff import (
 
 
 def _cells(text: str) -> list[DiffCell]:
-    from harness.gate.baseline import is_git_spec
-
-    if is_git_spec(text):
-        return cells_from_baseline(load_baseline(text))
-    path = Path(text)
-    if not path.exists():
-        raise ConfigError(
-            f"{path}: not found\n  fix: pass a run directory (reports/runs/<run-id>), its "
-            "results.jsonl, a baseline file or git:REF:PATH"
-        )
-    if _is_baseline_file(path):
-        return cells_from_baseline(load_baseline(path))
-    results, _ = load_run(path)
+    side = open_side(text)
+    if isinstance(side, Baseline):
+        return cells_from_baseline(side)
+    results, _ = load_run(side)
     return cells_from_results(results)
 
 
@@ -77,14 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.prompts or args.targets:
-        if args.b is not None:
-            raise ConfigError(
-                f"{args.b}: --prompts / --targets compare two columns of one run\n"
-                "  fix: pass one run directory"
-            )
-        axis: Axis = "prompt" if args.prompts else "target"
-        option = "--prompts" if args.prompts else "--targets"
-        ref, other = parse_pair(option, args.prompts or args.targets)
+        axis, ref, other = column_pair(args.prompts, args.targets, args.b)
         cells = _cells(args.a)
         present = {c.prompt if axis == "prompt" else c.target for c in cells}
         for name in (ref, other):
