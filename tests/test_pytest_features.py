@@ -139,9 +139,9 @@ def test_last_failed_reruns_only_the_failing_cells(
 def test_progress_line_while_calls_are_in_flight(
     pytester: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.pytest_plugin as plugin
+    from harness.pytest_plugin import run_hooks
 
-    monkeypatch.setattr(plugin, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(run_hooks, "PROGRESS_INTERVAL_S", 0.0)
     sim.configure({"default": {"latency_ms": 200, "canned_default": "Paris"}})
     pytester.makefile(".yaml", **{"evals/capitals": SUITE})
     result = pytester.runpytest(

@@ -1,0 +1,122 @@
+"""Collection: a suite file becomes one CellItem per cell (case x prompt variant x target x
+temperature x repeat), marked with its provider; a cell item asks the run's session for its
+scored Result and reports it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
+
+from harness.errors import ConfigError, SuiteError
+from harness.pytest_plugin.state import SESSION_KEY
+
+if TYPE_CHECKING:
+    from harness.pytest_plugin.run_hooks import HarnessPlugin
+    from harness.suite.model import Cell
+
+
+#: Suite name -> the file that uses it: two suites with one name would share results ids.
+_SUITE_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+
+
+class SuiteFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        session = self.config.stash[SESSION_KEY]
+        settings = session.settings
+        try:
+            from harness.suite.parsed_cache import load_suite_cached
+
+            cache_dir = settings.resolved_cache_dir if settings.cache.uses_folder else None
+            suite = load_suite_cached(self.path, cache_dir)
+        except SuiteError as exc:
+            exc.path = _shorten(exc.path, self.config.invocation_params.dir)
+            raise self.CollectError(exc.render()) from None
+        from harness.suite.inputguards import run_wide_problem
+
+        where = _shorten(str(self.path), self.config.invocation_params.dir)
+        names = self.config.stash.setdefault(_SUITE_NAMES_KEY, {})
+        cells = suite.cells(settings.targets, settings.repeat)
+        problem = run_wide_problem(suite, where, names, len(cells))
+        if problem is not None:
+            raise self.CollectError(problem)
+        session.note_cells(cells)
+        for cell in cells:
+            item = CellItem.from_parent(self, name=cell.name, cell=cell)
+            item.add_marker(cell.target.marker)
+            yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, SuiteError | ConfigError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+
+def _shorten(path_text: str, base: Path) -> str:
+    """Show a path relative to where pytest was started (keeping any ':line' suffix)."""
+    path, sep, rest = path_text.partition(":")
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve())) + sep + rest
+    except ValueError:
+        return path_text
+
+
+class CellFailed(Exception):
+    """A cell's assertions failed or its call errored; the message is the whole story."""
+
+
+def _skip(reason: str) -> NoReturn:
+    """Skip a cell, reported at the suite file (not at this module's line) in -rs output."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+class CellItem(pytest.Item):
+    def __init__(self, *, cell: Cell, **kwargs: Any) -> None:
+        parent: Any = kwargs.get("parent")
+        if "nodeid" not in kwargs and hasattr(parent, "id"):
+            # pytest 9 keeps ids structured, params apart from the name, as it does for a
+            # parametrized test; built the same way, --lf and --sw recognise this cell.
+            kwargs["nodeid"] = parent.id.child(str(cell.case.id)).with_params(cell.param_id)
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.llm_results: list[dict[str, Any]] = []
+        self.llm_line: bytes | None = None
+
+    @property
+    def _harness(self) -> HarnessPlugin:
+        from harness.pytest_plugin.run_hooks import HarnessPlugin  # it imports this module
+
+        plugin = self.config.pluginmanager.get_plugin("llm-harness-session")
+        assert isinstance(plugin, HarnessPlugin)
+        return plugin
+
+    def setup(self) -> None:
+        session = self.config.stash[SESSION_KEY]
+        reason = session.skip_reason(self.cell)
+        if reason:
+            self.llm_results = [session.skipped(self.cell, reason, self.nodeid).to_dict()]
+            _skip(reason)
+
+    def runtest(self) -> None:
+        session = self.config.stash[SESSION_KEY]
+        self._harness.prefetch_for(self)
+        evaluated = session.evaluate(self.cell, self.nodeid)
+        data = evaluated.data
+        self.llm_results = [data]
+        self.llm_line = evaluated.line
+        if data["status"] == "skipped":
+            _skip(data.get("skip_reason") or "skipped")
+        if evaluated.message:
+            raise CellFailed(evaluated.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CellFailed | ConfigError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        # The suite file, so `-rs` groups a target's skips per suite instead of listing every
+        # case (and never points at this module).
+        return self.path, 0, f"{self.cell.suite.name}::{self.name}"
