@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from harness.calls.cache import CacheMode, ResponseCache
+from harness.calls.cache import DB_FILE, CacheMode, ResponseCache
 from harness.calls.cachedisk import settings_problem
 
 
@@ -23,9 +23,9 @@ def cache_command(action: str, path: Path, *, repair: bool = False) -> int:
               file=sys.stderr)
         return 2
     if action == "stats":
-        why = settings_problem(path / "cache.db")
+        why = settings_problem(path / DB_FILE)
         if why is not None:
-            print(f"cache {path}: cache.db cannot be used ({why}); "
+            print(f"cache {path}: {DB_FILE} cannot be used ({why}); "
                   "run `llm-harness cache verify --repair` to move it aside", file=sys.stderr)
             return 1
     cache = ResponseCache(path, CacheMode.USE)
@@ -38,7 +38,7 @@ def cache_command(action: str, path: Path, *, repair: bool = False) -> int:
             return 0
         if action == "clear":
             removed = cache.clear()
-            damaged = sorted(path.glob("cache.db.damaged-*"))
+            damaged = sorted(path.glob(f"{DB_FILE}.damaged-*"))
             for old in damaged:
                 old.unlink()
             extra = f" and {len(damaged)} damaged db files" if damaged else ""
