@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -160,3 +161,32 @@ def resolve_callable(dotted: str, base_dir: Path) -> Callable[..., Any]:
     if not callable(fn):
         raise TypeError(f"{dotted} is not callable")
     return fn
+
+
+def bounded(label: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` under the time limit of suite-author code (python scorers, expressions,
+    transforms: harness.suite.limits.SCORER_S). It runs in a daemon thread: Python cannot
+    stop a thread, so one that overruns is left behind (and the cell fails saying so), but
+    the run goes on. Any exception, SystemExit included, is raised here as the caller's."""
+    from harness.suite.limits import SCORER_S
+
+    box: list[Any] = []
+
+    def call() -> None:
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as exc:  # SystemExit too: reported as the code's failure
+            box.append((False, exc))
+
+    thread = threading.Thread(target=call, name=label, daemon=True)
+    thread.start()
+    thread.join(SCORER_S.value())
+    if not box:
+        raise TimeoutError(
+            f"{label} did not return within {SCORER_S.value():g} s; make it faster or raise "
+            f"{SCORER_S.env}"
+        )
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value

@@ -30,6 +30,7 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any
 
+from harness.scoring.common import bounded
 from harness.scoring.jsonparse import JSONParseError, parse_json
 
 SAFE_BUILTINS: dict[str, Any] = {
@@ -117,7 +118,8 @@ def evaluate(source: str, names: Mapping[str, Any]) -> Any:
 
     The single evaluation point: guards such as a time limit wrap this function."""
     code = compile_expression(source)
-    return eval(code, {"__builtins__": SAFE_BUILTINS, "re": re}, dict(names))
+    label = f"expression `{source if len(source) <= 60 else source[:57] + '...'}`"
+    return bounded(label, eval, code, {"__builtins__": SAFE_BUILTINS, "re": re}, dict(names))
 
 
 def parsed_json(text: str) -> Any:

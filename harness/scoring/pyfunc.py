@@ -15,43 +15,21 @@ An exception in the function fails the assertion with the exception in the reaso
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from harness.scoring.base import ScoreContext, scorer
-from harness.scoring.common import check_all, check_dotted, is_number, need_number, resolve_callable
+from harness.scoring.common import (
+    bounded,
+    check_all,
+    check_dotted,
+    is_number,
+    need_number,
+    resolve_callable,
+)
 from harness.types import Score
 
 DEFAULT_THRESHOLD = 0.5
-
-
-def _bounded(fn: Any, ctx: ScoreContext, dotted: str) -> Any:
-    """Call the user's function with a time limit (harness.suite.limits.SCORER_S). It runs in a
-    daemon thread: Python cannot stop a thread, so one that overruns is left behind (and
-    the cell fails saying so), but the run goes on."""
-    from harness.suite.limits import SCORER_S
-
-    box: list[Any] = []
-
-    def call() -> None:
-        try:
-            box.append((True, fn(ctx.output, ctx)))
-        except BaseException as exc:  # SystemExit too: reported as the scorer's failure
-            box.append((False, exc))
-
-    thread = threading.Thread(target=call, name=f"scorer {dotted}", daemon=True)
-    thread.start()
-    thread.join(SCORER_S.value())
-    if not box:
-        raise TimeoutError(
-            f"{dotted} did not return within {SCORER_S.value():g} s; make it faster or raise "
-            f"{SCORER_S.env}"
-        )
-    ok, value = box[0]
-    if not ok:
-        raise value
-    return value
 
 
 def _validate(spec: Mapping[str, Any]) -> str | None:
@@ -65,7 +43,7 @@ def python_scorer(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
     dotted = str(spec["value"])
     threshold = float(spec.get("threshold", DEFAULT_THRESHOLD))
     fn = resolve_callable(dotted, ctx.base_dir)
-    got = _bounded(fn, ctx, dotted)
+    got = bounded(dotted, fn, ctx.output, ctx)
     return interpret("python", dotted, got, threshold)
 
 

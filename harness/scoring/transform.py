@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.scoring.base import ScoreContext
-from harness.scoring.common import resolve_callable
+from harness.scoring.common import bounded, resolve_callable
 from harness.scoring.expr import AttrDict, check, evaluate, names_for, unwrap
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*(?:/[\w./-]+)?(?:\.py)?:[A-Za-z_][\w.]*$")
@@ -52,7 +52,7 @@ def apply_one(ctx: ScoreContext, source: str) -> ScoreContext:
     names = names_for(ctx)
     if is_function(source):
         fn = resolve_callable(source.strip(), ctx.base_dir)
-        got = fn(ctx.output, AttrDict(names))
+        got = bounded(f"transform {source.strip()}", fn, ctx.output, AttrDict(names))
     else:
         got = evaluate(source, names)
     text = got if isinstance(got, str) else json.dumps(unwrap(got), default=str)

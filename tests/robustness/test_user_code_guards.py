@@ -116,3 +116,27 @@ def test_a_plain_substitution_is_bounded_too(
            "limit of 100" in text
     assert "Traceback" not in text and records == []
     assert sim.request_count() == 0
+
+
+def test_slow_expressions_and_transforms_fail_their_cells_in_time(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sim: Simulator
+) -> None:
+    # Suite-author code shares the python scorer's time limit (1 s here). Each slow piece
+    # runs a few seconds, then ends on its own: a thread left behind must not spin forever.
+    # (The expression loops in Python: one long C call, like sum(range(n)), holds the GIL
+    # and cannot be interrupted by a thread-based limit.)
+    pytester.makepyfile(**{"evals/shape": "import time\n\ndef slow(output, names):\n"
+                           "    time.sleep(3)\n    return output\n"})
+    more = (
+        "  - id: slow-expression\n    vars: {word: x}\n"
+        "    assert: [{type: expression, value: 'sum(i for i in range(60_000_000)) > 0'}]\n"
+        "  - id: slow-transform\n    vars: {word: y}\n"
+        "    assert: [{type: contains, value: a, transform: 'shape:slow'}]\n"
+    )
+    result, records = run(pytester, monkeypatch, sim, "Say {{ word }}", more)
+    assert result.ret == 1
+    text = result.stdout.str()
+    assert "did not return within 1 s" in text
+    assert "Traceback" not in text
+    assert {r["case_id"]: r["status"] for r in records} == {
+        "fine": "passed", "slow-expression": "failed", "slow-transform": "failed"}
