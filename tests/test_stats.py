@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.percentiles import percentile
 from harness.results.stats import (
     Z95,
     clustered_interval,
-    percentile,
     student_t_cdf,
     summarize,
     t_quantile,

@@ -47,9 +47,9 @@ from harness.errors import (
     TransientError,
     Unsupported,
 )
+from harness.percentiles import percentile
 from harness.providers import PROVIDERS, create_provider
 from harness.providers.base import Provider, ProviderSettings
-from harness.results.stats import percentile
 from harness.suite.targets import TargetSpec
 from harness.types import Completion, Request
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.percentiles import percentile
 from harness.types import Result
 
 Z95 = 1.959963984540054
@@ -112,25 +113,6 @@ def _wilson_p(p: float, n: float, z: float) -> tuple[float, float]:
     low = 0.0 if p == 0 else max(0.0, centre - half)
     high = 1.0 if p == 1 else min(1.0, centre + half)
     return (low, high)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (q in 0..100) of ``values``; None for no values.
-
-    The one definition the harness uses (Hyndman & Fan type 7, numpy's and R's default):
-    with the values sorted as x[0..n-1], the position (n - 1) * q / 100 is interpolated
-    linearly between its neighbours, so p0 is the minimum, p100 the maximum and p50 the
-    usual median.
-    """
-    if not values:
-        return None
-    xs = sorted(values)
-    if len(xs) == 1:
-        return xs[0]
-    pos = (len(xs) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def student_t_cdf(t: float, df: int) -> float:
