@@ -20,7 +20,8 @@ log = logging.getLogger("harness.report")
 __all__ = ["write_reports"]
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text(path: Path, text: str) -> Path:
+    """Write ``path`` whole or not at all (a reader never sees half a file)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, "utf-8")
     os.replace(tmp, path)
@@ -36,7 +37,8 @@ def write_reports(
     html_path: Path | None = None,
     comparisons: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet.
+    """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet;
+    past ``pages.SPLIT_OVER`` cells, report.html's cell details in ``report-data/``.
 
     Returns file name -> path of what was written. ``html_path`` overrides where the HTML
     goes (``llm-harness report -o``); the other files always go to ``out_dir``.
@@ -44,8 +46,9 @@ def write_reports(
     verdicts against a baseline and prompt variants against their reference, case by case.
     """
     from harness.report.exports import results_frame, write_csv, write_parquet
-    from harness.report.html import render_html
+    from harness.report.html import render_report
     from harness.report.markdown import render_markdown
+    from harness.report.pages import data_dir, write_pages
     from harness.report.views import build_model
 
     out_dir = Path(out_dir)
@@ -56,11 +59,16 @@ def write_reports(
     files: dict[str, Path] = {}
     html_target = Path(html_path) if html_path is not None else out_dir / "report.html"
     html_target.parent.mkdir(parents=True, exist_ok=True)
-    files["report.html"] = _write_text(
-        html_target,
-        render_html(results, meta, groups, model=model, comparisons=comparisons),
+    folder = data_dir(html_target)
+    rendered = render_report(
+        results, meta, groups, model=model, comparisons=comparisons, data_dir=folder.name
     )
-    files["summary.md"] = _write_text(
+    # The pages first: report.html never names a page that is not there yet.
+    written = write_pages(html_target, rendered.pages)
+    files["report.html"] = write_text(html_target, rendered.html)
+    if written is not None:
+        files[f"{folder.name}/"] = written
+    files["summary.md"] = write_text(
         out_dir / "summary.md", render_markdown(results, meta, groups, model=model)
     )
     frame = results_frame(results)

@@ -4,7 +4,9 @@ The page is rendered by jinja2 with autoescape on. Everything per cell (outputs,
 scores) travels as one JSON blob in ``<script type="application/json">`` with every ``<``
 written as ``\\u003c``, so no model output can close the tag; the page's script renders it
 with ``textContent`` only, so HTML in an answer is shown, never run. Rows are rendered a
-page at a time, which keeps 10,000+ cells responsive.
+page at a time, which keeps 10,000+ cells responsive. Past ``pages.SPLIT_OVER`` cells the
+details of each cell move to page files beside the report, loaded when a case is opened
+(report/pages.py).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from markupsafe import Markup
 
-from harness.report import charts
+from harness.report import charts, pages
 from harness.report.decision import decide
 from harness.report.markdown import fmt_time
 from harness.report.views import (
@@ -221,6 +224,14 @@ def _drawn(chart: Any, data: Any) -> str | None:
     return svg
 
 
+@dataclass
+class Rendered:
+    """report.html's text, and the page files beside it (none for a one-file report)."""
+
+    html: str
+    pages: list[str]
+
+
 def render_html(
     results: Sequence[Result],
     meta: dict[str, Any],
@@ -229,6 +240,25 @@ def render_html(
     model: ReportModel | None = None,
     comparisons: dict[str, Any] | None = None,
 ) -> str:
+    """report.html as one file, whatever the number of cells."""
+    return render_report(
+        results, meta, groups, model=model, comparisons=comparisons, split=False
+    ).html
+
+
+def render_report(
+    results: Sequence[Result],
+    meta: dict[str, Any],
+    groups: Sequence[GroupStats],
+    *,
+    model: ReportModel | None = None,
+    comparisons: dict[str, Any] | None = None,
+    data_dir: str = "report-data",
+    split: bool = True,
+) -> Rendered:
+    """report.html, with its cell details in page files of ``pages.PAGE_CELLS`` cells under
+    ``data_dir`` (a folder name beside the page) when there are more than
+    ``pages.SPLIT_OVER`` cells and ``split`` is on."""
     import jinja2
 
     env = jinja2.Environment(
@@ -250,8 +280,13 @@ def render_html(
     suites = list(dict.fromkeys(r.suite for r in results))
     chart_data = build_charts(results, model.overall)
     decision = decide(model.overall, results)
+    data = build_data(results)
+    page_texts: list[str] = []
+    if split and len(results) > pages.SPLIT_OVER:
+        cut = pages.split(data, data_dir, pages.PAGE_CELLS)
+        data, page_texts = cut.index, cut.pages
     template = env.get_template("report.html.j2")
-    return template.render(
+    html = template.render(
         title=_title(runs),
         runs=runs,
         share=model.share,
@@ -267,10 +302,12 @@ def render_html(
         n_results=len(results),
         css=Markup(_template_text("report.css")),
         js=Markup(_template_text("report.js")),
-        data=Markup(script_json(build_data(results))),
+        data=Markup(script_json(data)),
+        paged={"dir": data_dir, "count": len(page_texts)} if page_texts else None,
         chart_svg=lambda name: Markup(chart_data[name] or ""),
         comparisons=comparisons or {},
     )
+    return Rendered(html=html, pages=page_texts)
 
 
 def _title(runs: list[dict[str, Any]]) -> str:

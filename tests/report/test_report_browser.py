@@ -21,7 +21,8 @@ import pytest
 from cdp import Browser, Page
 from reportkit import META, XSS, make_result, sample_results
 
-from harness.report import write_reports
+from harness.report import pages, write_reports
+from harness.report.pages import data_dir
 from harness.results.stats import summarize
 from harness.types import Result
 
@@ -82,7 +83,11 @@ async def check_report(
         assert await page.evaluate("window.__pwned === undefined")
         assert page.console_errors() == []
         assert page.events("Page.javascriptDialogOpening") == []
-        assert [u for u in page.requested_urls() if u != report.as_uri()] == []
+        # Nothing but the file itself, and a split report's own pages beside it.
+        pages_uri = data_dir(report).as_uri() + "/"
+        assert [
+            u for u in page.requested_urls() if u != report.as_uri() and not u.startswith(pages_uri)
+        ] == []
     for name in ("report.png", "report-case-detail.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -172,6 +177,56 @@ def test_synthetic_report_in_headless_chromium(tmp_path: Path) -> None:
     results = synthetic()
     files = write_reports(tmp_path / "run", results, META, summarize(results))
     asyncio.run(check_report(files["report.html"], tmp_path, 3, synthetic_checks))
+
+
+def test_split_report_in_headless_chromium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 392 cells over 100: the details go to pages of about 40 cells (13 cases) each, loaded
+    # from file:// when a case opens; everything the synthetic report shows still works.
+    monkeypatch.setattr(pages, "SPLIT_OVER", 100)
+    monkeypatch.setattr(pages, "PAGE_CELLS", 40)
+    results = synthetic()
+    files = write_reports(tmp_path / "run", results, META, summarize(results))
+    folder = files["report-data/"]
+    assert len(list(folder.glob("cells-*.js"))) >= 9
+
+    async def split_checks(page: Page) -> None:
+        await synthetic_checks(page)
+        # Only the pages of the cases opened were read.
+        loaded = [u for u in page.requested_urls() if u.startswith(folder.as_uri())]
+        assert 1 <= len(loaded) <= 3, loaded
+    asyncio.run(check_report(files["report.html"], tmp_path, 3, split_checks))
+    asyncio.run(missing_pages(files["report.html"], folder, tmp_path))
+
+
+async def missing_pages(report: Path, folder: Path, tmp_path: Path) -> None:
+    """A page that cannot be read says, in the case view, where it should be; once the
+    folder is back the same case opens (a failed load is tried again)."""
+    assert CHROMIUM is not None
+    moved = folder.with_name("moved")
+    folder.rename(moved)
+    async with Browser.launch(CHROMIUM, tmp_path / "profile-missing") as browser:
+        page = await browser.new_page()
+        await page.navigate(report.as_uri())
+        await page.wait_until("document.body.dataset.ready === '1'")
+        await search(page, "bulk-119")
+        await page.click("#case-matrix td.cell")
+        await page.wait_until("!document.getElementById('detail').hidden")
+        text = await page.evaluate("document.getElementById('detail-body').textContent")
+        assert "Cannot load report-data/cells-" in text and "keep the report-data/ folder" in text
+        assert page.console_errors() == [
+            "network: Failed to load resource: net::ERR_FILE_NOT_FOUND"
+        ]
+        await page.click("#detail-close")
+        moved.rename(folder)
+        await page.click("#case-matrix td.cell")
+        await page.wait_until("!document.getElementById('detail').hidden")
+        outputs = await page.evaluate(
+            "[...document.querySelectorAll('#detail pre.output')].map(p => p.textContent)"
+        )
+        assert outputs == [f"{PWN} 119"] * 3
+        assert await page.evaluate("window.__pwned === undefined")
 
 
 SUITE = """\

@@ -237,7 +237,57 @@
     return box;
   }
 
+  // ---- pages of a split report (report/pages.py): each case's details load on demand ----
+  var paging = blob.paging || null;
+  var pageState = [];  // page -> "loading" or "loaded"
+  var pageWaiters = [];
+  var pageProblem = [];  // page -> why its file was refused
+  window.llmReportPage = function (token, k, data) {
+    if (!paging) return;
+    if (token !== paging.token) {
+      pageProblem[k] = paging.dir + "/" + paging.names[k] + " belongs to another rendering of this report: render it again (llm-harness report RUN).";
+      return;
+    }
+    data.cells.forEach(function (pair) { cells[pair[0]] = pair[1]; });
+    data.prompts.forEach(function (pair) { blob.prompts[pair[0]] = pair[1]; });
+    data.vars.forEach(function (pair) { cases[pair[0]][2] = pair[1]; });
+    pageState[k] = "loaded";
+  };
+  function withPage(k, done) {
+    if (pageState[k] === "loaded") { done(null); return; }
+    (pageWaiters[k] = pageWaiters[k] || []).push(done);
+    if (pageState[k] === "loading") return;
+    pageState[k] = "loading";
+    var path = paging.dir + "/" + paging.names[k];
+    var s = document.createElement("script");
+    function finish(err) {
+      if (err) pageState[k] = undefined;  // a later click tries again
+      var waiting = pageWaiters[k];
+      pageWaiters[k] = [];
+      s.remove();
+      waiting.forEach(function (cb) { cb(err); });
+    }
+    s.onload = function () {
+      finish(pageState[k] === "loaded" ? null : pageProblem[k] || path + " does not hold this report's cells.");
+    };
+    s.onerror = function () {
+      finish("Cannot load " + path + ": keep the " + paging.dir + "/ folder beside this page. Every cell is also in results.jsonl.");
+    };
+    s.src = path;
+    document.head.appendChild(s);
+  }
+
   function openCase(caseIdx) {
+    if (!paging) { showCase(caseIdx); return; }
+    withPage(paging.case_page[caseIdx], function (err) {
+      if (!err) { showCase(caseIdx); return; }
+      document.getElementById("detail-title").textContent = suites[cases[caseIdx][0]] + " / " + cases[caseIdx][1];
+      detailBody.replaceChildren(el("pre", "errtext", err));
+      detail.hidden = false;
+    });
+  }
+
+  function showCase(caseIdx) {
     var cs = cases[caseIdx];
     document.getElementById("detail-title").textContent = suites[cs[0]] + " / " + cs[1];
     var frag = document.createDocumentFragment();
