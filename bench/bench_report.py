@@ -133,6 +133,10 @@ async def browse(report: Path, work: Path) -> dict[str, Any]:
         await page.navigate(report.as_uri(), timeout=60)
         load_wall = time.perf_counter() - started
         await page.wait_until("document.body.dataset.ready === '1'", timeout=60)
+        # Paint entries are queued after the frame that painted: wait for the one we report.
+        await page.wait_until(
+            "performance.getEntriesByName('first-contentful-paint').length > 0", timeout=60
+        )
         timing = await page.evaluate(
             """(() => {
               const paint = {};
