@@ -149,10 +149,15 @@ async def browse(report: Path, work: Path) -> dict[str, Any]:
             })()"""
         )
         timing["load_wall"] = load_wall * 1000
+        # Until the case is in the page: with a split report that includes reading its page.
         timing["open_case"] = await page.evaluate(
-            """(() => { const t = performance.now();
+            """new Promise(resolve => {
+                 const d = document.getElementById('detail'), t = performance.now();
+                 const obs = new MutationObserver(() => {
+                   if (!d.hidden) { obs.disconnect(); resolve(performance.now() - t); } });
+                 obs.observe(d, {attributes: true});
                  document.querySelector('#case-matrix td.cell').click();
-                 return performance.now() - t; })()"""
+                 if (!d.hidden) { obs.disconnect(); resolve(performance.now() - t); } })"""
         )
         await page.click("#detail-close")
         timing["failed_filter"] = await page.evaluate(

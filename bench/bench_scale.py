@@ -184,7 +184,7 @@ def show(r: dict[str, Any]) -> None:
     else:
         print(f"chromium: first contentful paint {b['fcp']:.0f} ms, matrix ready "
               f"{b['ready']:.0f} ms, load {b['load']:.0f} ms; open a case {b['open_case']:.1f} "
-              f"ms (its page loads after); console errors {len(b['console_errors'])}")
+              f"ms (with reading its page); console errors {len(b['console_errors'])}")
 
 
 def main() -> int:
