@@ -256,9 +256,9 @@ def render_report(
     data_dir: str = "report-data",
     split: bool = True,
 ) -> Rendered:
-    """report.html, with its cell details in page files of ``pages.PAGE_CELLS`` cells under
-    ``data_dir`` (a folder name beside the page) when there are more than
-    ``pages.SPLIT_OVER`` cells and ``split`` is on."""
+    """report.html, with its cell details in page files (report/pages.py) under
+    ``data_dir`` (a folder name beside the page) when ``split`` is on and there are more
+    than ``pages.SPLIT_OVER`` cells or their details pass ``pages.SPLIT_BYTES``."""
     import jinja2
 
     env = jinja2.Environment(
@@ -282,9 +282,10 @@ def render_report(
     decision = decide(model.overall, results)
     data = build_data(results)
     page_texts: list[str] = []
-    if split and len(results) > pages.SPLIT_OVER:
-        cut = pages.split(data, data_dir, pages.PAGE_CELLS)
-        data, page_texts = cut.index, cut.pages
+    data_text = None if split and len(results) > pages.SPLIT_OVER else script_json(data)
+    if data_text is None or (split and len(data_text.encode("utf-8")) > pages.SPLIT_BYTES):
+        cut = pages.split(data, data_dir, pages.PAGE_CELLS, pages.PAGE_BYTES)
+        data_text, page_texts = script_json(cut.index), cut.pages
     template = env.get_template("report.html.j2")
     html = template.render(
         title=_title(runs),
@@ -302,7 +303,7 @@ def render_report(
         n_results=len(results),
         css=Markup(_template_text("report.css")),
         js=Markup(_template_text("report.js")),
-        data=Markup(script_json(data)),
+        data=Markup(data_text),
         paged={"dir": data_dir, "count": len(page_texts)} if page_texts else None,
         chart_svg=lambda name: Markup(chart_data[name] or ""),
         comparisons=comparisons or {},

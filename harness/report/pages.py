@@ -5,8 +5,9 @@ Above it, the page would grow by ~1 KB per cell (50,000 cells: ~40 MB, slow to o
 the details move out: report.html keeps what the summary, the matrix and the filters need
 for every cell (case, column, repeat, status, replayed: the first ``LIGHT_FIELDS`` of
 ``html.CELL_FIELDS``) and each case's id, and ``<report stem>-data/cells-NNNN.js`` holds the
-rest (outputs, prompts, scores, timings, variables) of about ``PAGE_CELLS`` cells, whole
-cases only, so opening a case loads exactly one page.
+rest (outputs, prompts, scores, timings, variables) of at most ``PAGE_CELLS`` cells and
+``PAGE_BYTES`` bytes, whole cases only, so opening a case loads exactly one page. Fewer cells
+with long answers or prompts are split too, past ``SPLIT_BYTES`` of details.
 
 A page is a script, because a page opened from ``file://`` may load a script beside it but
 may not ``fetch`` a file: ``window.llmReportPage(TOKEN, K, DATA)``, with DATA the JSON of
@@ -18,14 +19,17 @@ of the pages, so a page left over from another rendering is refused, never mixed
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 #: A report of more cells than this is split into pages.
 SPLIT_OVER = 5000
-#: Cells per page file (whole cases, so a page can hold a few more).
+#: ... or when the cells' details would make report.html larger than this (long answers).
+SPLIT_BYTES = 8_000_000
+#: A page file holds whole cases, up to this many cells and bytes.
 PAGE_CELLS = 2000
+PAGE_BYTES = 4_000_000
 #: Leading CELL_FIELDS that stay in report.html for every cell.
 LIGHT_FIELDS = 5
 PAGE_NAME = "cells-{:04d}.js"
@@ -46,41 +50,54 @@ class Split:
     pages: list[str]
 
 
-def split(data: dict[str, Any], dir_name: str, page_cells: int = PAGE_CELLS) -> Split:
-    """Cut ``html.build_data``'s blob into an index and pages of whole cases."""
+def split(
+    data: dict[str, Any],
+    dir_name: str,
+    page_cells: int = PAGE_CELLS,
+    page_bytes: int = PAGE_BYTES,
+) -> Split:
+    """Cut ``html.build_data``'s blob into an index and pages of whole cases, each of at
+    most ``page_cells`` cells and ``page_bytes`` bytes (a single case larger than that is
+    one page of its own)."""
     from harness.report.html import script_json
 
     cells: list[list[Any]] = data["cells"]
     cases: list[list[Any]] = data["cases"]
     prompts: list[Any] = data["prompts"]
-    by_case: list[list[int]] = [[] for _ in cases]
     case_field = data["fields"].index("case")
+    prompt_field = data["fields"].index("prompt")
+    by_case: list[list[int]] = [[] for _ in cases]
     for i, cell in enumerate(cells):
         by_case[cell[case_field]].append(i)
+    prompt_text: dict[int, str] = {}  # a prompt's JSON, made once however many pages use it
+
+    # Each page as JSON fragments, sized as they are made: the page cut is exact in bytes.
+    groups: list[Page] = []
+    page = Page()
     case_page: list[int] = []
-    groups: list[list[int]] = [[]]
-    filled = 0  # cells in the last group
     for c, idxs in enumerate(by_case):
-        if groups[-1] and filled + len(idxs) > page_cells:
-            groups.append([])
-            filled = 0
-        groups[-1].append(c)
-        filled += len(idxs)
-        case_page.append(len(groups) - 1)
-    prompt_field = data["fields"].index("prompt")
-    bodies = []
-    for group in groups:
-        rows = [(i, cells[i]) for c in group for i in by_case[c]]
-        used = sorted({row[prompt_field] for _, row in rows})
-        bodies.append(
-            script_json(
-                {
-                    "cells": rows,
-                    "prompts": [[p, prompts[p]] for p in used],
-                    "vars": [[c, cases[c][2]] for c in group if cases[c][2]],
-                }
-            )
-        )
+        rows = script_json([[i, cells[i]] for i in idxs])[1:-1]
+        var = script_json([c, cases[c][2]]) if cases[c][2] else ""
+        used = {cells[i][prompt_field] for i in idxs}
+        for p in used - prompt_text.keys():
+            prompt_text[p] = script_json([p, prompts[p]])
+        own = _size(rows) + _size(var)
+        if page.cells and (
+            page.cells + len(idxs) > page_cells
+            or page.size + own + page.new_prompts(used, prompt_text) > page_bytes
+        ):
+            groups.append(page)
+            page = Page()
+        page.size += own + page.new_prompts(used, prompt_text)
+        page.cells += len(idxs)
+        page.rows.append(rows)
+        if var:
+            page.vars.append(var)
+        for p in used:
+            page.prompts[p] = prompt_text[p]
+        case_page.append(len(groups))
+    groups.append(page)
+    bodies = [g.body() for g in groups]
     digest = hashlib.sha256()
     for body in bodies:
         digest.update(body.encode("utf-8"))
@@ -99,6 +116,30 @@ def split(data: dict[str, Any], dir_name: str, page_cells: int = PAGE_CELLS) -> 
     }
     pages = [f'window.llmReportPage("{token}",{k},{body});\n' for k, body in enumerate(bodies)]
     return Split(index=index, pages=pages)
+
+
+@dataclass
+class Page:
+    """One page while it is filled: its JSON fragments and what they weigh."""
+
+    cells: int = 0
+    size: int = 0
+    rows: list[str] = field(default_factory=list)
+    vars: list[str] = field(default_factory=list)
+    prompts: dict[int, str] = field(default_factory=dict)
+
+    def new_prompts(self, used: set[int], text: dict[int, str]) -> int:
+        """Bytes the prompts in ``used`` would add (a page holds each prompt once)."""
+        return sum(_size(text[p]) for p in used if p not in self.prompts)
+
+    def body(self) -> str:
+        rows, variables = ",".join(self.rows), ",".join(self.vars)
+        prompts = ",".join(self.prompts[p] for p in sorted(self.prompts))
+        return f'{{"cells":[{rows}],"prompts":[{prompts}],"vars":[{variables}]}}'
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def write_pages(html_path: Path, pages: list[str]) -> Path | None:

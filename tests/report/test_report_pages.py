@@ -116,6 +116,33 @@ def test_a_case_bigger_than_a_page_stays_whole(tmp_path: Path, small_pages: None
     assert max(sizes) == 18  # case-000 has 15 of repeats plus 3 of the last set
 
 
+def test_long_answers_split_a_small_run_and_bound_each_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "SPLIT_BYTES", 30_000)
+    monkeypatch.setattr(pages, "PAGE_BYTES", 25_000)
+    results = _results(cases=8)  # 24 cells, far under SPLIT_OVER
+    for r in results:
+        r.output = ("é" * 1000) + r.output  # 2 KB of UTF-8 each
+    files = write_reports(tmp_path, results, META, summarize(results))
+    names = blob(files["report.html"].read_text("utf-8"))["paging"]["names"]
+    sizes = [(tmp_path / "report-data" / n).stat().st_size for n in names]
+    # 3 cells of ~2.3 KB a case: 4 cases would pass 25 KB, so 3 cases a page, 2 on the last
+    assert len(names) == 3
+    assert all(20_000 < size <= 25_000 + 100 for size in sizes[:2])  # + the call around it
+    assert [len(_page(tmp_path / "report-data" / n)[2]["cells"]) for n in names] == [9, 9, 6]
+    assert sorted(
+        row[CELL_FIELDS.index("output")]
+        for n in names
+        for _, row in _page(tmp_path / "report-data" / n)[2]["cells"]
+    ) == sorted(r.output for r in results)
+    # the same run with short answers is one file
+    for r in results:
+        r.output = r.output[1000:]
+    write_reports(tmp_path, results, META, summarize(results))
+    assert not (tmp_path / "report-data").exists()
+
+
 def test_a_small_report_stays_one_file(tmp_path: Path, small_pages: None) -> None:
     results = _results(cases=6)  # 18 cells: not over 20
     files = write_reports(tmp_path, results, META, summarize(results))
