@@ -280,12 +280,7 @@ def render_report(
     suites = list(dict.fromkeys(r.suite for r in results))
     chart_data = build_charts(results, model.overall)
     decision = decide(model.overall, results)
-    data = build_data(results)
-    page_texts: list[str] = []
-    data_text = None if split and len(results) > pages.SPLIT_OVER else script_json(data)
-    if data_text is None or (split and len(data_text.encode("utf-8")) > pages.SPLIT_BYTES):
-        cut = pages.split(data, data_dir, pages.PAGE_CELLS, pages.PAGE_BYTES)
-        data_text, page_texts = script_json(cut.index), cut.pages
+    data_text, page_texts = _data_texts(build_data(results), split, data_dir)
     template = env.get_template("report.html.j2")
     html = template.render(
         title=_title(runs),
@@ -309,6 +304,18 @@ def render_report(
         comparisons=comparisons or {},
     )
     return Rendered(html=html, pages=page_texts)
+
+
+def _data_texts(data: dict[str, Any], split: bool, data_dir: str) -> tuple[str, list[str]]:
+    """The blob's JSON for report.html, and the page files' texts when it is split. (A
+    function of its own so the full blob is freed before the page is rendered.)"""
+    if not split:
+        return script_json(data), []
+    text = None if len(data["cells"]) > pages.SPLIT_OVER else script_json(data)
+    if text is not None and len(text.encode("utf-8")) <= pages.SPLIT_BYTES:
+        return text, []
+    cut = pages.split(data, data_dir, pages.PAGE_CELLS, pages.PAGE_BYTES)
+    return script_json(cut.index), cut.pages
 
 
 def _title(runs: list[dict[str, Any]]) -> str:
