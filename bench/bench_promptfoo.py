@@ -94,8 +94,9 @@ def line(name: str, m: dict[str, Any], ideal: float, cap_s: float) -> str:
     if m["exit"] == 124:
         return (f"  {name}: stopped after {cap_s:.0f} s (not finished); {m['calls']} calls by "
                 f"then; peak rss {m['rss']:.0f} MB")
-    return (f"  {name}: {m['wall']:.2f} s = {m['wall'] / ideal:.2f}x ideal; {m['cpu']:.1f} s "
-            f"CPU; peak rss {m['rss']:.0f} MB; {m['calls']} calls; exit {m['exit']}")
+    ratio = f" = {m['wall'] / ideal:.2f}x ideal" if "cold" in name else ""
+    return (f"  {name}: {m['wall']:.2f} s{ratio}; {m['cpu']:.1f} s CPU; peak rss "
+            f"{m['rss']:.0f} MB; {m['calls']} calls; exit {m['exit']}")
 
 
 def main() -> int:
