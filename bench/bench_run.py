@@ -87,7 +87,7 @@ def _role(pid: int, root: int) -> str:
         return "gone"
     if "worker.child" in cmd:
         return "worker"
-    if "harness.results.export" in cmd:
+    if "harness.report.exports" in cmd:
         return "exports"
     return "other"
 

@@ -233,7 +233,7 @@ def _write_reports(
     by a child process reading results.jsonl (complete on disk by now), so pyarrow's memory
     comes and goes with it and never adds to this process's report memory.
     A failing report or export never costs the user their results or the gate."""
-    from harness.report.exports import start_export, write_exports
+    from harness.report.exports import ExportFailed, start_export, write_exports
 
     exported: dict[str, Path] = {}
     try:
@@ -247,7 +247,8 @@ def _write_reports(
         for note in notes:
             log.warning("%s", note)
     except Exception as exc:  # the exports must never cost the user the report or results
-        log.exception("exports failed")
+        if not isinstance(exc, ExportFailed):  # that one says all there is to say
+            log.exception("exports failed")
         outcome.sections.append(
             (
                 "llm-harness report",
