@@ -117,23 +117,23 @@ def _written_session(tmp_path: Path) -> RunSession:
 def test_the_end_of_run_frees_the_calls_before_the_exports_and_writes_every_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.report import exports
+    from harness.run import export_child
 
     session = _written_session(tmp_path)
     events: list[str] = []
-    end_calls, start_export = session.end_calls, exports.start_export
+    end_calls, start_export = session.end_calls, export_child.start_export
 
     def ended() -> None:
         events.append("calls ended")
         end_calls()
 
-    def started(out_dir: Path) -> exports.ExportProcess:
+    def started(out_dir: Path) -> export_child.ExportProcess:
         events.append("export started")
         assert not (out_dir / "report.html").exists()  # the exports come first, alone
         return start_export(out_dir)
 
     monkeypatch.setattr(session, "end_calls", ended)
-    monkeypatch.setattr(exports, "start_export", started)
+    monkeypatch.setattr(export_child, "start_export", started)
     outcome = finish_run(session)
     assert events == ["calls ended", "export started"]
     assert set(outcome.files) == {"summary.json", "meta.json", "report.html", "summary.md",
@@ -144,12 +144,12 @@ def test_the_end_of_run_frees_the_calls_before_the_exports_and_writes_every_file
 def test_a_failed_export_costs_neither_the_report_nor_the_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.report import exports
+    from harness.run import export_child
 
     session = _written_session(tmp_path)
     # The child is pointed at a folder with no results.jsonl, so it fails for real.
-    start_export = exports.start_export
-    monkeypatch.setattr(exports, "start_export", lambda out: start_export(tmp_path / "none"))
+    start_export = export_child.start_export
+    monkeypatch.setattr(export_child, "start_export", lambda out: start_export(tmp_path / "none"))
     outcome = finish_run(session)
     run = tmp_path / "run"
     assert {"report.html", "summary.md", "summary.json"} <= set(outcome.files)

@@ -9,8 +9,8 @@ the values), in the files and in the frame alike.
 The files are written row by row: CSV with the csv module, Parquet with pyarrow's writer in
 record batches, neither through a pandas DataFrame, so writing them imports neither pandas
 nor (for the CSV) pyarrow and holds one batch of rows at a time. At the end of a run they are
-written by a short-lived child process (``python -m harness.report.exports RUN_DIR``, see
-``start_export``) that reads results.jsonl, so pyarrow's memory never joins the pytest
+written by a short-lived child process (``main`` here, started by
+harness.run.export_child) that reads results.jsonl, so pyarrow's memory never joins the pytest
 process's. pandas is the API for the data: ``results_frame`` (Result objects) and ``frame``
 (a run directory) give the DataFrame that ``pd.read_parquet`` of the file equals.
 """
@@ -25,7 +25,6 @@ import itertools
 import json
 import operator
 import os
-import subprocess
 import sys
 import types
 import typing
@@ -200,61 +199,7 @@ def frame(run: Path) -> pd.DataFrame:
     return results_frame(iter_results(run))
 
 
-# -- the child process that writes the exports at the end of a run ------------------------
-
-
-class ExportProcess:
-    """The child writing a run's exports from its results.jsonl (``start_export``)."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], out_dir: Path) -> None:
-        self._proc = proc
-        self.out_dir = out_dir
-
-    def wait(self, timeout: float | None = None) -> tuple[dict[str, Path], list[str]]:
-        """(file name -> path, notes to log) once the child is done. Raises ExportFailed
-        when it failed (with the last line it wrote) or was still running at ``timeout``
-        (it is killed then)."""
-        try:
-            out, err = self._proc.communicate(timeout=timeout)
-        except BaseException as exc:  # a timeout, or Ctrl-C while waiting: no orphan child
-            self._proc.kill()
-            self._proc.wait()
-            if isinstance(exc, subprocess.TimeoutExpired):
-                raise ExportFailed(f"the export process took over {timeout:g} s") from None
-            raise
-        if self._proc.returncode != 0:
-            said = err.decode("utf-8", "replace").strip().splitlines()
-            raise ExportFailed(
-                f"the export process failed (exit status {self._proc.returncode}): "
-                f"{said[-1] if said else 'no message'}"
-            )
-        done = json.loads(out.decode("utf-8"))
-        return {name: self.out_dir / name for name in done["files"]}, list(done["notes"])
-
-
-class ExportFailed(Exception):
-    """The export child did not write the files."""
-
-
-def start_export(out_dir: Path) -> ExportProcess:
-    """Start the child that writes ``out_dir``'s exports from its results.jsonl. Raises
-    OSError when no process can be started (the caller then writes them itself)."""
-    env = dict(os.environ)
-    # The same harness as this process's, wherever it was imported from.
-    here = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-    # Arrow's own allocator keeps what it freed; the system one gives it back between
-    # batches (81 -> 77 MB peak for 5000 rows, same time).
-    env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.report.exports", str(out_dir)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        close_fds=True,
-    )
-    return ExportProcess(proc, Path(out_dir))
+# -- the export child (started by harness.run.export_child) ------------------------------
 
 
 #: Packages the export child does without (see main).

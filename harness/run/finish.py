@@ -233,7 +233,8 @@ def _write_reports(
     by a child process reading results.jsonl (complete on disk by now), so pyarrow's memory
     comes and goes with it and never adds to this process's report memory.
     A failing report or export never costs the user their results or the gate."""
-    from harness.report.exports import ExportFailed, start_export, write_exports
+    from harness.report.exports import write_exports
+    from harness.run.export_child import ExportFailed, start_export
 
     exported: dict[str, Path] = {}
     try:

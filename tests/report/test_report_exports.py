@@ -18,6 +18,7 @@ from reportkit import META, make_result, sample_results, write_run
 from harness.report import exports, write_reports
 from harness.results.stats import summarize
 from harness.results.store import load_results
+from harness.run.export_child import ExportFailed, start_export
 from harness.types import Result
 
 
@@ -136,7 +137,7 @@ def test_the_export_child_writes_the_same_files_from_results_jsonl(tmp_path: Pat
     # A torn last line, as an interrupted run leaves: skipped, as load_results skips it.
     with open(run / "results.jsonl", "a", encoding="utf-8") as fh:
         fh.write('{"run_id": "run-a", "suite": "qa", "case_')
-    files, notes = exports.start_export(run).wait(timeout=120)
+    files, notes = start_export(run).wait(timeout=120)
     assert notes == []
     assert set(files) == {"results.csv", "results.parquet"}
     expected = exports.results_frame(load_results(run))
@@ -161,5 +162,5 @@ def test_the_export_child_imports_neither_pandas_nor_numpy(tmp_path: Path) -> No
 
 def test_a_failing_export_child_says_why(tmp_path: Path) -> None:
     said = r"\(exit status 2\): .*no-such-run/results\.jsonl: no such file"
-    with pytest.raises(exports.ExportFailed, match=said):
-        exports.start_export(tmp_path / "no-such-run").wait(timeout=120)
+    with pytest.raises(ExportFailed, match=said):
+        start_export(tmp_path / "no-such-run").wait(timeout=120)
