@@ -202,6 +202,19 @@ def frame(run: Path) -> pd.DataFrame:
 # -- the export child (started by harness.run.export_child) ------------------------------
 
 
+def _peak_mb() -> float | None:
+    """This process's peak RSS since its exec (VmHWM; ru_maxrss would include the moment
+    between fork and exec, when the child still had its parent's pages), for bench/."""
+    try:
+        with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 #: Packages the export child does without (see main).
 BLOCKED = {"pandas", "numpy"}
 
@@ -229,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Read as written: one batch of rows in memory at a time, never the whole run.
     files, notes = write_exports(iter_results(source), Path(run))
-    print(json.dumps({"files": list(files), "notes": notes}))
+    print(json.dumps({"files": list(files), "notes": notes, "peak_mb": _peak_mb()}))
     return 0
 
 
