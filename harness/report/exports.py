@@ -66,13 +66,25 @@ _json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 _EMPTY: dict[type, str] = {list: "[]", dict: "{}", tuple: "[]"}
 _NESTED_AT = tuple(i for i, name in enumerate(COLUMNS) if name in NESTED_FIELDS)
 _row_of = operator.attrgetter(*COLUMNS)
+#: What a record without a field holds there: the field's default, as Result.from_dict gives.
+_DEFAULTS = {
+    f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    for f in dataclasses.fields(Result)
+    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+}
 
 
-def rows(results: Iterable[Result]) -> Iterator[list[Any]]:
+def rows(results: Iterable[Result | dict[str, Any]]) -> Iterator[list[Any]]:
     """Each result as one export row: its field values in column order, nested fields as
-    JSON text. Straight from the attributes: Result.to_dict would copy every nested value."""
+    JSON text. Straight from the attributes: Result.to_dict would copy every nested value.
+    A record's dict (harness.results.store.iter_records) gives the same row as its Result,
+    without building the Result (a quarter of the export child's time)."""
+    get = _DEFAULTS.get
     for result in results:
-        row = list(_row_of(result))
+        if isinstance(result, dict):
+            row = [result[c] if c in result else get(c) for c in COLUMNS]
+        else:
+            row = list(_row_of(result))
         for i in _NESTED_AT:
             v = row[i]
             row[i] = _json(v) if v else _EMPTY.get(type(v), "null")
@@ -110,7 +122,9 @@ PYARROW_MISSING = (
 )
 
 
-def write_exports(results: Iterable[Result], out_dir: Path) -> tuple[dict[str, Path], list[str]]:
+def write_exports(
+    results: Iterable[Result | dict[str, Any]], out_dir: Path
+) -> tuple[dict[str, Path], list[str]]:
     """results.csv and (with pyarrow) results.parquet in ``out_dir``, in one pass over
     ``results`` holding BATCH_ROWS rows at a time: (file name -> path, notes to log).
 
@@ -234,14 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     # check for pandas types; none come here, so this process tells it there is no pandas.
     # numpy too: pyarrow works without it, and it is 0.1 s and ~11 MB more.
     sys.meta_path.insert(0, _Blocked())
-    from harness.results.store import iter_results
+    from harness.results.store import iter_records
 
     source = Path(run) / "results.jsonl"
     if not source.is_file():
         print(f"{source}: no such file", file=sys.stderr)
         return 2
     # Read as written: one batch of rows in memory at a time, never the whole run.
-    files, notes = write_exports(iter_results(source), Path(run))
+    files, notes = write_exports(iter_records(source), Path(run))
     print(json.dumps({"files": list(files), "notes": notes, "peak_mb": _peak_mb()}))
     return 0
 
