@@ -49,14 +49,12 @@ from harness.report import write_reports
 if variant == "report":
     write_reports(run, results, meta, groups, exports=False)
 elif variant == "export-child":
-    import subprocess
-    from harness.run.worker.client import python_child
-    # As harness.run.export_child starts it; the child says its own peak (VmHWM since its
-    # exec: ru_maxrss would count the pages it shared with this process before the exec).
-    command, env = python_child("harness.report.exports", str(run))
-    env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    done = subprocess.run(command, env=env, capture_output=True, check=True)
-    child_peak = json.loads(done.stdout)["peak_mb"]
+    from harness.run import export_child
+    # As the end of a run starts it; the child says its own peak (VmHWM since its exec:
+    # ru_maxrss would count the pages it shared with this process before the exec).
+    child = export_child.start_export(run)
+    out, _ = child._proc.communicate()
+    child_peak = json.loads(out)["peak_mb"]
 else:
     write_reports(run, results, meta, groups)
 end, kids_end = usage(resource.RUSAGE_SELF), usage(resource.RUSAGE_CHILDREN)

@@ -81,6 +81,24 @@ def python_child(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-c", code, *args], env
 
 
+def start_python_child(
+    module: str,
+    *args: str,
+    stdin: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """python_child started, its stdout a pipe; ``env`` adds to its environment (a
+    variable already set by the user wins). Raises OSError when no process can start."""
+    command, child_env = python_child(module, *args)
+    for key, value in (env or {}).items():
+        child_env.setdefault(key, value)
+    return subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, env=child_env,
+        close_fds=True,
+    )
+
+
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
 
@@ -125,16 +143,8 @@ class WorkerClient:
         self._answered: dict[int, msg.CellAnswer] = {}
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the worker
-        command, env = python_child("harness.run.worker.child")
         try:
-            self._proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._log,
-                env=env,
-                close_fds=True,
-            )
+            self._proc = start_python_child("harness.run.worker.child", stderr=self._log)
         except OSError:
             self._log.close()
             self._remove_empty_log()
