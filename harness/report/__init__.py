@@ -44,7 +44,7 @@ def write_reports(
     ``comparisons`` (harness.gate.outputs.report_data) adds the comparison view: the gate's
     verdicts against a baseline and prompt variants against their reference, case by case.
     ``exports=False`` leaves out results.csv and results.parquet (the end of a run writes
-    them in a child process: harness.report.exports.start_export).
+    them in a child process: harness.run.export_child).
     """
     from harness.report.exports import write_exports
     from harness.report.html import render_html
