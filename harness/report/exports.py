@@ -180,7 +180,7 @@ def _parquet_batches(path: Path) -> Iterator[Any]:
 # -- pandas: the API for the data ---------------------------------------------------------
 
 
-def results_frame(results: Iterable[Result]) -> pd.DataFrame:
+def results_frame(results: Iterable[Result | dict[str, Any]]) -> pd.DataFrame:
     """One row per result, the columns of results.csv / results.parquet with their declared
     types; equal to ``pd.read_parquet`` of the results.parquet written from the same results."""
     import pandas as pd
@@ -208,9 +208,9 @@ def _dtype(kind: str, values: list[Any]) -> str:
 def frame(run: Path) -> pd.DataFrame:
     """A run's results as a pandas DataFrame: ``run`` is a run directory or its
     results.jsonl. The same table as the run's results.csv and results.parquet."""
-    from harness.results.store import iter_results
+    from harness.results.store import iter_records
 
-    return results_frame(iter_results(run))
+    return results_frame(iter_records(run))
 
 
 # -- the export child (started by harness.run.export_child) ------------------------------
@@ -238,7 +238,7 @@ class _Blocked:
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if name.split(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"no pandas in the export process: {name}", name=name)
+            raise ModuleNotFoundError(f"{name} is left out of the export process", name=name)
 
 
 def main(argv: list[str] | None = None) -> int:
