@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -238,6 +239,7 @@ def main() -> int:
     finally:
         sim.terminate()
         sim.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
 
     ideal = n * args.latency_ms / 1000 / args.concurrency
     floor = rows["floor"]
