@@ -36,8 +36,8 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from bench_run import CPU_SECONDS, run_measured, sim_requests  # noqa: E402
-from bench_scale import absorb_cpu, simulator, write_project  # noqa: E402
+from bench_run import run_measured, sim_requests, write_project  # noqa: E402
+from bench_scale import simulator  # noqa: E402
 
 PY = sys.executable
 
@@ -55,10 +55,9 @@ def promptfoo_project(work: Path, n: int, url: str) -> None:
 
 
 def measured(cmd: list[str], cwd: Path, env: dict[str, str], url: str) -> dict[str, Any]:
-    absorb_cpu()
     before = sim_requests(url)
-    wall, rss, code = run_measured(cmd, cwd, env)
-    return {"wall": wall, "rss": rss, "exit": code, "cpu": CPU_SECONDS[-1],
+    m = run_measured(cmd, cwd, env)
+    return {"wall": m.wall, "rss": m.peak, "exit": m.code, "cpu": m.cpu,
             "calls": sim_requests(url) - before}
 
 
@@ -66,6 +65,7 @@ def one_size(
     n: int, c: int, url: str, root: Path, promptfoo: str, cap_s: float
 ) -> dict[str, Any]:
     work = root / f"n{n}"
+    work.mkdir()
     write_project(work, n)
     promptfoo_project(work, n, url)
     env = dict(os.environ)

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from bench_report import browse  # noqa: E402
-from bench_run import CPU_SECONDS, free_port, run_measured, sim_requests  # noqa: E402
+from bench_run import free_port, run_measured, sim_requests, write_project  # noqa: E402
 
 PY = sys.executable
-
-
-def absorb_cpu() -> None:
-    """Book the CPU of children reaped outside run_measured (compileall, the report CLI,
-    Chromium) apart, so run_measured's next figure is its own run's alone."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime - sum(CPU_SECONDS))
 
 
 @contextlib.contextmanager
@@ -68,30 +60,6 @@ def simulator(latency_ms: float) -> Iterator[str]:
     finally:
         sim.terminate()
         sim.wait(timeout=10)
-
-
-def write_project(work: Path, n: int) -> None:
-    """The suite of n cases (one target) and the no-op items of the floor, as bench_run."""
-    (work / "evals").mkdir(parents=True)
-    (work / "pytest.ini").write_text("[pytest]\n")
-    cases = "\n".join(f'  - {{id: c{i}, vars: {{text: "item {i}"}}}}' for i in range(n))
-    (work / "evals" / "bench.yaml").write_text(
-        "name: bench\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 32\n"
-        'prompt:\n  user: "Echo {{ text }}"\nassert:\n  - {type: contains, value: item}\n'
-        f"cases:\n{cases}\n"
-    )
-    (work / "noop").mkdir()
-    (work / "noop" / "conftest.py").write_text(
-        "import pytest\n\n"
-        "class Noop(pytest.Item):\n    def runtest(self):\n        pass\n\n"
-        "class NoopFile(pytest.File):\n"
-        f"    def collect(self):\n        for i in range({n}):\n"
-        "            yield Noop.from_parent(self, name=f'n{i}')\n\n"
-        "def pytest_collect_file(file_path, parent):\n"
-        "    if file_path.name == 'items.noop':\n"
-        "        return NoopFile.from_parent(parent, path=file_path)\n"
-    )
-    (work / "noop" / "items.noop").write_text("")
 
 
 def files_of(run: Path) -> dict[str, float]:
@@ -126,6 +94,7 @@ def report_cli(run: Path, env: dict[str, str]) -> tuple[float, float]:
 
 def one_size(n: int, concurrency: int, latency_ms: float, url: str, root: Path) -> dict[str, Any]:
     work = root / f"n{n}"
+    work.mkdir()
     write_project(work, n)
     env = dict(os.environ)
     env.update({
@@ -134,22 +103,19 @@ def one_size(n: int, concurrency: int, latency_ms: float, url: str, root: Path) 
     })
     common = ["-q", "-p", "no:cacheprovider", "--llm-concurrency", str(concurrency)]
     out: dict[str, Any] = {"n": n, "concurrency": concurrency}
-    absorb_cpu()
-    cpu_from = len(CPU_SECONDS)
-    out["floor"], out["floor_rss"], _ = run_measured(
+    out["floor"] = run_measured(
         [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "noop"], work, env)
     before = sim_requests(url)
-    out["cold"], out["cold_rss"], out["cold_exit"] = run_measured(
+    out["cold"] = run_measured(
         [PY, "-m", "pytest", "evals", *common, "--llm-out=run-cold"], work, env)
     out["cold_calls"] = sim_requests(url) - before
     before = sim_requests(url)
-    out["cached"], out["cached_rss"], out["cached_exit"] = run_measured(
+    out["cached"] = run_measured(
         [PY, "-m", "pytest", "evals", *common, "--llm-out=run"], work, env)
     out["cached_calls"] = sim_requests(url) - before
-    out["bare"], out["bare_rss"], _ = run_measured(
+    out["bare"] = run_measured(
         [PY, "-m", "pytest", "evals", *common, "--llm-report=false", "--llm-out=run-bare"],
         work, env)
-    out["cpu"] = CPU_SECONDS[cpu_from:]
     out["ideal"] = n * latency_ms / 1000 / concurrency
     out["files"] = files_of(work / "run")
     out["report_cli"] = report_cli(work / "run", env)
@@ -160,20 +126,20 @@ def one_size(n: int, concurrency: int, latency_ms: float, url: str, root: Path) 
 
 def show(r: dict[str, Any]) -> None:
     n, f, b = r["n"], r["files"], r["browser"]
-    floor_cpu, cold_cpu, cached_cpu, bare_cpu = r["cpu"]
+    floor, cold, cached, bare = r["floor"], r["cold"], r["cached"], r["bare"]
     print(f"\n== {n} cells, concurrency {r['concurrency']}, ideal {r['ideal']:.1f} s "
           f"(load average {r['load'][0]:.2f} / {r['load'][1]:.2f} at the end of this size)")
-    print(f"bare pytest, {n} no-op items: {r['floor']:.2f} s, {floor_cpu:.1f} s CPU, "
-          f"rss {r['floor_rss']:.0f} MB")
-    print(f"cold (report on): {r['cold']:.2f} s = {r['cold'] / r['ideal']:.2f}x ideal; "
-          f"{cold_cpu:.1f} s CPU; {r['cold_calls']} calls; peak rss {r['cold_rss']:.0f} MB; "
-          f"exit {r['cold_exit']}")
-    print(f"cached (report on): {r['cached']:.2f} s = {r['cached'] / r['floor']:.2f}x floor; "
-          f"{cached_cpu:.1f} s CPU = {cached_cpu / floor_cpu:.2f}x; {r['cached_calls']} calls; "
-          f"peak rss {r['cached_rss']:.0f} MB; exit {r['cached_exit']}")
-    print(f"cached, --llm-report=false: {r['bare']:.2f} s, {bare_cpu:.1f} s CPU, peak rss "
-          f"{r['bare_rss']:.0f} MB (report + exports add {r['cached'] - r['bare']:.2f} s, "
-          f"{cached_cpu - bare_cpu:.1f} s CPU)")
+    print(f"bare pytest, {n} no-op items: {floor.wall:.2f} s, {floor.cpu:.1f} s CPU, "
+          f"rss {floor.peak:.0f} MB")
+    print(f"cold (report on): {cold.wall:.2f} s = {cold.wall / r['ideal']:.2f}x ideal; "
+          f"{cold.cpu:.1f} s CPU; {r['cold_calls']} calls; peak rss {cold.peak:.0f} MB; "
+          f"exit {cold.code}")
+    print(f"cached (report on): {cached.wall:.2f} s = {cached.wall / floor.wall:.2f}x floor; "
+          f"{cached.cpu:.1f} s CPU = {cached.cpu / floor.cpu:.2f}x; {r['cached_calls']} calls; "
+          f"peak rss {cached.peak:.0f} MB; exit {cached.code}")
+    print(f"cached, --llm-report=false: {bare.wall:.2f} s, {bare.cpu:.1f} s CPU, peak rss "
+          f"{bare.peak:.0f} MB (report + exports add {cached.wall - bare.wall:.2f} s, "
+          f"{cached.cpu - bare.cpu:.1f} s CPU)")
     wall, cpu = r["report_cli"]
     print(f"llm-harness report RUN (fresh process): {wall:.2f} s, {cpu:.1f} s CPU")
     print(f"report.html {f['html']:.2f} MB; report-data/: {f['pages']:.0f} pages, largest "

@@ -36,6 +36,7 @@ def write_reports(
     *,
     html_path: Path | None = None,
     comparisons: dict[str, Any] | None = None,
+    exports: bool = True,
 ) -> dict[str, Path]:
     """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet;
     past ``pages.SPLIT_OVER`` cells, report.html's cell details in ``report-data/``.
@@ -44,8 +45,10 @@ def write_reports(
     goes (``llm-harness report -o``); the other files always go to ``out_dir``.
     ``comparisons`` (harness.gate.outputs.report_data) adds the comparison view: the gate's
     verdicts against a baseline and prompt variants against their reference, case by case.
+    ``exports=False`` leaves out results.csv and results.parquet (the end of a run writes
+    them in a child process: harness.run.export_child).
     """
-    from harness.report.exports import results_frame, write_csv, write_parquet
+    from harness.report.exports import write_exports
     from harness.report.html import render_report
     from harness.report.markdown import render_markdown
     from harness.report.pages import data_dir, write_pages
@@ -64,21 +67,16 @@ def write_reports(
         results, meta, groups, model=model, comparisons=comparisons, data_dir=folder.name
     )
     # The pages first: report.html never names a page that is not there yet.
-    written = write_pages(html_target, rendered.pages)
+    pages_dir = write_pages(html_target, rendered.pages)
     files["report.html"] = write_text(html_target, rendered.html)
-    if written is not None:
-        files[f"{folder.name}/"] = written
+    if pages_dir is not None:
+        files[f"{folder.name}/"] = pages_dir
     files["summary.md"] = write_text(
         out_dir / "summary.md", render_markdown(results, meta, groups, model=model)
     )
-    frame = results_frame(results)
-    files["results.csv"] = write_csv(frame, out_dir / "results.csv")
-    parquet = write_parquet(frame, out_dir / "results.parquet")
-    if parquet is None:
-        log.warning(
-            "results.parquet not written: pyarrow is not installed "
-            "(pip install 'pytest-llm-harness[parquet]')"
-        )
-    else:
-        files["results.parquet"] = parquet
+    if exports:
+        written, notes = write_exports(results, out_dir)
+        files.update(written)
+        for note in notes:
+            log.warning("%s", note)
     return files
