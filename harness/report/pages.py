@@ -79,8 +79,10 @@ def split(
         rows = script_json([[i, cells[i]] for i in idxs])[1:-1]
         var = script_json([c, cases[c][2]]) if cases[c][2] else ""
         used = {cells[i][prompt_field] for i in idxs}
-        for p in used - prompt_text.keys():
-            prompt_text[p] = script_json([p, prompts[p]])
+        for p in used:
+            # (not ``used - prompt_text.keys()``: that walks every key made so far, per case)
+            if p not in prompt_text:
+                prompt_text[p] = script_json([p, prompts[p]])
         own = _size(rows) + _size(var)
         if page.cells and (
             page.cells + len(idxs) > page_cells
