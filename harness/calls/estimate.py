@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.calls.pricing import PER_TOKENS, Price, PriceTable
+from harness.money import usd
 from harness.types import Message, Request
 
 CHARS_PER_TOKEN = 4
@@ -165,10 +166,6 @@ def estimate_calls(
     return list(rows.values())
 
 
-def _usd(x: float | None) -> str:
-    return "unpriced" if x is None else f"${x:.4f}"
-
-
 def format_estimate(rows: list[EstimateRow]) -> str:
     """A fixed-width table with a total line; unpriced targets are named, not counted as $0."""
     header = ("target", "calls", "input tok", "max out tok", "expected", "upper bound")
@@ -178,8 +175,8 @@ def format_estimate(rows: list[EstimateRow]) -> str:
             str(r.calls),
             str(r.input_tokens),
             str(r.max_output_tokens),
-            _usd(r.expected_usd),
-            _usd(r.upper_usd),
+            "unpriced" if r.expected_usd is None else usd(r.expected_usd),
+            "unpriced" if r.upper_usd is None else usd(r.upper_usd),
         )
         for r in rows
     ]
@@ -192,8 +189,8 @@ def format_estimate(rows: list[EstimateRow]) -> str:
             str(sum(r.calls for r in rows)),
             str(sum(r.input_tokens for r in rows)),
             str(sum(r.max_output_tokens for r in rows)),
-            _usd(sum(r.expected_usd or 0.0 for r in priced)),
-            _usd(sum(r.upper_usd or 0.0 for r in priced)),
+            usd(sum(r.expected_usd or 0.0 for r in priced)),
+            usd(sum(r.upper_usd or 0.0 for r in priced)),
         )
     )
     table = [header, *body]
