@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.providers import PROVIDERS
 from harness.scoring.base import ScoreContext, scorer, split_type
 from harness.scoring.common import is_number, need_number, need_text, render_text
 from harness.scoring.jsonparse import JSONParseError, find_json, parse_json
@@ -95,14 +96,10 @@ VERDICT_SCHEMA: dict[str, Any] = {
     "required": ["pass", "score", "reason"],
     "additionalProperties": False,
 }
-#: Providers whose adapters send a JSON schema natively (the local model as a grammar);
-#: the rest get JSON mode, which every chat-completions endpoint takes.
-_NATIVE_VERDICT = ("openai", "anthropic", "mistral", "local")
-
-
 def verdict_format(provider: str) -> dict[str, Any]:
     """Request fields (``structured``, ``response_schema``) for a judge call."""
-    if provider in _NATIVE_VERDICT:
+    info = PROVIDERS.get(provider)
+    if info is not None and info.native_schema:
         return {"structured": "native", "response_schema": VERDICT_SCHEMA}
     return {"structured": "json", "response_schema": None}
 
