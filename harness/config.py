@@ -81,6 +81,18 @@ def _cache_mode(text: str) -> CacheMode:
     return CacheMode.parse(text)
 
 
+def _judge(text: str) -> str:
+    """A judge target string, checked as a suite's ``judge:`` is."""
+    from harness.suite.targets import TargetProblem, parse_target
+
+    value = text.strip()
+    try:
+        parse_target(value)
+    except TargetProblem as exc:
+        raise ValueError(f"judge {exc}") from None
+    return value
+
+
 _gate = choice("gate mode", ("off", "warn", "fail"))
 _worker_mode = choice("worker mode", ("auto", "on", "off"))
 
@@ -279,6 +291,15 @@ OPTIONS: tuple[Option, ...] = (
         flag=True,
     ),
     Option(
+        "judge",
+        _judge,
+        None,
+        "default judge (provider:model) of model-graded assertions (llm-rubric, factuality, "
+        "...) that name none; a suite's judge: comes first",
+        env="LLM_HARNESS_JUDGE",
+        metavar="TARGET",
+    ),
+    Option(
         "suite_dirs",
         _text,
         "evals",
@@ -335,6 +356,7 @@ class Settings:
     worker: str = "auto"
     shard: Shard | None = None
     log_prompts: bool = False
+    judge: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -381,4 +403,5 @@ class Settings:
             worker=values.get("worker") or "auto",
             shard=values.get("shard"),
             log_prompts=bool(values.get("log_prompts")),
+            judge=values.get("judge") or None,
         )
