@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import SuiteError
 from harness.scoring import SCORERS, validate_assertion
+from harness.scoring.assertset import NAME as ASSERT_SET
 from harness.scoring.base import split_type
 from harness.scoring.rubric import MODEL_GRADED
 from harness.scoring.transform import check_transform
@@ -197,7 +198,9 @@ def _read_yaml(path: Path) -> tuple[Any, _Lines]:
     return data, _Lines(node)
 
 
-def load_suite(path: Path | str) -> Suite:
+def load_suite(path: Path | str, judge: str | None = None) -> Suite:
+    """The suite at ``path``, checked. ``judge``: the run's default judge (``--llm-judge``),
+    for model-graded assertions that name none when the suite has no ``judge:``."""
     path = Path(path)
     data, lines = _read_yaml(path)
     if not isinstance(data, dict):
@@ -228,7 +231,7 @@ def load_suite(path: Path | str) -> Suite:
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise SuiteError(str(path), problem, fix, line=lines.line(err["loc"])) from None
-    return _build(path, model, lines)
+    return _build(path, model, lines, judge)
 
 
 def _template_file(
@@ -280,6 +283,10 @@ class _Defaults:
         if (self.judge and base in MODEL_GRADED and "provider" not in spec
                 and "target" not in spec):
             return {**spec, "provider": self.judge}
+        if base == ASSERT_SET and isinstance(spec.get("assert"), list):
+            # The judge reaches the assertions of a group as it does top-level ones.
+            return {**spec, "assert": [self.assertion(s) if isinstance(s, Mapping) else s
+                                       for s in spec["assert"]]}
         return dict(spec)
 
 
@@ -294,7 +301,7 @@ def _check_transform(raw: Any) -> tuple[str, ...]:
     return tuple(raw) if isinstance(raw, list) else (raw,)
 
 
-def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
+def _build(path: Path, m: SuiteModel, lines: _Lines, run_judge: str | None = None) -> Suite:
     def fail(problem: str, fix: str, loc: tuple[str | int, ...]) -> SuiteError:
         return SuiteError(str(path), problem, fix, line=lines.line(loc))
 
@@ -364,7 +371,8 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         sources.append(tools_path)
     tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(raw_tools))
 
-    defaults = _Defaults(m.judge)
+    # The judge of a model-graded assertion that names none: the suite's, else the run's.
+    defaults = _Defaults(m.judge or run_judge)
     try:
         expanded_vars = suite_inputs.expand_file_vars("suite", m.vars, path.parent,
                                                       defaults.reads)
@@ -480,7 +488,8 @@ def _derived_metrics(
 
 def _assertion_fix(problem: str) -> str:
     if "needs the judge" in problem:
-        return "name the judge on the assertion (provider: ...) or once for the suite (judge: ...)"
+        return ("name the judge on the assertion (provider: ...), once for the suite "
+                "(judge: ...), or for the run (--llm-judge, ini llm_judge)")
     return "see docs/scoring.md for assertion types and their keys"
 
 
