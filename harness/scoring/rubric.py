@@ -224,8 +224,8 @@ def grade(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
         return Score(name, False, None, "no judge available in this context")
     missing = [v for v in RAG_VARS.get(name, ()) if v not in ctx.vars]
     if missing:
-        return Score(name, False, None, f"{name} reads the case's vars {list(RAG_VARS[name])}; "
-                                        f"this case has no {missing}")
+        return Score(name, False, None, f"reads the case's vars {', '.join(RAG_VARS[name])}; "
+                                        f"this case has no {', '.join(missing)}")
     try:
         completion = ctx.judge(target, build_messages(ctx, spec))
     except HarnessError as exc:
