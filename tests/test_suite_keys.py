@@ -291,6 +291,7 @@ CASE_KEYS = {
     "threshold": (BASE, _case(threshold=0.5)),
     "transform": (BASE, _case(transform="output.strip()")),
     "metadata": (BASE, _case(metadata={"k": "v"})),
+    "targets": (BASE, _case(targets=["openai:gpt-4o"])),
 }
 TARGET_KEYS = {
     "provider": (_target(), _target(provider="groq")),

@@ -70,6 +70,7 @@ class CaseModel(_Strict):
     threshold: float | None = Field(default=None, ge=0, le=1)
     transform: str | list[str] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    targets: list[str] | None = Field(default=None, min_length=1)
 
 
 class SuiteModel(_Strict):
@@ -430,11 +431,13 @@ def _build(path: Path, m: SuiteModel, lines: _Lines, run_judge: str | None = Non
     render_problem = inputguards.render_problem(cases, [t for v in variants for t in v.templates])
     if render_problem is not None:
         raise render_problem
+    added = _case_targets(cases, targets)
 
     return Suite(
         path=path,
         name=m.name or path.stem,
-        targets=tuple(targets),
+        targets=tuple(targets) + tuple(added),
+        case_targets=tuple(t.id for t in added),
         temperatures=tuple(m.temperatures),
         repeat=m.repeat,
         max_tokens=m.max_tokens,
@@ -453,6 +456,30 @@ def _build(path: Path, m: SuiteModel, lines: _Lines, run_judge: str | None = Non
         transform=suite_transform,
         derived_metrics=_derived_metrics(m.derived_metrics, suite_asserts, cases, fail),
     )
+
+
+def _case_targets(cases: list[Case], targets: list[TargetSpec]) -> list[TargetSpec]:
+    """The targets cases add: a name in a case's ``targets:`` that is not a suite target's
+    id is a target string of its own (promptfoo's per-test provider), run for that case."""
+    ids = {t.id for t in targets}
+    added: dict[str, TargetSpec] = {}
+    for case in cases:
+        for name in case.targets:
+            if name in ids or name in added:
+                continue
+            try:
+                added[name] = parse_target(name)
+            except TargetProblem as exc:
+                raise SuiteError(
+                    case.source,
+                    f"case {case.id!r}: target {name!r} is not one of the suite's "
+                    f"({', '.join(sorted(ids))}) nor a target string: {exc}",
+                    "name a suite target's id, or write a target as provider:model",
+                ) from None
+            if added[name].id != name:  # a spelling parse_target normalises: keep one id
+                raise SuiteError(case.source, f"case {case.id!r}: write target {name!r} as "
+                                 f"{added[name].id!r}", "use the target's id")
+    return list(added.values())
 
 
 def _derived_metrics(
@@ -740,7 +767,7 @@ def _case(
         raise SuiteError(source, f"case {case_id!r}: {exc.problem}", exc.fix) from None
     return [
         Case(cid, variables, asserts, model.threshold, source, model.description,
-             dict(model.metadata), transform)
+             dict(model.metadata), transform, tuple(dict.fromkeys(model.targets or ())))
         for cid, variables in expanded
     ]
 

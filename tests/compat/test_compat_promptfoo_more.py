@@ -222,3 +222,38 @@ def test_bad_judge_option_is_a_usage_error(port: Any) -> None:
     run = port({"evals/polite.yaml": RUBRIC_SUITE}, JUDGES, "--llm-judge=nosuch:model")
     assert run.result.ret == 4
     run.result.stderr.fnmatch_lines(["*--llm-judge: judge *nosuch*"])
+
+
+# 19. promptfoo's per-test provider: a case restricted to one of the suite's targets, and a
+#     case that adds a target of its own (which no other case runs on).
+def test_a_case_restricts_itself_to_or_adds_a_target(port: Any) -> None:
+    suite = """\
+name: per-case
+targets: [openai:gpt-4o-mini, {provider: mistral, model: mistral-small-latest, id: small}]
+temperatures: [null]
+max_tokens: 100
+prompt: {user: "Say {{ word }}"}
+assert: [{type: icontains, value: "{{ word }}"}]
+cases:
+  - {id: both, vars: {word: hello}}
+  - {id: only-small, vars: {word: bye}, targets: [small]}
+  - {id: with-claude, vars: {word: hi}, targets: [openai:gpt-4o-mini, anthropic:claude-haiku-4-5]}
+"""
+    run = port({"evals/per-case.yaml": suite}, {"default": {}})
+    assert sorted(run.status()) == [
+        ("both", "openai:gpt-4o-mini"), ("both", "small"), ("only-small", "small"),
+        ("with-claude", "anthropic:claude-haiku-4-5"), ("with-claude", "openai:gpt-4o-mini"),
+    ]
+    assert set(run.status().values()) == {"passed"}
+
+
+def test_a_case_target_that_is_neither_is_a_collection_error(port: Any) -> None:
+    suite = HEAD + """\
+name: per-case-bad
+prompt: {user: "Say {{ word }}"}
+cases: [{id: c, vars: {word: x}, targets: [gpt4]}]
+"""
+    run = port({"evals/per-case-bad.yaml": suite}, {"default": {}})
+    assert run.result.ret == 2
+    run.result.stdout.fnmatch_lines(
+        ["*case 'c': target 'gpt4' is not one of the suite's (openai:gpt-4o-mini) nor a target*"])
