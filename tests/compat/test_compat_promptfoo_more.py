@@ -4,6 +4,7 @@ case's own targets (promptfoo's per-test provider)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -257,3 +258,44 @@ cases: [{id: c, vars: {word: x}, targets: [gpt4]}]
     assert run.result.ret == 2
     run.result.stdout.fnmatch_lines(
         ["*case 'c': target 'gpt4' is not one of the suite's (openai:gpt-4o-mini) nor a target*"])
+
+
+# 20. Named and derived metrics reach report.html (its own "Metrics" section), as they do
+#     summary.json and the terminal.
+def test_named_and_derived_metrics_in_the_report(port: Any, pytester: Any) -> None:
+    suite = HEAD + """\
+name: labels
+prompt: {user: "Label: {{ text }}"}
+assert:
+  - {type: expression, value: "output.strip() == vars.label", metric: accuracy}
+  - {type: expression, weight: 0, metric: tp, value: "output.strip() == vars.label == 'yes'"}
+  - {type: expression, weight: 0, metric: fp, value: "output.strip() == 'yes' != vars.label"}
+derived_metrics:
+  precision: tp / (tp + fp)
+  "<b>odd</b>": tp / 0
+cases:
+  - {id: a, vars: {text: one, label: "yes"}}
+  - {id: b, vars: {text: two, label: "no"}}
+"""
+    run = port({"evals/labels.yaml": suite}, {"default": {"canned": {"one": "yes", "two": "yes"}}},
+               "--llm-report=true")
+    assert run.summary[0]["metrics"]["precision"]["derived"] == pytest.approx(0.5)
+    html = next(pytester.path.glob("run*/report.html")).read_text("utf-8")
+    section = html[html.index('<section id="metrics">'):]
+    section = section[:section.index("</section>")]
+    rows = re.findall(r"<tr [^>]*>(.*?)</tr>", section, flags=re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows]
+    by_name = {c[3]: (c[4], c[5]) for c in cells}
+    assert by_name["accuracy"] == ("50.0%", "1/2 passed, mean score 0.5")
+    assert by_name["precision"] == ("0.5", "<code>tp / (tp + fp)</code>")
+    # A name the suite chose is text, never markup; a formula that cannot be computed says why.
+    odd = by_name["&lt;b&gt;odd&lt;/b&gt;"]
+    assert odd[0] == "n/a" and "ZeroDivisionError" in odd[1]
+    assert '<a href="#metrics">Metrics</a>' in html
+
+
+def test_a_run_without_metrics_has_no_metrics_section(port: Any, pytester: Any) -> None:
+    suite = HEAD + 'name: plain\nprompt: {user: "hi {{ q }}"}\ncases: [{id: c, vars: {q: x}}]\n'
+    port({"evals/plain.yaml": suite}, {"default": {}}, "--llm-report=true")
+    html = next(pytester.path.glob("run*/report.html")).read_text("utf-8")
+    assert 'id="metrics"' not in html and "#metrics" not in html
