@@ -2,7 +2,10 @@
 
 ``llm-rubric`` grades against a rubric; ``factuality`` checks the output agrees with a
 reference answer (``value``); ``model-graded-closedqa`` checks it meets a criterion
-(``value``), as in promptfoo. They differ only in the judge's prompts (``GRADERS``).
+(``value``), as in promptfoo. The RAG metrics (``context-faithfulness``,
+``context-relevance``, ``context-recall``, ``answer-relevance``: ``RAG``) read the case's
+``query`` and ``context`` vars and pass on the judge's score reaching ``threshold``
+(default 0), not on its pass flag. They differ only in the judge's prompts (``GRADERS``).
 
 ::
 
