@@ -3,9 +3,13 @@
 Four providers (openai, anthropic, groq, mistral; the local model is not used) on the
 simulator, each scripted at LATENCY_MS. For each run size the script measures, against the
 same simulator process:
-- bare: the four official SDKs, imported and their clients built before timing, the same
-  number of calls per provider at the same per-provider concurrency, all four providers at
-  once on one event loop, each call timed around its create() (a separate process);
+- bare (the reference): the four official SDKs, imported and their clients built before
+  timing (and the heap frozen, as the harness does), the same number of calls per provider
+  at the same per-provider concurrency, all four providers at once, each on an event loop
+  of its own thread as the harness's lanes run them, each call timed around its create()
+  (a separate process);
+- shared (for comparison): the same with all four SDKs on one event loop, where one SDK's
+  CPU (mistralai builds two pydantic models per call) is timed as the others' latency;
 - harness: a pytest run of a suite with the four targets x CASES cases (fresh cache), its
   per-call latency_ms, stall_ms and provider_ms read back from results.jsonl.
 Sizes: 40 cases (160 cells: under 200, so no worker process runs) and 100 cases (400 cells:
@@ -68,20 +72,64 @@ def p50(values: list[float]) -> float:
 # -- bare SDKs (run in a child process: --bare) ----------------------------------------------
 
 
-async def _bare(url: str, calls: int) -> dict[str, list[float]]:
+def _clients(url: str, transport: str) -> dict[str, Any]:
+    """The four SDK clients. ``transport`` "harness": on the HTTP transport the harness gives
+    them (aiohttp under the SDK's own httpx client), so the comparison is of the harness's own
+    work alone; "sdk": each SDK's default transport."""
     import anthropic
     import groq
     import openai
     from mistralai.client import Mistral
 
-    clients: dict[str, Any] = {
+    from harness.providers._transport import sdk_http_client
+
+    def http(httpx_name: str) -> Any:
+        return sdk_http_client({"transport": "aiohttp" if transport == "harness" else "httpx"},
+                               httpx_name)
+
+    return {
         "openai": openai.AsyncOpenAI(api_key="sk-bench", base_url=url + PATHS["openai"],
-                                     max_retries=0),
+                                     max_retries=0, http_client=http("httpx2")),
         "anthropic": anthropic.AsyncAnthropic(api_key="sk-bench",
-                                              base_url=url + PATHS["anthropic"], max_retries=0),
-        "groq": groq.AsyncGroq(api_key="sk-bench", base_url=url + PATHS["groq"], max_retries=0),
-        "mistral": Mistral(api_key="sk-bench", server_url=url + PATHS["mistral"]),
+                                              base_url=url + PATHS["anthropic"], max_retries=0,
+                                              http_client=http("httpx2")),
+        "groq": groq.AsyncGroq(api_key="sk-bench", base_url=url + PATHS["groq"], max_retries=0,
+                               http_client=http("httpx")),
+        "mistral": Mistral(api_key="sk-bench", server_url=url + PATHS["mistral"],
+                           async_client=http("httpx2")),
     }
+
+
+def _bare(url: str, calls: int, layout: str, transport: str) -> dict[str, list[float]]:
+    """Each provider's calls timed around the bare SDK call. ``layout`` "lanes": each SDK on
+    an event loop of its own thread, as the harness runs them (the reference); "shared": all
+    four on one loop, where one SDK's CPU is timed as the others' latency."""
+    import gc
+    import threading
+
+    clients = _clients(url, transport)
+    gc.collect()
+    gc.freeze()  # as the harness does once its clients are built (Runner.prepare)
+    sys.setswitchinterval(0.001)  # as the harness's runner sets it
+    if layout == "shared":
+        return asyncio.run(_timed(clients, list(MODELS), calls))
+    results: dict[str, list[float]] = {}
+    start = threading.Barrier(len(MODELS))
+
+    def lane(provider: str) -> None:
+        start.wait()
+        results.update(asyncio.run(_timed(clients, [provider], calls)))
+
+    threads = [threading.Thread(target=lane, args=(p,)) for p in MODELS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {p: results[p] for p in MODELS}
+
+
+async def _timed(clients: dict[str, Any], providers: list[str], calls: int
+                 ) -> dict[str, list[float]]:
 
     async def one(provider: str, i: int) -> float:
         client, model = clients[provider], MODELS[provider]
@@ -108,8 +156,8 @@ async def _bare(url: str, calls: int) -> dict[str, list[float]]:
 
         return list(await asyncio.gather(*(limited(i) for i in range(calls))))
 
-    results = await asyncio.gather(*(provider_calls(p) for p in MODELS))
-    return dict(zip(MODELS, results, strict=True))
+    results = await asyncio.gather(*(provider_calls(p) for p in providers))
+    return dict(zip(providers, results, strict=True))
 
 
 # -- the harness run -------------------------------------------------------------------------
@@ -167,9 +215,15 @@ def main() -> int:
     parser.add_argument("--sizes", default="40,100", help="cases per provider, comma-separated")
     parser.add_argument("--bare", help=argparse.SUPPRESS)  # child mode: the simulator URL
     parser.add_argument("--calls", type=int, default=40, help=argparse.SUPPRESS)
+    parser.add_argument("--layout", default="lanes", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--bare-transport", choices=("harness", "sdk"), default="harness",
+        help="the bare clients' HTTP transport: the harness's (default: the comparison is of "
+             "the harness's own work) or each SDK's default",
+    )
     args = parser.parse_args()
     if args.bare:
-        print(json.dumps(asyncio.run(_bare(args.bare, args.calls))))
+        print(json.dumps(_bare(args.bare, args.calls, args.layout, args.bare_transport)))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="llm-latency-"))
@@ -183,7 +237,8 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     limit = 2 * args.latency_ms
     print(f"command: {Path(PY).name} {' '.join(sys.argv)}")
-    print(f"scripted latency {args.latency_ms:g} ms, per-provider concurrency {CONCURRENCY}, "
+    print(f"bare clients on the {args.bare_transport} transport; "
+          f"scripted latency {args.latency_ms:g} ms, per-provider concurrency {CONCURRENCY}, "
           f"load average at start {os.getloadavg()[0]:.2f}")
     try:
         for _ in range(100):
@@ -196,15 +251,18 @@ def main() -> int:
             cells = cases * len(MODELS)
             print(f"\n{cases} cases x {len(MODELS)} providers = {cells} cells "
                   f"({'worker' if cells >= 200 else 'no worker'} expected)")
-            bare_out = subprocess.run(
-                [PY, __file__, "--bare", url, "--calls", str(cases)],
-                capture_output=True, text=True, check=True,
-            ).stdout
-            bare = json.loads(bare_out.strip().splitlines()[-1])
+            bare, shared = ({
+                p: v for p, v in json.loads(subprocess.run(
+                    [PY, __file__, "--bare", url, "--calls", str(cases), "--layout", layout,
+                     "--bare-transport", args.bare_transport],
+                    capture_output=True, text=True, check=True,
+                ).stdout.strip().splitlines()[-1]).items()
+            } for layout in ("lanes", "shared"))
             records, wall = harness_run(work, url, cases)
             print(f"  harness wall {wall:.1f} s")
-            print(f"  {'provider':<10} {'bare p50':>9} {'harness p50':>12} {'diff':>7} "
-                  f"{'max':>8} {'max stall':>10} {'max net':>8} {'provider p50':>13} {'ok':>4}")
+            print(f"  {'provider':<10} {'shared p50':>10} {'bare p50':>9} {'harness p50':>12} "
+                  f"{'diff':>7} {'max':>8} {'max stall':>10} {'max net':>8} "
+                  f"{'provider p50':>13} {'ok':>4}")
             for provider in MODELS:
                 recs = [r for r in records[provider] if r.get("latency_ms") is not None]
                 lat = [r["latency_ms"] for r in recs]
@@ -214,7 +272,8 @@ def main() -> int:
                 reported = [r["provider_ms"] for r in recs if r.get("provider_ms") is not None]
                 diff = p50(lat) - p50(bare[provider])
                 ok = abs(diff) <= 15 and max(lat, default=0.0) < limit and len(lat) == cases
-                print(f"  {provider:<10} {p50(bare[provider]):9.1f} {p50(lat):12.1f} "
+                print(f"  {provider:<10} {p50(shared[provider]):10.1f} "
+                      f"{p50(bare[provider]):9.1f} {p50(lat):12.1f} "
                       f"{diff:+7.1f} {max(lat, default=float('nan')):8.1f} "
                       f"{max(stalls, default=0.0):10.1f} {max(net, default=float('nan')):8.1f} "
                       f"{(p50(reported) if reported else float('nan')):13.1f} "

@@ -97,7 +97,7 @@ class Recorder:
     async def complete(self, request: Request) -> Completion:
         self.events.append(("call", self.name, threading.current_thread().name))
         started = time.perf_counter()
-        if self.block_s:
+        if self.block_s and request.messages[0].content == "block":
             await asyncio.sleep(0.05)  # let the other calls start first
             t0 = time.perf_counter()
             time.sleep(self.block_s)  # blocks the loop: a CPU-bound client
@@ -159,7 +159,11 @@ def test_every_provider_is_built_off_the_loop_before_the_first_call(
     assert kinds[:2] == ["build", "build"] and kinds[2:] == ["call"] * 10
     here = threading.current_thread().name
     assert {thread for kind, _, thread in events if kind == "build"} == {here}
-    assert {thread for kind, _, thread in events if kind == "call"} == {"llm-harness-runner"}
+    # Each provider's calls run on its own lane.
+    assert {(name, thread) for kind, name, thread in events if kind == "call"} == {
+        ("slow_a", "llm-harness-calls-slow_a"),
+        ("slow_b", "llm-harness-calls-slow_b"),
+    }
 
 
 def test_prepare_refuses_to_run_on_the_loop(tmp_path: Path, recorders: dict[str, Recorder]) -> None:
@@ -167,7 +171,7 @@ def test_prepare_refuses_to_run_on_the_loop(tmp_path: Path, recorders: dict[str,
     target = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
     try:
         runner.run(target, _request("slow_a", "x"))
-        loop = runner._ensure_loop()
+        loop = runner._lane("slow_a").loop
 
         async def on_loop() -> None:
             runner.prepare([target])
@@ -181,22 +185,21 @@ def test_prepare_refuses_to_run_on_the_loop(tmp_path: Path, recorders: dict[str,
 def test_the_stall_inside_a_call_is_recorded_on_its_completion(
     tmp_path: Path, recorders: dict[str, Recorder]
 ) -> None:
-    # slow_a's calls wait 0.6 s on the network; meanwhile one slow_b call blocks the loop
-    # for 0.3 s. Every slow_a call was in flight during the whole block.
+    # slow_a's calls wait 0.6 s on the network; meanwhile one more slow_a call blocks their
+    # loop for 0.3 s. Every waiting call was in flight during the whole block.
     a = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
-    b = TargetSpec(id="slow_b:m", provider="slow_b", model="m")
     recorders["slow_a"].delay_s = 0.6
-    recorders["slow_b"].block_s = 0.3
+    recorders["slow_a"].block_s = 0.3
     runner = _runner(tmp_path)
     try:
         futures = runner.submit_many(
-            [(a, _request("slow_a", str(i))) for i in range(3)] + [(b, _request("slow_b", "x"))]
+            [(a, _request("slow_a", str(i))) for i in range(3)] + [(a, _request("slow_a", "block"))]
         )
-        outcomes = [f.result() for f in futures]
+        outcomes = [f.result() for f in futures[:3]]
         lag = runner.loop_lag()
     finally:
         runner.close()
-    (blocked_ms,) = recorders["slow_b"].blocked
+    (blocked_ms,) = recorders["slow_a"].blocked
     # The watcher sees a stall from its first wake-up due inside it: at most one sampling
     # interval is missed. Other stalls on a busy machine only add to the overlap.
     floor = blocked_ms - LAG_SAMPLE_S * 1000 - MIN_STALL_MS
@@ -205,6 +208,35 @@ def test_the_stall_inside_a_call_is_recorded_on_its_completion(
         assert completion is not None
         assert floor <= completion.stall_ms <= completion.latency_ms + LAG_SAMPLE_S * 1000
     assert lag is not None and lag["largest_stall_ms"] >= floor
+
+
+def test_a_provider_that_blocks_its_loop_does_not_stall_another_providers_calls(
+    tmp_path: Path, recorders: dict[str, Recorder]
+) -> None:
+    # slow_b's client blocks its loop for 1 s (a CPU-bound SDK); slow_a's calls, 50 ms on
+    # the network, run on their own lane meanwhile: neither their latency nor their
+    # stall_ms carries slow_b's block (on one shared loop both were ~1 s).
+    a = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
+    b = TargetSpec(id="slow_b:m", provider="slow_b", model="m")
+    recorders["slow_a"].delay_s = 0.05
+    recorders["slow_b"].block_s = 1.0
+    runner = _runner(tmp_path)
+    try:
+        blocker = runner.submit(b, _request("slow_b", "block"))
+        while not recorders["slow_b"].events or recorders["slow_b"].events[-1][0] != "call":
+            time.sleep(0.01)
+        time.sleep(0.1)  # slow_b's call is inside its block now
+        outcomes = [f.result() for f in runner.submit_many(
+            [(a, _request("slow_a", str(i))) for i in range(3)])]
+        blocker.result()
+    finally:
+        runner.close()
+    (blocked_ms,) = recorders["slow_b"].blocked
+    for outcome in outcomes:
+        completion = outcome.completion
+        assert completion is not None
+        assert completion.latency_ms < blocked_ms / 2
+        assert completion.stall_ms < blocked_ms / 2
 
 
 def test_a_call_with_no_stall_in_its_window_records_none(

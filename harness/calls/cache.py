@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -153,6 +154,8 @@ class ResponseCache:
         self._preloaded: dict[str, Any] = {}
         #: Answers waiting for flush(); reads see them already.
         self._deferred: dict[str, dict[str, Any]] = {}
+        #: put() runs on the runner's lanes while its cache writer flushes.
+        self._deferred_lock = threading.Lock()
         #: What went wrong with this cache, one line each, for the run's summary.
         self.problems: list[str] = []
         self._said: set[str] = set()
@@ -282,7 +285,8 @@ class ResponseCache:
             "stored_at": time.time(),
         }
         if defer:
-            self._deferred[key] = entry
+            with self._deferred_lock:
+                self._deferred[key] = entry
             return True
         try:
             self._cache.set(key, entry)
@@ -292,17 +296,23 @@ class ResponseCache:
         return True
 
     def flush(self) -> None:
+        """Write the waiting answers in one transaction. Safe beside put() on other threads
+        (the runner's lanes put while its cache writer flushes): an entry replaced meanwhile
+        stays waiting for the next flush."""
         if not self._deferred or self._cache is None:
             return
-        waiting = dict(self._deferred)
+        with self._deferred_lock:
+            waiting = dict(self._deferred)
         try:
             with self._cache.transact():
                 for key, entry in waiting.items():
                     self._cache.set(key, entry)
         except _READ_ERRORS as exc:
             self._warn("write", f"answers could not be stored ({exc}); they are in results")
-        for key in waiting:
-            self._deferred.pop(key, None)
+        with self._deferred_lock:
+            for key, entry in waiting.items():
+                if self._deferred.get(key) is entry:
+                    del self._deferred[key]
 
     def iter_keys(self) -> Iterator[str]:
         """Every stored key (answers waiting for flush() included), for ``cache merge``;

@@ -1,29 +1,34 @@
-"""The scheduler: runs provider calls concurrently on a background event loop.
+"""The scheduler: runs provider calls concurrently, each provider on its own event loop.
 
 Callers (pytest items, the library API, judges) submit (target, request) pairs and get a
 concurrent.futures.Future of a CallOutcome. The runner:
 - answers from the cache when it can (synchronously: a hit costs no thread hop);
+- runs each provider's calls on a lane of its own (harness.calls.lanes: a loop on its own
+  thread), so one SDK's CPU is never timed as another provider's latency;
 - limits concurrency per provider; the time a call waits for a slot is reported as
   ``queue_ms`` and is never part of the provider latency (adapters time from send);
 - retries once, here, under one RetryPolicy (SDK retries are off), counting every retry;
 - enforces the USD budget with in-flight reservations;
 - stops calling a provider after an auth failure instead of failing every cell slowly;
-- prices each live completion and writes it to the cache;
-- builds every provider a batch of calls needs (SDK import, client) in the submitting
-  thread before it releases the batch to the loop (``prepare``), so no call in flight is
-  timed while the harness imports an SDK;
-- records, per call, how much loop stall overlapped its timing window (``stall_ms``, see
-  harness.calls.stalls).
+- prices each live completion and hands it to the cache, whose writes happen on a thread
+  of their own (harness.calls.cachewriter), never on a loop that times calls;
+- builds every provider a batch of calls needs (SDK import, client, one rehearsal call
+  answered in memory: harness.providers.rehearsal) in the submitting thread before it
+  releases the batch to the loops (``prepare``), so no call in flight is timed while the
+  harness imports an SDK or the SDK warms up; then freezes the heap (gc.freeze) so the cyclic
+  collector's full passes no longer walk the SDKs' thousands of classes while calls run;
+- records, per call, how much stall of its lane's loop overlapped its timing window
+  (``stall_ms``, see harness.calls.stalls).
 No pytest import: the plugin, the CLI and the library API all drive the same runner.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import functools
+import gc
 import logging
 import random
 import sys
@@ -35,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.calls.cache import ResponseCache, cache_key
+from harness.calls.cachewriter import CacheWriter
+from harness.calls.lanes import LAG_SAMPLE_S, THREAD_PREFIX, Job, Lane, merged_lag
 from harness.calls.retry import RetryPolicy
-from harness.calls.stalls import StallLog
 from harness.errors import (
     AuthError,
     BudgetExceeded,
@@ -47,9 +53,10 @@ from harness.errors import (
     TransientError,
     Unsupported,
 )
-from harness.percentiles import percentile
 from harness.providers import PROVIDERS, create_provider
+from harness.providers._transport import built_transports
 from harness.providers.base import Provider, ProviderSettings
+from harness.providers.rehearsal import rehearse
 from harness.suite.targets import TargetSpec
 from harness.types import Completion, Request
 
@@ -58,17 +65,12 @@ log = logging.getLogger("harness.calls.runner")
 DEFAULT_CONCURRENCY = 16
 #: Providers with a cap of their own on calls in flight (ProviderInfo.max_concurrency).
 SERIAL_PROVIDERS = {n: i.max_concurrency for n, i in PROVIDERS.items() if i.max_concurrency}
-#: How often the loop's wake-up lag is sampled, and at most how many samples are kept. A
-#: stall is seen from the first wake-up due inside it, so it is under-counted by at most this.
-LAG_SAMPLE_S = 0.01
-MAX_LAG_SAMPLES = 200_000
-#: GIL switch interval while the runner's loop thread is alive (see _ensure_loop).
+__all__ = ["LAG_SAMPLE_S", "CallOutcome", "Progress", "Runner", "RunnerSettings"]
+
+#: GIL switch interval while the runner's lanes are alive (see _lane).
 SWITCH_INTERVAL_S = 0.001
-#: Answers are written to the cache in batches, at most this long after they arrive (a
-#: crash loses at most this much of the cache; the results file has every answer).
-FLUSH_DELAY_S = 0.05
 #: Calls started per provider at most, as a multiple of its concurrency limit; the rest
-#: wait in the backlog (see Runner._pump).
+#: wait in the lane's backlog (harness.calls.lanes).
 TASKS_PER_SLOT = 2
 #: Slack over the per-call timeout before the runner abandons a call the SDK did not end.
 TIMEOUT_GRACE_S = 5.0
@@ -120,6 +122,10 @@ class RunnerSettings:
     #: The budget ledger file shared by the run's processes (harness.calls.budget); None keeps
     #: it in memory (one process makes every call).
     ledger_path: Path | None = None
+    #: Freeze the heap after building providers (see prepare). The harness's runs turn it
+    #: on (harness.run.backends.build_runner); a Runner other code builds leaves its
+    #: process's collector alone.
+    freeze_heap: bool = False
 
 
 class Runner:
@@ -138,27 +144,18 @@ class Runner:
         )
         self._rng = random.Random(settings.seed)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        #: One lane (loop thread) per provider name, made at its first call.
+        self._lanes: dict[str, Lane] = {}
         self._providers: dict[tuple[Any, ...], Provider] = {}
         self._provider_errors: dict[tuple[Any, ...], HarnessError] = {}
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._dead: dict[str, AuthError] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._backlog: dict[str, collections.deque[tuple[Any, ...]]] = {}
-        self._running: dict[str, int] = {}
         self._closed = False
         #: Set on an interrupt (halt()): no new call is sent after it.
         self._halted = False
         self._switch_interval: float | None = None
-        self._lag_task: asyncio.Task[None] | None = None
-        self._lag_ms: list[float] = []
-        self._stalls = StallLog()
-        #: When the lag watcher's current wake-up is due (None while it is not sleeping).
-        self._lag_due: float | None = None
         #: Held while a provider is built, so two submitting threads build it once.
         self._build_lock = threading.Lock()
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._writer = CacheWriter(self._flush_cache)
 
     # -- public API ------------------------------------------------------------------
 
@@ -220,8 +217,12 @@ class Runner:
                 pending.append((target, request, fut))
         if pending:
             self.prepare(target for target, _, _ in pending)
-            loop = self._ensure_loop()
-            loop.call_soon_threadsafe(self._spawn, pending)
+            now = time.perf_counter()
+            by_provider: dict[str, list[Job]] = {}
+            for target, request, fut in pending:
+                by_provider.setdefault(target.provider, []).append((target, request, fut, now))
+            for provider, jobs in by_provider.items():
+                self._lane(provider).add(jobs)
         return futures
 
     def prepare(self, targets: Iterable[TargetSpec]) -> None:
@@ -230,10 +231,16 @@ class Runner:
         SDK import (anthropic's takes over a second) or client construction ever runs on the
         loop while other calls are in flight and being timed. Callers that know a run's
         targets early (the worker, while pytest collects) call it sooner still. A provider
-        that cannot be built is remembered; its calls end with that error, unsent."""
-        if self._thread is not None and threading.current_thread() is self._thread:
-            raise RuntimeError("Runner.prepare must not run on the runner's loop thread")
+        that cannot be built is remembered; its calls end with that error, unsent.
+
+        With ``freeze_heap``, once a provider was built the heap is frozen (gc.freeze): an
+        SDK brings tens of thousands of long-lived objects, and a full collection over them
+        (100-370 ms measured, triggered by the garbage of an SDK such as mistralai, which
+        makes two pydantic classes per call) stopped every loop while calls were timed."""
+        if threading.current_thread().name.startswith(THREAD_PREFIX):
+            raise RuntimeError("Runner.prepare must not run on one of the runner's loop threads")
         seen: set[int] = set()
+        built = len(self._providers)
         for target in targets:
             if id(target) in seen:
                 continue
@@ -241,6 +248,8 @@ class Runner:
             # A failure is remembered and reported by each of the target's calls (_call).
             with contextlib.suppress(HarnessError):
                 self._provider(target)
+        if self.settings.freeze_heap and len(self._providers) > built:
+            gc.freeze()
 
     def refusal(self, target: TargetSpec, request: Request) -> str | None:
         """Why this call would end without being sent (the provider cannot be built, or it
@@ -260,160 +269,66 @@ class Runner:
         """The run was interrupted: from now on no call is sent (calls already on the wire
         finish or are cancelled by close()). Safe from a signal handler or any thread."""
         self._halted = True
+        for lane in list(self._lanes.values()):
+            lane.halted = True
 
     def close(self) -> None:
-        """Cancel what is in flight, close provider clients, stop the loop thread."""
-        if self._closed:
-            return
-        self._closed = True
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=30)
-        except (concurrent.futures.TimeoutError, RuntimeError):
-            log.warning("runner shutdown timed out; abandoning in-flight calls")
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        if not loop.is_running():
-            loop.close()
+        """Cancel what is in flight, close provider clients, stop the lanes, write the cache."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.halted = True
+            if not lane.stop(functools.partial(self._close_clients, lane.name), timeout=30):
+                log.warning("runner shutdown timed out; abandoning in-flight calls")
+        self._writer.close()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
 
-    # -- loop thread -----------------------------------------------------------------
+    # -- lanes -----------------------------------------------------------------------
 
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+    def _lane(self, provider: str) -> Lane:
         with self._lock:
             if self._closed:
                 raise RuntimeError("runner is closed")
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def serve() -> None:
-                    from harness.run.signals import main_thread_only
-
-                    main_thread_only()
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    self._lag_task = loop.create_task(self._watch_lag())
-                    loop.run_forever()
-
-                # The loop thread drops the GIL on every socket write and must then wait for
-                # the pytest thread to give it back; at the default 5 ms switch interval that
-                # wait, not the provider, dominates a large run (measured: 12% of a 5000-call
-                # run). Restored in close().
-                self._switch_interval = sys.getswitchinterval()
-                sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
-                self._thread = threading.Thread(
-                    target=serve, name="llm-harness-runner", daemon=True
+            lane = self._lanes.get(provider)
+            if lane is None:
+                if self._switch_interval is None:
+                    # A lane drops the GIL on every socket write and must then wait for the
+                    # pytest thread (and the other lanes) to give it back; at the default 5 ms
+                    # switch interval that wait, not the provider, dominated a large run
+                    # (measured: 12% of a 5000-call run). Restored in close().
+                    self._switch_interval = sys.getswitchinterval()
+                    sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
+                limit = SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
+                lane = self._lanes[provider] = Lane(
+                    provider, limit, TASKS_PER_SLOT * limit, self._call, self._not_started
                 )
-                self._thread.start()
-                ready.wait()
-                self._loop = loop
-            return self._loop
+                lane.halted = self._halted
+            return lane
 
-    def _spawn(
-        self, pending: list[tuple[TargetSpec, Request, concurrent.futures.Future[CallOutcome]]]
-    ) -> None:
-        now = time.perf_counter()
-        for target, request, fut in pending:
-            backlog = self._backlog.setdefault(target.provider, collections.deque())
-            backlog.append((target, request, fut, now))
-        for provider in {target.provider for target, _, _ in pending}:
-            self._pump(provider)
-
-    def _pump(self, provider: str) -> None:
-        """Start calls from this provider's backlog while fewer than TASKS_PER_SLOT x its
-        limit are running. A task per submitted call would hold thousands of coroutines
-        (and their memory) waiting on the semaphore; the backlog holds plain tuples."""
-        backlog = self._backlog.get(provider)
-        cap = TASKS_PER_SLOT * SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
-        while backlog and self._running.get(provider, 0) < cap and not self._closed:
-            if self._halted:
-                while backlog:
-                    _, _, fut, _ = backlog.popleft()
-                    self._finish(fut, CallOutcome(error=_not_sent()))
-                return
-            target, request, fut, queued_at = backlog.popleft()
-            self._running[provider] = self._running.get(provider, 0) + 1
-            task = asyncio.ensure_future(self._call(target, request, fut, queued_at))
-            self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._task_done, provider))
-
-    def _task_done(self, provider: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._running[provider] -= 1
-        self._pump(provider)
-
-    async def _watch_lag(self) -> None:
-        """Sample how late this loop wakes up while calls are in flight.
-
-        A call's latency is timed on this loop, so when the process is CPU-bound (many
-        concurrent calls through SDKs that cost milliseconds each) a response waits for
-        the loop before it is timed. The lag is reported beside the latencies (meta.json,
-        terminal summary) instead of being passed off as provider time.
-        """
-        while True:
-            busy_before = self._in_flight()
-            done_before = self.progress.done
-            due = self._lag_due = time.perf_counter() + LAG_SAMPLE_S
-            await asyncio.sleep(LAG_SAMPLE_S)
-            woke = time.perf_counter()
-            self._lag_due = None
-            late_ms = (woke - due) * 1000
-            # In flight at either end, or some finished in between (then they were in
-            # flight while the loop was late, even if all are done by now).
-            busy = busy_before or self._in_flight() or self.progress.done != done_before
-            if busy:
-                # The loop could not run from the moment this wake-up was due until now.
-                self._stalls.add(due, woke)
-                if len(self._lag_ms) < MAX_LAG_SAMPLES:
-                    self._lag_ms.append(max(0.0, late_ms))
-
-    def _in_flight(self) -> bool:
-        with self._lock:
-            return self.progress.done < self.progress.submitted
+    def _not_started(self, job: Job) -> None:
+        _, _, fut, _ = job
+        self._finish(fut, CallOutcome(error=_not_sent()))
 
     def loop_lag(self) -> dict[str, float] | None:
-        """p50 / p95 / max of the loop's wake-up lag in ms while calls were in flight."""
-        samples = sorted(self._lag_ms)
-        if not samples:
-            return None
+        """p50 / p95 / max of the lanes' wake-up lag in ms while calls were in flight, and
+        the longest single stall."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+        return merged_lag(lanes)
 
-        def at(q: float) -> float:
-            return round(percentile(samples, q * 100) or 0.0, 1)  # the one definition
-
-        return {
-            "p50": at(0.5),
-            "p95": at(0.95),
-            "max": at(1.0),
-            "samples": len(samples),
-            # The longest stall (merged wake-ups): one 2 s stall hides under any percentile.
-            "largest_stall_ms": round(self._stalls.largest_ms, 1),
-        }
-
-    async def _shutdown(self) -> None:
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            await asyncio.gather(self._lag_task, return_exceptions=True)
-        for backlog in self._backlog.values():
-            while backlog:
-                _, _, fut, _ = backlog.popleft()
-                self._finish(fut, CallOutcome(error=TransientError(
-                    "cancelled: the run was interrupted")))
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-        self._flush_cache()
-        for provider in self._providers.values():
+    async def _close_clients(self, provider: str) -> None:
+        """Close the clients of ``provider`` (on its lane's loop, where they were used)."""
+        for ident, client in list(self._providers.items()):
+            if ident[0] != provider:
+                continue
             try:
-                await provider.aclose()
+                await client.aclose()
             except Exception as exc:  # closing must not mask the run's own outcome
-                log.debug("closing %s failed: %s", provider.name, exc)
+                log.debug("closing %s failed: %s", client.name, exc)
 
     def _finish(self, fut: concurrent.futures.Future[CallOutcome], outcome: CallOutcome) -> None:
         with self._lock:
@@ -446,33 +361,25 @@ class Runner:
                 raise self._provider_errors[ident]
             if ident not in self._providers:
                 try:
-                    self._providers[ident] = create_provider(settings)
+                    with built_transports() as transports:
+                        provider = create_provider(settings)
                 except HarnessError as exc:
                     self._provider_errors[ident] = exc
                     raise
+                if not threading.current_thread().name.startswith(THREAD_PREFIX):
+                    # Before it is published: no call can use it meanwhile.
+                    rehearse(provider, transports, target.model)
+                self._providers[ident] = provider
         return self._providers[ident], settings
 
     def _flush_cache(self) -> None:
-        self._flush_handle = None
-        try:
-            self.cache.flush()
-        except Exception as exc:  # a full disk must not stop the calls; they are recorded
-            log.warning("could not write answers to the cache: %s", exc)
+        self.cache.flush()
 
-    def _semaphore(self, provider: str) -> asyncio.Semaphore:
-        sem = self._semaphores.get(provider)
-        if sem is None:
-            limit = SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
-            sem = self._semaphores[provider] = asyncio.Semaphore(limit)
-        return sem
-
-    async def _call(
-        self,
-        target: TargetSpec,
-        request: Request,
-        fut: concurrent.futures.Future[CallOutcome],
-        queued_at: float,
-    ) -> None:
+    async def _call(self, job: Job, lane: Lane) -> None:
+        target: TargetSpec
+        request: Request
+        fut: concurrent.futures.Future[CallOutcome]
+        target, request, fut, queued_at = job
         # Time in the backlog is queue time too: it is never part of the provider latency.
         outcome = CallOutcome(queue_ms=(time.perf_counter() - queued_at) * 1000)
         reserved = 0.0
@@ -480,7 +387,7 @@ class Runner:
             provider, settings = self._provider(target)
             provider.check(request)
             reserved = await self._reserve(request)
-            completion = await self._attempts(provider, settings, request, outcome)
+            completion = await self._attempts(provider, settings, request, outcome, lane)
             price = self.prices.price_for(request.provider, request.model)
             from harness.calls.pricing import cost_usd
 
@@ -488,11 +395,8 @@ class Runner:
             outcome.completion = completion
             outcome.cost_usd = cost
             outcome.cost_if_live_usd = cost
-            self.cache.put(cache_key(request, settings.base_url), completion, cost, defer=True)
-            if self._flush_handle is None:
-                self._flush_handle = asyncio.get_running_loop().call_later(
-                    FLUSH_DELAY_S, self._flush_cache
-                )
+            if self.cache.put(cache_key(request, settings.base_url), completion, cost, defer=True):
+                self._writer.schedule()
         except HarnessError as exc:
             outcome.error = exc
         except asyncio.CancelledError:
@@ -537,10 +441,15 @@ class Runner:
         return ceiling
 
     async def _attempts(
-        self, provider: Provider, settings: ProviderSettings, request: Request, outcome: CallOutcome
+        self,
+        provider: Provider,
+        settings: ProviderSettings,
+        request: Request,
+        outcome: CallOutcome,
+        lane: Lane,
     ) -> Completion:
         started = time.monotonic()
-        sem = self._semaphore(settings.name)
+        sem = lane.semaphore
         while True:
             queued = time.perf_counter()
             async with sem:
@@ -561,7 +470,7 @@ class Runner:
                     async with asyncio.timeout(request.timeout_s + TIMEOUT_GRACE_S):
                         sent = time.perf_counter()
                         completion = await provider.complete(request)
-                    return self._with_stall(completion, sent)
+                    return _with_stall(completion, lane.stall_ms(sent))
                 except TimeoutError:
                     error: ProviderError = TransientError(
                         f"no answer within {request.timeout_s:g} s (timeout_s)",
@@ -583,13 +492,12 @@ class Runner:
             await asyncio.sleep(wait)
 
 
-    def _with_stall(self, completion: Completion, sent: float) -> Completion:
-        """The completion with the loop stall that overlapped its timing window (which lies
-        inside [sent, now]) recorded as ``stall_ms``."""
-        stall = self._stalls.overlap_ms(sent, time.perf_counter(), self._lag_due)
-        if stall <= 0.0:
-            return completion
-        return replace(completion, stall_ms=round(stall, 3))
+def _with_stall(completion: Completion, stall_ms: float) -> Completion:
+    """The completion with the lane's stall that overlapped its timing window (which lies
+    inside [sent, now]) recorded as ``stall_ms``."""
+    if stall_ms <= 0.0:
+        return completion
+    return replace(completion, stall_ms=round(stall_ms, 3))
 
 
 def _not_sent() -> TransientError:

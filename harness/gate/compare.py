@@ -13,10 +13,11 @@ Metrics per group and their verdicts. Every p-value of a comparison (both rates,
 and cost, every group) goes into one Holm correction; a verdict needs the adjusted p below
 alpha AND an effect beyond its threshold:
 - pass_rate, schema_valid_rate: paired tests (paired.py); effect at least ``min_effect``;
-- latency: per case, the mean log latency of its repeats; sign-flip test on the per-case
-  log ratios; effect: the geometric-mean ratio beyond ``latency_tolerance`` and the typical
-  latency moved by more than ``latency_slack_ms``. Cells whose overlapping harness stall
-  (``stall_ms``) exceeds STALL_SHARE of their latency (and the slack) are left out and
+- latency: each call's latency net of the harness stall that overlapped it (``stall_ms``,
+  recorded per call by the runner); per case, the mean log net latency of its repeats;
+  sign-flip test on the per-case log ratios; effect: the geometric-mean ratio beyond
+  ``latency_tolerance`` and the typical latency moved by more than ``latency_slack_ms``.
+  Cells whose stall exceeds STALL_SHARE of their latency (and the slack) are left out and
   counted;
 - cost_per_call: a call's cost is its token counts times fixed prices, so the noise in a
   cost change is in the tokens: the test is the sign-flip test on per-case log ratios of
@@ -76,8 +77,12 @@ RATE_METRICS = ("pass_rate", "schema_valid_rate")
 TESTED_METRICS = (*RATE_METRICS, "latency", "cost_per_call")
 
 #: A cell whose overlapping harness stall exceeds this share of its latency is left out of
-#: the latency test: its latency says more about the harness than about the provider.
-STALL_SHARE = 0.1
+#: the latency test: its net latency (latency less stall) would rest more on the stall
+#: estimate (under-counted by up to one 10 ms watcher interval per stall) than on the
+#: measurement. Below it, the stall is taken out of the latency instead: on a loaded machine
+#: nearly every call carries some stall, and leaving them all out (as a 10% share did) left
+#: the gate blind to a real +300 ms change.
+STALL_SHARE = 0.5
 
 #: Why a case is not comparable when one side has only the combined fingerprint.
 V1_REASON = (
@@ -569,6 +574,13 @@ def _stalled(x: CellOutcome, slack_ms: float) -> bool:
     return x.latency_ms is not None and stall > max(STALL_SHARE * x.latency_ms, slack_ms)
 
 
+def _net_latency(x: CellOutcome) -> float:
+    """The call's latency less the harness stall inside it: what the provider and the
+    network took. Positive for every cell that is not left out (stall <= STALL_SHARE)."""
+    latency = x.latency_ms or 0.0
+    return max(latency - (x.stall_ms or 0.0), (1.0 - STALL_SHARE) * latency)
+
+
 def _ratio_fields(m: MetricResult, test: RatioTest) -> None:
     m.cases = test.cases
     m.interval = test.interval
@@ -597,7 +609,7 @@ def _latency_metric(pairs: Pairs, settings: GateSettings) -> MetricResult:
             else:
                 m.stalled_after += len(timed) - len(kept)
                 m.samples_after += len(kept)
-            sides.append([x.latency_ms for x in kept if x.latency_ms is not None])
+            sides.append([_net_latency(x) for x in kept])
         samples.append((sides[0], sides[1]))
     test = paired_log_ratio(samples)
     if test is None or test.cases < settings.min_cases:

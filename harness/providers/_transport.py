@@ -10,14 +10,20 @@ SDKs expect (ConnectError, ReadTimeout, RemoteProtocolError, ...), so error hand
 unchanged. A target can opt out with ``options: {transport: httpx}``.
 
 One transport belongs to one provider instance and to the event loop that first uses it (the
-runner's loop); its aiohttp session is created there, lazily.
+runner's lane of that provider); its aiohttp session is created there, lazily.
+
+A transport can be told to ``rehearse``: answer every request with a given function instead
+of sending it (harness.providers.rehearsal, before any call of the run is timed). The runner
+finds the transports a provider's construction made with ``built_transports()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import importlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +31,25 @@ import aiohttp
 
 #: Connections per provider instance; the runner's per-provider semaphore is the real limit.
 DEFAULT_LIMIT = 512
+
+#: (method, url, body, headers) -> (status, headers, body): a rehearsal's answer.
+Responder = Callable[[str, str, bytes, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
+
+_BUILT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "llm_harness_built_transports", default=None
+)
+
+
+@contextlib.contextmanager
+def built_transports() -> Iterator[list[Any]]:
+    """Collects the transports made inside the block (a provider's construction), so the
+    caller can make them rehearse before the provider is used."""
+    made: list[Any] = []
+    token = _BUILT.set(made)
+    try:
+        yield made
+    finally:
+        _BUILT.reset(token)
 
 
 def use_aiohttp(options: Mapping[str, Any]) -> bool:
@@ -69,6 +94,8 @@ def make_transport(httpx_mod: ModuleType, limit: int = DEFAULT_LIMIT) -> Any:
     class AiohttpTransport(httpx_mod.AsyncBaseTransport):  # type: ignore[name-defined]
         def __init__(self) -> None:
             self._session: aiohttp.ClientSession | None = None
+            #: While set, requests are answered by it and nothing is sent.
+            self.rehearse: Responder | None = None
 
         def _client(self) -> aiohttp.ClientSession:
             if self._session is None or self._session.closed:
@@ -87,6 +114,11 @@ def make_transport(httpx_mod: ModuleType, limit: int = DEFAULT_LIMIT) -> Any:
                 sock_read=timeouts.get("read"),
             )
             body = await request.aread()
+            if self.rehearse is not None:
+                status, answer_headers, content = self.rehearse(
+                    request.method, str(request.url), body, request.headers
+                )
+                return httpx_mod.Response(status, headers=answer_headers, content=content)
             headers = [
                 (k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"
             ]
@@ -119,7 +151,11 @@ def make_transport(httpx_mod: ModuleType, limit: int = DEFAULT_LIMIT) -> Any:
             if self._session is not None and not self._session.closed:
                 await self._session.close()
 
-    return AiohttpTransport()
+    transport = AiohttpTransport()
+    built = _BUILT.get()
+    if built is not None:
+        built.append(transport)
+    return transport
 
 
 class _Errors:

@@ -87,6 +87,8 @@ def build_runner(
             retry=RetryPolicy(max_retries=settings.max_retries, max_total_s=settings.retry_time),
             price_overrides=overrides,
             ledger_path=ledger_path,
+            # The plugin's and the worker's process are the harness's own (Runner.prepare).
+            freeze_heap=True,
         ),
         cache,
     )

@@ -6,7 +6,26 @@ end to end with the real SDKs and no network.
         client = openai.OpenAI(base_url=sim.base_url("openai"), api_key="sk-test")
 """
 
-from harness.simulator.config import SimConfig
-from harness.simulator.simulator import Simulator
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.simulator.config import SimConfig
+    from harness.simulator.simulator import Simulator
 
 __all__ = ["SimConfig", "Simulator"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: a run's rehearsal (harness.providers.rehearsal) uses the wire modules of this
+    # package, and must not import the aiohttp server with them.
+    if name == "SimConfig":
+        from harness.simulator.config import SimConfig
+
+        return SimConfig
+    if name == "Simulator":
+        from harness.simulator.simulator import Simulator
+
+        return Simulator
+    raise AttributeError(name)

@@ -194,6 +194,25 @@ def test_stalled_cells_are_left_out_and_counted() -> None:
     assert m3 is not None and m3.stalled_after == 0 and m3.cases == 30
 
 
+def test_a_recorded_stall_below_the_share_is_taken_out_of_the_latency() -> None:
+    # The same calls again, each 40% slower because the harness stalled inside every one of
+    # them (a loaded machine), the stall recorded: the provider's time did not change.
+    rng = np.random.default_rng(29)
+    before = run_cells(rng, Suite.draw(rng, groups=1))
+    after = [
+        CellOutcome(**{**x.__dict__, "latency_ms": (x.latency_ms or 0) / 0.6,
+                       "stall_ms": (x.latency_ms or 0) / 0.6 * 0.4})
+        for x in before
+    ]
+    m = judge(before, after, GateSettings()).groups[0].metric("latency")
+    assert m is not None and m.stalled_after == 0 and m.cases == 30
+    assert m.verdict is Verdict.NO_CHANGE and m.change == pytest.approx(1.0)
+    # Unrecorded, the same 40% is a regression.
+    unmarked = [CellOutcome(**{**x.__dict__, "stall_ms": None}) for x in after]
+    m2 = judge(before, unmarked, GateSettings()).groups[0].metric("latency")
+    assert m2 is not None and m2.verdict is Verdict.REGRESSION
+
+
 def _with(cells: list[CellOutcome], **change: float) -> list[CellOutcome]:
     """The same calls with more output tokens (factor ``tokens``) or dearer (``price``)."""
     out = []
