@@ -83,13 +83,17 @@ def _cache_mode(text: str) -> CacheMode:
 
 def _judge(text: str) -> str:
     """A judge target string, checked as a suite's ``judge:`` is."""
+    from harness.providers import PROVIDERS
     from harness.suite.targets import TargetProblem, parse_target
 
     value = text.strip()
     try:
         parse_target(value)
     except TargetProblem as exc:
-        raise ValueError(f"judge {exc}") from None
+        # A mapping is no option value: keep the problem, name the one accepted form.
+        problem = str(exc).split("; accepted forms")[0]
+        raise ValueError(f"judge {problem}; write it as provider:model with provider one of "
+                         f"{', '.join(sorted(PROVIDERS))}, e.g. openai:gpt-4o-mini") from None
     return value
 
 

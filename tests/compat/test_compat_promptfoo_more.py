@@ -222,7 +222,8 @@ def test_no_judge_anywhere_is_a_collection_error_naming_the_option(port: Any) ->
 def test_bad_judge_option_is_a_usage_error(port: Any) -> None:
     run = port({"evals/polite.yaml": RUBRIC_SUITE}, JUDGES, "--llm-judge=nosuch:model")
     assert run.result.ret == 4
-    run.result.stderr.fnmatch_lines(["*--llm-judge: judge *nosuch*"])
+    run.result.stderr.fnmatch_lines(
+        ["*--llm-judge: judge unknown provider *nosuch*; write it as provider:model with*"])
 
 
 # 19. promptfoo's per-test provider: a case restricted to one of the suite's targets, and a
