@@ -427,6 +427,7 @@ def _build(path: Path, m: SuiteModel, lines: _Lines, run_judge: str | None = Non
                 f"case {case.id!r} lacks template variable(s) {sorted(missing)}",
                 f"add them to the case's vars (the prompt uses {sorted(needed)})",
             )
+        _check_rag_vars(case, suite_asserts)
 
     render_problem = inputguards.render_problem(cases, [t for v in variants for t in v.templates])
     if render_problem is not None:
@@ -456,6 +457,24 @@ def _build(path: Path, m: SuiteModel, lines: _Lines, run_judge: str | None = Non
         transform=suite_transform,
         derived_metrics=_derived_metrics(m.derived_metrics, suite_asserts, cases, fail),
     )
+
+
+def _check_rag_vars(case: Case, suite_asserts: Iterable[Mapping[str, Any]]) -> None:
+    """A RAG metric reads the case's ``query`` / ``context`` vars: a case without them is
+    refused here rather than failing every cell it makes."""
+    from harness.scoring.assertset import flatten
+    from harness.scoring.rubric import RAG_VARS
+
+    for spec in flatten([*suite_asserts, *case.assertions]):
+        kind = split_type(str(spec.get("type", "")))[0]
+        lacking = [v for v in RAG_VARS.get(kind, ()) if v not in case.vars]
+        if lacking:
+            raise SuiteError(
+                case.source,
+                f"case {case.id!r}: {kind} reads the vars {', '.join(RAG_VARS[kind])}; "
+                f"this case has no {', '.join(lacking)}",
+                "add them to the case's vars (or the suite's vars:)",
+            )
 
 
 def _case_targets(cases: list[Case], targets: list[TargetSpec]) -> list[TargetSpec]:

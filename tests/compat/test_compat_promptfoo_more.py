@@ -116,17 +116,18 @@ cases:
     assert not rome["answer-relevance"]["passed"]  # 0.5 < 0.7
 
 
-def test_rag_metric_without_its_vars_fails_saying_so(port: Any) -> None:
+def test_rag_metric_without_its_vars_is_a_collection_error(port: Any) -> None:
     suite = HEAD + """\
 name: ragvars
 judge: openai:gpt-4o-mini
 prompt: {user: "Q {{ q }}"}
-assert: [{type: context-faithfulness}]
-cases: [{id: c, vars: {q: x}}]
+assert: [{type: assert-set, assert: [{type: context-faithfulness}]}]
+cases: [{id: c, vars: {q: x, query: y}}]
 """
     run = port({"evals/ragvars.yaml": suite}, {"default": {}})
-    assert outcomes(run) == {"c": "failed"}
-    run.result.stdout.fnmatch_lines(["*context-faithfulness: reads the case's vars query, context; this case has no query, *"])
+    assert run.result.ret == 2 and run.records == []
+    run.result.stdout.fnmatch_lines(["*ragvars.yaml:*case 'c': context-faithfulness reads the "
+                                     "vars query, context; this case has no context*"])
 
 
 # 17. promptfoo "text-to-sql", "xml-output" and "translation" examples.
