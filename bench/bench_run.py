@@ -1,17 +1,23 @@
-"""Benchmark of the spine: 5000 cells through pytest against the simulator.
+"""Benchmark of a default run: 5000 cells through pytest against the simulator, as a user
+gets it (report.html, summary.md, results.csv and results.parquet written at the end).
 
-Measures, in one run:
+Measures, in one script and against one simulator:
 - floor: a bare pytest run of N no-op items (the least any N-item pytest run costs here);
-- cold: N cells, every call live against the simulator at LATENCY_MS, concurrency C;
+- cold: N cells in the default configuration, every call live at LATENCY_MS, concurrency C;
   compared with the ideal N x latency / C;
-- cached: the same N cells again, every answer replayed from the cache (simulator request
-  count must not move);
-- peak RSS of each run: the pytest process and its worker process together.
+- cached: the same N cells again in the default configuration, every answer replayed from
+  the cache (the simulator's request count must not move); compared with the floor;
+- cached, --llm-report=false: the same without the end-of-run files, for comparison;
+- for each run, the peak RSS of the whole process tree (pytest, its worker process and any
+  other child, such as the one writing the exports), summed over the processes alive at
+  the same moment, and the CPU seconds of the tree (steadier than wall time on a shared
+  machine).
 
     .venv/bin/python bench/bench_run.py [--cells 5000] [--latency-ms 100] [--concurrency 50]
+                                        [--repeat 1]
 
 The simulator runs in its own process so its CPU does not count against the harness.
-Nothing here is asserted: figures are printed for the closing note.
+Nothing here is asserted: figures are printed, ending with a table for docs/performance.md.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,10 +34,13 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PY = sys.executable
-CPU_SECONDS: list[float] = []
+#: How often the process tree's RSS is sampled. Short: the child that writes the exports
+#: lives a fraction of a second, and a sample must land inside it.
+SAMPLE_S = 0.02
 
 
 def free_port() -> int:
@@ -40,14 +50,21 @@ def free_port() -> int:
 
 
 def _tree(pid: int) -> list[int]:
-    """pid and its descendants (the pytest process and its llm-harness worker)."""
+    """pid and all its descendants. Every thread's children list is read: a child started
+    from a thread other than the main one (the worker, a report child) is listed under that
+    thread's task only."""
     found = [pid]
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return found
-    for child in children:
-        found += _tree(int(child))
+    for tid in tasks:
+        try:
+            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
     return found
 
 
@@ -61,11 +78,46 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit status) of one pytest run. The RSS is the peak of the
-    sum over the process and its children (the worker process counts), sampled every 50 ms.
-    Its CPU seconds (user + system of the process and its children; steadier than wall time
-    on a shared machine) go to CPU_SECONDS."""
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _role(pid: int, root: int) -> str:
+    """What a process of the tree is, for the breakdown of the peak. "forked": a child
+    between fork and exec (git's, for meta.json), whose pages are still its parent's
+    (copy-on-write): counting its RSS would count pytest's memory twice."""
+    if pid == root:
+        return "pytest"
+    cmd = _cmdline(pid)
+    if not cmd:
+        return "gone"
+    if cmd == _cmdline(root):
+        return "forked"
+    if "worker.child" in cmd:
+        return "worker"
+    if "harness.report.exports" in cmd:
+        return "exports"
+    return "other"
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    #: Peak of the summed RSS of the processes alive at one sample, MB.
+    peak: float
+    #: RSS per role at that peak sample.
+    at_peak: dict[str, float] = field(default_factory=dict)
+    code: int = 0
+    roles: set[str] = field(default_factory=set)
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> Measured:
+    """Wall and CPU seconds and peak tree RSS of one pytest run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -73,18 +125,26 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
     reader.start()
-    peak = 0.0
+    peak, at_peak, roles = 0.0, {}, set()
     while proc.poll() is None:
-        peak = max(peak, sum(_rss_mb(p) for p in _tree(proc.pid)))
-        time.sleep(0.05)
+        sample: dict[str, float] = {}
+        for pid in _tree(proc.pid):
+            role = _role(pid, proc.pid)
+            if role != "forked":
+                sample[role] = sample.get(role, 0.0) + _rss_mb(pid)
+        roles.update(sample)
+        total = sum(sample.values())
+        if total > peak:
+            peak, at_peak = total, sample
+        time.sleep(SAMPLE_S)
     wall = time.perf_counter() - start
     reader.join()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime - sum(CPU_SECONDS))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     code = proc.returncode
     if code not in (0, 1):
         sys.stderr.write(b"".join(chunks).decode(errors="replace")[-3000:])
-    return wall, peak, code
+    return Measured(wall, cpu, peak, at_peak, code, roles)
 
 
 def sim_requests(url: str) -> int:
@@ -92,19 +152,7 @@ def sim_requests(url: str) -> int:
         return int(json.load(resp).get("total", 0))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cells", type=int, default=5000)
-    parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--concurrency", type=int, default=50)
-    args = parser.parse_args()
-    n = args.cells
-
-    # Bytecode as a wheel install has it (pip compiles on install; an editable checkout
-    # under PYTHONDONTWRITEBYTECODE would otherwise recompile harness in every process).
-    package = Path(__file__).resolve().parents[1] / "harness"
-    subprocess.run([PY, "-m", "compileall", "-q", str(package)], check=True)
-    work = Path(tempfile.mkdtemp(prefix="llm-bench-"))
+def write_project(work: Path, n: int) -> None:
     (work / "evals").mkdir()
     (work / "pytest.ini").write_text("[pytest]\n")
     cases = "\n".join(f'  - {{id: c{i}, vars: {{text: "item {i}"}}}}' for i in range(n))
@@ -126,6 +174,33 @@ def main() -> int:
     )
     (work / "noop" / "items.noop").write_text("")
 
+
+def _range(values: list[float], fmt: str = "{:.2f}") -> str:
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _breakdown(m: Measured) -> str:
+    return ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(m.at_peak.items()) if mb)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", type=int, default=5000)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure every row this many times (a fresh cache each time)")
+    args = parser.parse_args()
+    n = args.cells
+
+    # Bytecode as a wheel install has it (pip compiles on install; an editable checkout
+    # under PYTHONDONTWRITEBYTECODE would otherwise recompile harness in every process).
+    package = Path(__file__).resolve().parents[1] / "harness"
+    subprocess.run([PY, "-m", "compileall", "-q", str(package)], check=True)
+    work = Path(tempfile.mkdtemp(prefix="llm-bench-"))
+    write_project(work, n)
+
     port = free_port()
     sim = subprocess.Popen(
         [PY, "-m", "harness.simulator", "--port", str(port), "--latency-ms",
@@ -133,6 +208,9 @@ def main() -> int:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    rows: dict[str, list[Measured]] = {"floor": [], "cold": [], "cached": [], "no-report": []}
+    calls: dict[str, list[int]] = {"cold": [], "cached": []}
+    loads: list[float] = []
     try:
         for _ in range(100):
             try:
@@ -140,41 +218,67 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        env = dict(os.environ)
-        env.update({
-            "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": url + "/openai/v1",
-            "LLM_HARNESS_CACHE_DIR": str(work / "cache"),
-        })
         common = ["-q", "-p", "no:cacheprovider", "--llm-concurrency", str(args.concurrency)]
-        floor, floor_rss, _ = run_measured([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                            "noop"], work, env)
-        before = sim_requests(url)
-        cold, cold_rss, code = run_measured(
-            [PY, "-m", "pytest", "evals", *common, "--llm-report=false"], work, env)
-        cold_calls = sim_requests(url) - before
-        before = sim_requests(url)
-        cached, cached_rss, code2 = run_measured(
-            [PY, "-m", "pytest", "evals", *common, "--llm-report=false"], work, env)
-        cached_calls = sim_requests(url) - before
-        with_report, report_rss, _ = run_measured(
-            [PY, "-m", "pytest", "evals", *common], work, env)
+        for i in range(args.repeat):
+            loads.append(os.getloadavg()[0])
+            env = dict(os.environ)
+            env.update({
+                "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": url + "/openai/v1",
+                "LLM_HARNESS_CACHE_DIR": str(work / f"cache-{i}"),
+            })
+            rows["floor"].append(run_measured(
+                [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "noop"], work, env))
+            for name, extra in (("cold", []), ("cached", []),
+                                ("no-report", ["--llm-report=false"])):
+                before = sim_requests(url)
+                rows[name].append(run_measured(
+                    [PY, "-m", "pytest", "evals", *common, *extra], work, env))
+                if name in calls:
+                    calls[name].append(sim_requests(url) - before)
+            loads.append(os.getloadavg()[0])
     finally:
         sim.terminate()
         sim.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
 
     ideal = n * args.latency_ms / 1000 / args.concurrency
+    floor = rows["floor"]
     print(f"command: {' '.join([Path(PY).name, *sys.argv])}")
-    print(f"cells={n} latency={args.latency_ms:g}ms concurrency={args.concurrency}")
-    print(f"bare pytest, {n} no-op items: {floor:.2f} s (rss {floor_rss:.0f} MB)")
-    print(f"cold:   {cold:.2f} s = {cold / ideal:.2f}x ideal {ideal:.1f} s; {cold_calls} calls; "
-          f"peak rss {cold_rss:.0f} MB (pytest + worker); exit {code}")
-    print(f"cached: {cached:.2f} s = {cached / floor:.2f}x bare pytest; {cached_calls} calls; "
-          f"peak rss {cached_rss:.0f} MB (pytest + worker); exit {code2}")
-    print(f"cached + report.html and exports: {with_report:.2f} s; peak rss {report_rss:.0f} MB")
-    floor_cpu, cold_cpu, cached_cpu, report_cpu = CPU_SECONDS
-    print(f"CPU seconds (user+sys): bare {floor_cpu:.2f}, cold {cold_cpu:.2f}, "
-          f"cached {cached_cpu:.2f} = {cached_cpu / floor_cpu:.2f}x bare, "
-          f"cached + report {report_cpu:.2f}")
+    print(f"cells={n} latency={args.latency_ms:g}ms concurrency={args.concurrency} "
+          f"repeat={args.repeat}; load average (1 min) {_range(loads, '{:.1f}')}")
+    print(f"calls to the simulator: cold {calls['cold']}, cached {calls['cached']}")
+    for name, measured in rows.items():
+        for i, m in enumerate(measured):
+            ratio = (f"{m.wall / ideal:.2f}x ideal" if name == "cold"
+                     else f"{m.wall / floor[i].wall:.2f}x floor")
+            print(f"{name:9} #{i + 1}: {m.wall:6.2f} s ({ratio}), cpu {m.cpu:5.2f} s, peak tree "
+                  f"rss {m.peak:4.0f} MB ({_breakdown(m)}), "
+                  f"exit {m.code}")
+
+    def ratios(name: str, base: str) -> list[float]:
+        return [m.wall / b.wall for m, b in zip(rows[name], rows[base], strict=True)]
+
+    print()
+    print(f"| {n} cells, {args.latency_ms:g} ms, concurrency {args.concurrency} | wall s | "
+          "ratio | CPU s | peak RSS, process tree |")
+    print("|---|---|---|---|---|")
+    labels = {
+        "floor": f"bare pytest, {n} no-op items (the floor)",
+        "cold": "cold, default run (report + exports)",
+        "cached": "cached rerun, default run (report + exports)",
+        "no-report": "cached rerun, `--llm-report=false`",
+    }
+    for name, label in labels.items():
+        measured = rows[name]
+        if name == "floor":
+            ratio = "1x"
+        elif name == "cold":
+            ratio = _range([m.wall / ideal for m in measured]) + f"x ideal ({ideal:g} s)"
+        else:
+            ratio = _range(ratios(name, "floor")) + "x floor"
+        print(f"| {label} | {_range([m.wall for m in measured])} | {ratio} | "
+              f"{_range([m.cpu for m in measured])} | "
+              f"{_range([m.peak for m in measured], '{:.0f}')} MB |")
     return 0
 
 

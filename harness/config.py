@@ -47,6 +47,22 @@ def _repeat(value: str) -> int:
     return repeats
 
 
+def _judge(text: str) -> str:
+    """A judge target string, checked as a suite's ``judge:`` is."""
+    from harness.providers import PROVIDERS
+    from harness.suite.targets import TargetProblem, parse_target
+
+    value = text.strip()
+    try:
+        parse_target(value)
+    except TargetProblem as exc:
+        # A mapping is no option value: keep the problem, name the one accepted form.
+        problem = str(exc).split("; accepted forms")[0]
+        raise ValueError(f"judge {problem}; write it as provider:model with provider one of "
+                         f"{', '.join(sorted(PROVIDERS))}, e.g. openai:gpt-4o-mini") from None
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """One run's settings. Every field but ``rootdir`` and ``extra`` is an option: its
@@ -204,6 +220,14 @@ class Settings:
         "let SDK and HTTP debug logs through (they contain prompts); API keys stay masked",
         env="LLM_HARNESS_LOG_PROMPTS",
         flag=True,
+    )
+    judge: str | None = option(
+        None,
+        _judge,
+        "default judge (provider:model) of model-graded assertions (llm-rubric, factuality, "
+        "...) that name none; a suite's judge: comes first",
+        env="LLM_HARNESS_JUDGE",
+        metavar="TARGET",
     )
     suite_dirs: tuple[str, ...] = option(
         ("evals",),

@@ -106,6 +106,19 @@ def test_judge_requests_for_rubric_assertions() -> None:
     assert [r.calls for r in rows] == [2, 1]
 
 
+def test_judge_requests_count_graded_members_of_an_assert_set_and_rag_metrics() -> None:
+    cell = _req("openai", "gpt-4o-mini", max_tokens=100)
+    specs = [
+        {"type": "assert-set", "assert": [
+            {"type": "contains", "value": "x"},
+            {"type": "factuality", "value": "f", "provider": "anthropic:claude-haiku-4-5"}]},
+        {"type": "context-faithfulness", "provider": "openai:gpt-4o-mini"},
+    ]
+    calls = judge_requests(cell, specs, {"query": "q?", "context": ["c1", "c2"]})
+    assert [t for t, _ in calls] == ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini"]
+    assert "c1\n\nc2" in calls[1][1].messages[1].content
+
+
 E2E_SUITE = """\
 name: est
 targets: [openai:gpt-4o-mini]

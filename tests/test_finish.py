@@ -97,3 +97,71 @@ def test_one_long_stall_is_reported_though_the_percentiles_are_low(
     text = "\n".join(body for _, body in finish_run(session).sections)
     assert "largest stall 1905 ms" in text
     assert "1 calls overlapped a stall" in text
+
+
+def _written_session(tmp_path: Path) -> RunSession:
+    session = RunSession(Settings(rootdir=tmp_path, out=tmp_path / "run"))
+    for target in ("openai:gpt-4o-mini", "anthropic:claude-3-5-haiku"):
+        session.record(result(target))
+    return session
+
+
+def test_the_end_of_run_frees_the_calls_before_the_exports_and_writes_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.run import export_child
+
+    session = _written_session(tmp_path)
+    events: list[str] = []
+    end_calls, start_export = session.end_calls, export_child.start_export
+
+    def ended() -> None:
+        events.append("calls ended")
+        end_calls()
+
+    def started(out_dir: Path) -> export_child.ExportProcess:
+        events.append("export started")
+        assert not (out_dir / "report.html").exists()  # the exports come first, alone
+        return start_export(out_dir)
+
+    monkeypatch.setattr(session, "end_calls", ended)
+    monkeypatch.setattr(export_child, "start_export", started)
+    outcome = finish_run(session)
+    assert events == ["calls ended", "export started"]
+    assert set(outcome.files) == {"summary.json", "meta.json", "report.html", "summary.md",
+                                  "results.csv", "results.parquet"}
+    assert all(path.is_file() for path in outcome.files.values())
+
+
+def test_a_failed_export_costs_neither_the_report_nor_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.run import export_child
+
+    session = _written_session(tmp_path)
+    # The child is pointed at a folder with no results.jsonl, so it fails for real.
+    start_export = export_child.start_export
+    monkeypatch.setattr(export_child, "start_export", lambda out: start_export(tmp_path / "none"))
+    outcome = finish_run(session)
+    run = tmp_path / "run"
+    assert {"report.html", "summary.md", "summary.json"} <= set(outcome.files)
+    assert not (run / "results.csv").exists() and "results.csv" not in outcome.files
+    assert len((run / "results.jsonl").read_text("utf-8").splitlines()) == 2
+    text = dict(outcome.sections)["llm-harness report"]
+    assert "results.csv and results.parquet not written" in text
+    assert f"fix: `llm-harness report {run}`" in text
+
+
+def test_a_failed_report_keeps_the_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.report.html
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(harness.report.html, "render_html", broken)
+    outcome = finish_run(_written_session(tmp_path))
+    assert "report not written: template exploded" in dict(outcome.sections)["llm-harness report"]
+    assert {"results.csv", "results.parquet", "summary.json"} <= set(outcome.files)
+    assert "report.html" not in outcome.files

@@ -62,6 +62,7 @@ def judge_requests(
     """The judge calls the model-graded assertions in ``specs`` would make for one cell,
     as ``(judge target, Request)`` built like session.judge (rubric prompt, JUDGE_MAX_TOKENS),
     with a placeholder answer of the cell's full ``max_tokens`` length (an upper bound)."""
+    from harness.scoring.assertset import flatten
     from harness.scoring.base import ScoreContext, split_type
     from harness.scoring.rubric import (
         JUDGE_MAX_TOKENS,
@@ -75,7 +76,7 @@ def judge_requests(
     out: list[tuple[str, Request]] = []
     placeholder = "x" * (request.max_tokens * CHARS_PER_TOKEN)
     ctx = ScoreContext(output=placeholder, vars=dict(vars or {}))
-    for spec in specs:
+    for spec in flatten(specs):
         if split_type(str(spec.get("type", "")))[0] not in MODEL_GRADED:
             continue
         target = str(judge_target(spec))

@@ -35,6 +35,7 @@ def write_reports(
     *,
     html_path: Path | None = None,
     comparisons: dict[str, Any] | None = None,
+    exports: bool = True,
 ) -> dict[str, Path]:
     """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet.
 
@@ -42,8 +43,10 @@ def write_reports(
     goes (``llm-harness report -o``); the other files always go to ``out_dir``.
     ``comparisons`` (harness.gate.outputs.report_data) adds the comparison view: the gate's
     verdicts against a baseline and prompt variants against their reference, case by case.
+    ``exports=False`` leaves out results.csv and results.parquet (the end of a run writes
+    them in a child process: harness.run.export_child).
     """
-    from harness.report.exports import results_frame, write_csv, write_parquet
+    from harness.report.exports import write_exports
     from harness.report.html import render_html
     from harness.report.markdown import render_markdown
     from harness.report.views import build_model
@@ -63,14 +66,9 @@ def write_reports(
     files["summary.md"] = _write_text(
         out_dir / "summary.md", render_markdown(results, meta, groups, model=model)
     )
-    frame = results_frame(results)
-    files["results.csv"] = write_csv(frame, out_dir / "results.csv")
-    parquet = write_parquet(frame, out_dir / "results.parquet")
-    if parquet is None:
-        log.warning(
-            "results.parquet not written: pyarrow is not installed "
-            "(pip install 'pytest-llm-harness[parquet]')"
-        )
-    else:
-        files["results.parquet"] = parquet
+    if exports:
+        written, notes = write_exports(results, out_dir)
+        files.update(written)
+        for note in notes:
+            log.warning("%s", note)
     return files

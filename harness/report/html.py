@@ -21,6 +21,7 @@ from harness.money import usd_data
 from harness.report import charts
 from harness.report.decision import decide
 from harness.report.markdown import fmt_time
+from harness.report.metrics_view import metric_rows
 from harness.report.views import (
     ALL_SUITES,
     ReportModel,
@@ -268,6 +269,7 @@ def render_html(
         data=Markup(script_json(build_data(results))),
         chart_svg=lambda name: Markup(chart_data[name] or ""),
         comparisons=comparisons or {},
+        metrics=metric_rows(results),
     )
 
 

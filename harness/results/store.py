@@ -9,12 +9,13 @@ A crash or Ctrl-C leaves every finished line on disk; ``load_results`` skips a t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +80,33 @@ def results_file(path: Path) -> Path:
     return path / "results.jsonl" if path.is_dir() else path
 
 
-def iter_results(path: Path) -> Iterable[Result]:
+#: Fields every record has (no default): a line without one of them is not a whole record.
+REQUIRED_FIELDS = frozenset(
+    f.name
+    for f in dataclasses.fields(Result)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Each whole record of results.jsonl as its dict, in file order. A line torn by a
+    crash mid-write (not JSON, or lacking a field every record has) is skipped; the rest of
+    the run is intact."""
     with open(results_file(path), encoding="utf-8") as fh:
         for line in fh:
             line = line.strip()
             if not line:
                 continue
             try:
-                yield Result.from_dict(json.loads(line))
-            except (json.JSONDecodeError, TypeError):
-                continue  # a line torn by a crash mid-write; the rest of the run is intact
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and data.keys() >= REQUIRED_FIELDS:
+                yield data
+
+
+def iter_results(path: Path) -> Iterable[Result]:
+    return map(Result.from_dict, iter_records(path))
 
 
 def load_results(path: Path) -> list[Result]:

@@ -27,6 +27,8 @@ log = logging.getLogger("harness.run.finish")
 LOOP_LAG_WARN_MS = 20.0
 #: A single stall this long is reported too, whatever the percentiles say.
 LOOP_STALL_WARN_MS = 100.0
+#: How long the end of a run waits for the child writing results.csv and results.parquet.
+EXPORT_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -179,6 +181,9 @@ def finish_run(session: RunSession) -> FinishOutcome:
     gate, gate_error = _judge(session) if settings.baseline is not None else (None, None)
 
     meta = session.meta()
+    # Every call is over (the loop lag is in meta): the worker process exits now, so its
+    # memory is free before the report and exports are written.
+    session.end_calls()
     store = session.run_store()
     if store is not None:
         summary = [_with_metrics(g, metrics) for g in groups]
@@ -187,22 +192,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
         outcome.files["summary.json"] = store.write_json("summary.json", summary)
         outcome.files["meta.json"] = store.write_json("meta.json", meta)
         if settings.report:
-            try:
-                from harness.gate.outputs import report_data
-                from harness.report import write_reports
-
-                outcome.files.update(
-                    write_reports(
-                        store.out_dir,
-                        results,
-                        meta,
-                        groups,
-                        comparisons=report_data(gate, variants),
-                    )
-                )
-            except Exception as exc:  # the report must never cost the user their results
-                log.exception("report failed")
-                outcome.sections.append(("llm-harness report", f"report not written: {exc}"))
+            _write_reports(store.out_dir, session, outcome, meta, groups, gate, variants)
         where = "\n".join(f"  {name}: {path}" for name, path in outcome.files.items())
         outcome.sections.append(("llm-harness files", f"run {session.run_id}\n{where}"))
 
@@ -218,6 +208,62 @@ def finish_run(session: RunSession) -> FinishOutcome:
             ("llm-harness baseline", f"baseline written to {settings.save_baseline}")
         )
     return outcome
+
+
+def _write_reports(
+    out_dir: Path,
+    session: RunSession,
+    outcome: FinishOutcome,
+    meta: dict[str, Any],
+    groups: list[GroupStats],
+    gate: GateView | None,
+    variants: VariantView | None,
+) -> None:
+    """report.html and summary.md in this process; results.csv and results.parquet first,
+    by a child process reading results.jsonl (complete on disk by now), so pyarrow's memory
+    comes and goes with it and never adds to this process's report memory.
+    A failing report or export never costs the user their results or the gate."""
+    from harness.report.exports import write_exports
+    from harness.run.export_child import ExportFailed, start_export
+
+    exported: dict[str, Path] = {}
+    try:
+        try:
+            child = start_export(out_dir)
+        except OSError as exc:  # no interpreter to start: write them here instead
+            log.warning("exports written in this process: no child process (%s)", exc)
+            exported, notes = write_exports(session.results, out_dir)
+        else:
+            exported, notes = child.wait(timeout=EXPORT_TIMEOUT_S)
+        for note in notes:
+            log.warning("%s", note)
+    except Exception as exc:  # the exports must never cost the user the report or results
+        if not isinstance(exc, ExportFailed):  # that one says all there is to say
+            log.exception("exports failed")
+        outcome.sections.append(
+            (
+                "llm-harness report",
+                f"results.csv and results.parquet not written: {exc}\n"
+                f"  fix: `llm-harness report {out_dir}` writes them from results.jsonl",
+            )
+        )
+    try:
+        from harness.gate.outputs import report_data
+        from harness.report import write_reports
+
+        written = write_reports(
+            out_dir,
+            session.results,
+            meta,
+            groups,
+            comparisons=report_data(gate, variants),
+            exports=False,
+        )
+        outcome.files.update(written)
+    except Exception as exc:  # the report must never cost the user their results
+        log.exception("report failed")
+        outcome.sections.append(("llm-harness report", f"report not written: {exc}"))
+    outcome.files.update(exported)
 
 
 def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None:

@@ -254,6 +254,13 @@ class RunSession:
             "cache_mode": self.settings.cache.value,
         }
 
+    def end_calls(self) -> None:
+        """No call is made after this: the worker process exits and this process's runner
+        and cache close (flushing answers waiting for it), so their memory is free before
+        the end of the run writes its files. close() then has nothing left to do for them."""
+        self.backend.close()
+        self._local.close()
+
     def close(self) -> None:
         if self.write and self.settings.budget is not None:
             # The ledger the run's xdist workers shared, if they did (harness.calls.budget).

@@ -2,7 +2,7 @@
 pytest's process, runs them through the same in-process backend (Runner + Engine) that
 pytest's process would use, and answers with the messages of harness.run.worker.messages.
 
-Started by WorkerClient with ``python -c`` (see harness.run.worker.client._BOOTSTRAP); why the
+Started by WorkerClient with ``python -c`` (see harness.run.worker.client.python_child); why the
 worker exists is described in harness.run.worker.client. It never builds a RunSession and never
 writes results.jsonl: a record it scores goes back encoded, for pytest's process to write.
 """

@@ -64,11 +64,41 @@ log = logging.getLogger("harness.run.worker.client")
 #: the ~0.3 s a new process takes to start is not paid back.
 AUTO_MIN_CELLS = 200
 _SYS_PATH_ENV = "LLM_HARNESS_WORKER_SYS_PATH"
-_BOOTSTRAP = (
-    "import json, os, sys; "
-    f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
-    "from harness.run.worker.child import main; raise SystemExit(main())"
-)
+
+
+def python_child(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of a new interpreter that runs ``module.main()`` as its
+    exit status (``args`` as its sys.argv[1:]). It imports with this process's sys.path, as
+    multiprocessing's spawn does: the same harness, and the same user modules for python
+    scorers, however this process found them."""
+    code = (
+        "import json, os, sys; "
+        f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
+        f"from {module} import main; raise SystemExit(main())"
+    )
+    env = dict(os.environ)
+    env[_SYS_PATH_ENV] = json.dumps(sys.path)
+    return [sys.executable, "-c", code, *args], env
+
+
+def start_python_child(
+    module: str,
+    *args: str,
+    stdin: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """python_child started, its stdout a pipe; ``env`` adds to its environment (a
+    variable already set by the user wins). Raises OSError when no process can start."""
+    command, child_env = python_child(module, *args)
+    for key, value in (env or {}).items():
+        child_env.setdefault(key, value)
+    return subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, env=child_env,
+        close_fds=True,
+    )
+
+
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
 
@@ -113,19 +143,8 @@ class WorkerClient:
         self._answered: dict[int, msg.CellAnswer] = {}
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the worker
-        # The child imports with this process's sys.path (as multiprocessing's spawn does):
-        # the same harness, and the same user modules for python scorers.
-        env = dict(os.environ)
-        env[_SYS_PATH_ENV] = json.dumps(sys.path)
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._log,
-                env=env,
-                close_fds=True,
-            )
+            self._proc = start_python_child("harness.run.worker.child", stderr=self._log)
         except OSError:
             self._log.close()
             self._remove_empty_log()
