@@ -166,7 +166,7 @@ def run_suites(
     try:
         cells: list[Cell] = []
         for f in collect_suite_files(paths):
-            suite = load_suite(f)
+            suite = load_suite(f, settings.judge)
             cells.extend(suite.cells(settings.targets, settings.repeat))
         session.note_cells(cells)
         session.prefetch((c, "") for c in cells)

@@ -177,7 +177,7 @@ def cmd_providers(argv: Sequence[str]) -> int:
         print(f"{info.name}\n  key: {key}\n  base URL: {base}\n  SDK: {sdk}")
         if info.notes:
             print(f"  notes: {info.notes}")
-        for row in prices.models_for(info.name):
+        for row in prices.models_for(info.prices) if info.prices else ():
             print(f"  {row}")
     print(f"prices as of {prices.date}")
     return 0

@@ -76,7 +76,7 @@ def test_format_estimate_table() -> None:
     lines = text.splitlines()
     assert lines[0].split() == ["target", "calls", "input", "tok", "max", "out", "tok",
                                 "expected", "upper", "bound"]
-    assert any(line.startswith("openai:gpt-4o-mini") and "$0.0001" in line for line in lines)
+    assert any(line.startswith("openai:gpt-4o-mini") and "$0.0000626" in line for line in lines)
     assert any(line.startswith("openai-compatible:llama3") and "unpriced" in line
                for line in lines)
     assert any(line.startswith("total (priced targets only)") for line in lines)
@@ -85,7 +85,7 @@ def test_format_estimate_table() -> None:
 
 def test_format_empty() -> None:
     text = format_estimate([])
-    assert "total" in text and "$0.0000" in text
+    assert "total" in text and "$0 " in text + " "
 
 
 def test_judge_requests_for_rubric_assertions() -> None:
@@ -104,6 +104,19 @@ def test_judge_requests_for_rubric_assertions() -> None:
     assert estimate_input_tokens(req) >= 100
     rows = estimate_calls([cell, *calls], load_prices())
     assert [r.calls for r in rows] == [2, 1]
+
+
+def test_judge_requests_count_graded_members_of_an_assert_set_and_rag_metrics() -> None:
+    cell = _req("openai", "gpt-4o-mini", max_tokens=100)
+    specs = [
+        {"type": "assert-set", "assert": [
+            {"type": "contains", "value": "x"},
+            {"type": "factuality", "value": "f", "provider": "anthropic:claude-haiku-4-5"}]},
+        {"type": "context-faithfulness", "provider": "openai:gpt-4o-mini"},
+    ]
+    calls = judge_requests(cell, specs, {"query": "q?", "context": ["c1", "c2"]})
+    assert [t for t, _ in calls] == ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini"]
+    assert "c1\n\nc2" in calls[1][1].messages[1].content
 
 
 E2E_SUITE = """\

@@ -8,7 +8,7 @@ import pytest
 
 from harness.config import Settings
 from harness.results.stats import summarize
-from harness.run.finish import finish_run, fmt_usd, summary_text
+from harness.run.finish import finish_run, summary_text
 from harness.run.session import RunSession
 from harness.types import Result
 
@@ -32,20 +32,12 @@ def result(target: str, *, cached: bool = False, cost: float | None = 0.00002) -
     )
 
 
-def test_fmt_usd_keeps_small_costs_visible() -> None:
-    assert fmt_usd(0.0) == "0"
-    assert fmt_usd(0.000034) == "3.4e-05"
-    assert fmt_usd(0.0123) == "0.0123"
-    assert fmt_usd(12.5) == "12.50"
-    assert fmt_usd(None) == "-"
-
-
 def test_summary_shows_replayed_cells_at_zero_with_their_live_price() -> None:
     text = summary_text(summarize([result("openai:gpt-4o-mini", cached=True)] * 2))
     header, _, row = text.splitlines()
     assert header.split()[-6:] == ["$", "if", "live", "$", "replayed", "errors", "skipped"][-6:]
     # cost $ this run, if live $, replayed, errors, skipped
-    assert row.split()[-5:] == ["0", "4e-05", "2", "0", "0"]
+    assert row.split()[-5:] == ["0", "0.0000400", "2", "0", "0"]
 
 
 def test_summary_names_unpriced_targets() -> None:

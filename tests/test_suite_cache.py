@@ -40,9 +40,9 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
     real = harness.suite.loader.load_suite
 
-    def counting(path: Path | str) -> harness.suite.loader.Suite:
+    def counting(path: Path | str, judge: str | None = None) -> harness.suite.loader.Suite:
         calls.append(Path(path))
-        return real(path)
+        return real(path, judge)
 
     monkeypatch.setattr(harness.suite.loader, "load_suite", counting)
     return calls
@@ -59,6 +59,19 @@ def test_an_unchanged_suite_comes_from_the_cache_whole(
     assert [c.name for c in second.cells()] == [c.name for c in first.cells()]
     assert [c.request() for c in second.cells()] == [c.request() for c in first.cells()]
     assert list((cache / "suites").iterdir())
+
+
+def test_another_run_judge_means_a_fresh_load(
+    suite_path: Path, tmp_path: Path, loads: list[Path]
+) -> None:
+    """The run's --llm-judge fills judge-less model-graded assertions at load time, so an
+    entry loaded under one judge is not used under another."""
+    cache = tmp_path / "cache"
+    load_suite_cached(suite_path, cache, "openai:a")
+    load_suite_cached(suite_path, cache, "openai:a")
+    assert len(loads) == 1
+    load_suite_cached(suite_path, cache, "openai:b")
+    assert len(loads) == 2
 
 
 @pytest.mark.parametrize("changed", ["suite.yaml", "rows.jsonl", "item.schema.json"])

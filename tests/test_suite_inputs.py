@@ -65,7 +65,7 @@ def test_transforms_change_the_fingerprint(tmp_path: Path) -> None:
         ("cases: [{vars: {q: x}, assert: [{type: contains, value: a, provider: 'openai:x'}]}]\n",
          "unknown key 'provider'"),
         ("cases: [{vars: {q: x}, assert: [{type: llm-rubric, value: polite}]}]\n",
-         "or a suite-level judge"),
+         "a suite-level judge:, or --llm-judge"),
         ("judge: nope\ncases: [{vars: {q: x}}]\n", "judge:"),
     ],
 )

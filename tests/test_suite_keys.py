@@ -34,6 +34,8 @@ def judge(target: str, messages: list[dict[str, str]]) -> Completion:
     return Completion(f'{{"pass": {str(ok).lower()}, "score": {score}, "reason": "r"}}')
 
 
+#: The vars the RAG metrics read (and the judge sees in their prompts).
+RAG_VARS = {"query": "Is Paris in France?", "context": ["Paris is in France.", "It rains."]}
 CALLS = (ToolCall("get_weather", {"city": "Paris"}), ToolCall("get_time", {"tz": "CET"}))
 
 #: (type, key) -> (output, spec A, spec B): A and B differ only in that key.
@@ -94,6 +96,43 @@ for _kind in ("llm-rubric", "factuality", "model-graded-closedqa"):
                                 {**_target, "target": "openai:bad"})
     CASES[(_kind, "threshold")] = ("x", _base, {**_base, "threshold": 0.9})
     CASES[(_kind, "prompt")] = ("x", _base, {**_base, "prompt": "{{ output }}"})
+for _kind in ("context-faithfulness", "context-relevance", "context-recall", "answer-relevance"):
+    # RAG metrics: the score decides (threshold default 0); the vars carry query and context.
+    _rag = {"type": _kind, "provider": "openai:good"}
+    CASES[(_kind, "provider")] = ("x", _rag, {**_rag, "provider": "openai:bad"})
+    _target = {"type": _kind}
+    CASES[(_kind, "target")] = ("x", {**_target, "target": "openai:good"},
+                                {**_target, "target": "openai:bad"})
+    CASES[(_kind, "threshold")] = ("x", _rag, {**_rag, "threshold": 0.9})
+    CASES[(_kind, "prompt")] = ("x", _rag, {**_rag, "prompt": "{{ output }}"})
+_recall = {"type": "context-recall", "provider": "openai:good", "prompt": "{{ rubric }}"}
+CASES[("context-recall", "value")] = ("x", {**_recall, "value": "mentions Paris"},
+                                      {**_recall, "value": "mentions Rome"})
+for _kind in ("context-recall",):
+    for _key in ("provider", "target", "threshold", "prompt"):
+        _out, _a, _b = CASES[(_kind, _key)]
+        CASES[(_kind, _key)] = (_out, {"value": "Paris", **_a}, {"value": "Paris", **_b})
+CASES.update({
+    ("assert-set", "assert"): ("Paris", {"assert": [{"type": "contains", "value": "Par"}]},
+                               {"assert": [{"type": "contains", "value": "Ly"}]}),
+    ("assert-set", "threshold"): (
+        "Paris", {"assert": [{"type": "contains", "value": "Par"},
+                             {"type": "contains", "value": "Ly"}]},
+        {"assert": [{"type": "contains", "value": "Par"}, {"type": "contains", "value": "Ly"}],
+         "threshold": 0.5}),
+    ("rouge-n", "value"): ("the cat sat", {"value": "the cat sat"}, {"value": "a dog ran"}),
+    ("rouge-n", "threshold"): ("the cat", {"value": "the cat sat"},
+                               {"value": "the cat sat", "threshold": 0.5}),
+    ("rouge-n", "n"): ("cat the", {"value": "the cat"}, {"value": "the cat", "n": 2}),
+    ("bleu", "value"): ("the cat sat on the mat", {"value": "the cat sat on the mat"},
+                        {"value": "a dog ran in the park"}),
+    ("bleu", "threshold"): ("a b c d e", {"value": "a b c d f"},
+                            {"value": "a b c d f", "threshold": 0.9}),
+    ("is-xml", "value"): ("<a><b/></a>", {}, {"value": "a.c"}),
+    ("is-sql", "dialect"): ("SELECT `a` FROM t", {"dialect": "mysql"}, {"dialect": "postgres"}),
+    ("is-sql", "tables"): ("SELECT a FROM t", {}, {"tables": ["u"]}),
+    ("is-sql", "columns"): ("SELECT a FROM t", {}, {"columns": ["b"]}),
+})
 for _kind in ("contains", "icontains"):
     CASES[(_kind, "value")] = ("Paris", {"value": "Par"}, {"value": "Lyon"})
     for _mode in ("all", "any"):
@@ -134,7 +173,8 @@ def outcome(tmp_path: Path, output: str, spec: dict[str, Any]) -> tuple[Any, ...
     completion = Completion(output, finish_reason="stop", latency_ms=300.0, ttft_ms=50.0,
                             usage=Usage(10, 10), tool_calls=CALLS if not output else ())
     ctx = ScoreContext(output=output, completion=completion, latency_ms=300.0, ttft_ms=50.0,
-                       cost_usd=0.001, base_dir=tmp_path, judge=judge)
+                       cost_usd=0.001, base_dir=tmp_path, judge=judge,
+                       vars=RAG_VARS)
     s = run_one(ctx, spec)
     return (s.passed, s.value, s.weight, s.metric)
 
@@ -251,6 +291,7 @@ CASE_KEYS = {
     "threshold": (BASE, _case(threshold=0.5)),
     "transform": (BASE, _case(transform="output.strip()")),
     "metadata": (BASE, _case(metadata={"k": "v"})),
+    "targets": (BASE, _case(targets=["openai:gpt-4o"])),
 }
 TARGET_KEYS = {
     "provider": (_target(), _target(provider="groq")),

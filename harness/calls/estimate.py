@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.calls.pricing import PER_TOKENS, Price, PriceTable
+from harness.money import usd
 from harness.types import Message, Request
 
 CHARS_PER_TOKEN = 4
@@ -61,6 +62,7 @@ def judge_requests(
     """The judge calls the model-graded assertions in ``specs`` would make for one cell,
     as ``(judge target, Request)`` built like session.judge (rubric prompt, JUDGE_MAX_TOKENS),
     with a placeholder answer of the cell's full ``max_tokens`` length (an upper bound)."""
+    from harness.scoring.assertset import flatten
     from harness.scoring.base import ScoreContext, split_type
     from harness.scoring.rubric import (
         JUDGE_MAX_TOKENS,
@@ -74,7 +76,7 @@ def judge_requests(
     out: list[tuple[str, Request]] = []
     placeholder = "x" * (request.max_tokens * CHARS_PER_TOKEN)
     ctx = ScoreContext(output=placeholder, vars=dict(vars or {}))
-    for spec in specs:
+    for spec in flatten(specs):
         if split_type(str(spec.get("type", "")))[0] not in MODEL_GRADED:
             continue
         target = str(judge_target(spec))
@@ -165,10 +167,6 @@ def estimate_calls(
     return list(rows.values())
 
 
-def _usd(x: float | None) -> str:
-    return "unpriced" if x is None else f"${x:.4f}"
-
-
 def format_estimate(rows: list[EstimateRow]) -> str:
     """A fixed-width table with a total line; unpriced targets are named, not counted as $0."""
     header = ("target", "calls", "input tok", "max out tok", "expected", "upper bound")
@@ -178,8 +176,8 @@ def format_estimate(rows: list[EstimateRow]) -> str:
             str(r.calls),
             str(r.input_tokens),
             str(r.max_output_tokens),
-            _usd(r.expected_usd),
-            _usd(r.upper_usd),
+            "unpriced" if r.expected_usd is None else usd(r.expected_usd),
+            "unpriced" if r.upper_usd is None else usd(r.upper_usd),
         )
         for r in rows
     ]
@@ -192,8 +190,8 @@ def format_estimate(rows: list[EstimateRow]) -> str:
             str(sum(r.calls for r in rows)),
             str(sum(r.input_tokens for r in rows)),
             str(sum(r.max_output_tokens for r in rows)),
-            _usd(sum(r.expected_usd or 0.0 for r in priced)),
-            _usd(sum(r.upper_usd or 0.0 for r in priced)),
+            usd(sum(r.expected_usd or 0.0 for r in priced)),
+            usd(sum(r.upper_usd or 0.0 for r in priced)),
         )
     )
     table = [header, *body]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from harness.gate.compare import Comparison, GroupComparison, MetricResult, Verdict
+from harness.money import usd
 from harness.types import DEFAULT_PROMPT_ID
 
 #: Exit status of a session or `llm-harness compare --fail` when the gate finds a regression;
@@ -54,7 +55,7 @@ def _value(m: MetricResult, v: float | None) -> str:
         return f"{v * 100:.1f}%"
     if m.metric == "latency":
         return f"{v:,.0f} ms"
-    return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
+    return usd(v)
 
 
 def _change(m: MetricResult) -> str:

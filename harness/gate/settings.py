@@ -9,16 +9,15 @@ quietly loosen the gate. ``overrides`` (the compare command's flags) win over th
 from __future__ import annotations
 
 import configparser
-import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harness.config import whole_number
 from harness.errors import ConfigError
+from harness.options import finite_number, option, table, whole_number
 
 PYPROJECT_TABLE = "tool.llm-harness.gate"
 INI_SECTION = "llm-harness:gate"
@@ -26,83 +25,36 @@ INI_FILES = ("pytest.ini", "tox.ini", "setup.cfg")
 CORRECTIONS = ("holm", "none")
 
 
-@dataclass(frozen=True)
-class GateSettings:
-    #: Significance level for the paired tests (after the multiple-comparison correction).
-    alpha: float = 0.05
-    #: Smallest absolute change in a rate (0.05 = 5 points) that can be a verdict.
-    min_effect: float = 0.05
-    #: The smallest latency change that can be a verdict: a significant per-case latency
-    #: ratio (geometric mean) above it is a regression, below its inverse an improvement.
-    latency_tolerance: float = 1.25
-    #: Typical-latency shifts of at most this many milliseconds are never a verdict.
-    latency_slack_ms: float = 10.0
-    #: The smallest cost change that can be a verdict: mean cost per call after / before
-    #: above it is a regression when the tokens rose significantly or the prices rose.
-    cost_tolerance: float = 1.10
-    #: Absolute floor on every group's pass rate in the current run (None: no floor).
-    min_pass_rate: float | None = None
-    #: Per-suite floors, overriding ``min_pass_rate`` for the suites named.
-    suite_min_pass_rate: dict[str, float] = field(default_factory=dict)
-    #: Fewer paired cases than this give "not comparable" instead of a verdict.
-    min_cases: int = 5
-    #: Multiple-comparison correction across all tests of a comparison (rates, latency, cost).
-    correction: str = "holm"
-    #: Where the settings came from (a file path), for the report; None for defaults.
-    source: str | None = None
-
-    def floor_for(self, suite: str) -> float | None:
-        return self.suite_min_pass_rate.get(suite, self.min_pass_rate)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+def _probability(value: Any, low_open: bool = False) -> float:
+    number = finite_number(value)
+    if number > 1 or number < 0 or (low_open and number == 0):
+        bound = "0 < value <= 1" if low_open else "0 <= value <= 1"
+        raise ValueError(f"expected {bound}, got {number:g}")
+    return number
 
 
-def _number(text: Any) -> float:
-    if isinstance(text, bool):
-        raise ValueError(f"expected a number, got {text!r}")
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {text!r}")
-    return value
+def _significance(value: Any) -> float:
+    return _probability(value, low_open=True)
 
 
-def _probability(low_open: bool) -> Callable[[Any], float]:
-    def parse(text: Any) -> float:
-        value = _number(text)
-        if value > 1 or value < 0 or (low_open and value == 0):
-            bound = "0 < value <= 1" if low_open else "0 <= value <= 1"
-            raise ValueError(f"expected {bound}, got {value:g}")
-        return value
-
-    return parse
+def _ratio(value: Any) -> float:
+    number = finite_number(value)
+    if number < 1:
+        raise ValueError(f"expected a ratio >= 1 (1.25 allows +25%), got {number:g}")
+    return number
 
 
-def _ratio(text: Any) -> float:
-    value = _number(text)
-    if value < 1:
-        raise ValueError(f"expected a ratio >= 1 (1.25 allows +25%), got {value:g}")
-    return value
+def _non_negative(value: Any) -> float:
+    number = finite_number(value)
+    if number < 0:
+        raise ValueError(f"expected a number >= 0, got {number:g}")
+    return number
 
 
-def _non_negative(text: Any) -> float:
-    value = _number(text)
-    if value < 0:
-        raise ValueError(f"expected a number >= 0, got {value:g}")
-    return value
-
-
-#: The same whole-number rule (and messages) as the run options'.
-_count = whole_number(1)
-
-
-def _optional_floor(text: Any) -> float | None:
-    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none")):
+def _optional_floor(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    return _probability(False)(text)
+    return _probability(value)
 
 
 def _suite_floors(value: Any) -> dict[str, float]:
@@ -119,34 +71,90 @@ def _suite_floors(value: Any) -> dict[str, float]:
         value = pairs
     if not isinstance(value, Mapping):
         raise ValueError(f"expected a table of suite = rate, got {value!r}")
-    parse = _probability(False)
     out: dict[str, float] = {}
     for name, rate in value.items():
         try:
-            out[str(name)] = parse(rate)
+            out[str(name)] = _probability(rate)
         except ValueError as exc:
             raise ValueError(f"suite {name!r}: {exc}") from None
     return out
 
 
-def _correction(text: Any) -> str:
-    value = str(text).strip().lower()
-    if value not in CORRECTIONS:
-        raise ValueError(f"expected one of {', '.join(CORRECTIONS)}, got {text!r}")
-    return value
+def _correction(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in CORRECTIONS:
+        raise ValueError(f"expected one of {', '.join(CORRECTIONS)}, got {value!r}")
+    return text
 
 
-PARSERS: dict[str, Callable[[Any], Any]] = {
-    "alpha": _probability(True),
-    "min_effect": _probability(False),
-    "latency_tolerance": _ratio,
-    "latency_slack_ms": _non_negative,
-    "cost_tolerance": _ratio,
-    "min_pass_rate": _optional_floor,
-    "suite_min_pass_rate": _suite_floors,
-    "min_cases": _count,
-    "correction": _correction,
-}
+@dataclass(frozen=True)
+class GateSettings:
+    """The gate's settings; each field but ``source`` is a setting (``harness.options``),
+    with the fix its error names."""
+
+    #: Significance level for the paired tests (after the multiple-comparison correction).
+    alpha: float = option(
+        0.05, _significance, fix="set a significance level such as alpha = 0.05"
+    )
+    #: Smallest absolute change in a rate (0.05 = 5 points) that can be a verdict.
+    min_effect: float = option(
+        0.05,
+        _probability,
+        fix="set an absolute rate change such as min_effect = 0.05 (5 points)",
+    )
+    #: The smallest latency change that can be a verdict: a significant per-case latency
+    #: ratio (geometric mean) above it is a regression, below its inverse an improvement.
+    latency_tolerance: float = option(
+        1.25,
+        _ratio,
+        fix="set a ratio such as latency_tolerance = 1.25 (+25% latency allowed)",
+    )
+    #: Typical-latency shifts of at most this many milliseconds are never a verdict.
+    latency_slack_ms: float = option(
+        10.0, _non_negative, fix="set milliseconds such as latency_slack_ms = 10"
+    )
+    #: The smallest cost change that can be a verdict: mean cost per call after / before
+    #: above it is a regression when the tokens rose significantly or the prices rose.
+    cost_tolerance: float = option(
+        1.10,
+        _ratio,
+        fix="set a ratio such as cost_tolerance = 1.10 (+10% cost per call allowed)",
+    )
+    #: Absolute floor on every group's pass rate in the current run (None: no floor).
+    min_pass_rate: float | None = option(
+        None,
+        _optional_floor,
+        fix="set a rate between 0 and 1 such as min_pass_rate = 0.8",
+    )
+    #: Per-suite floors, overriding ``min_pass_rate`` for the suites named.
+    suite_min_pass_rate: dict[str, float] = option(
+        {},
+        _suite_floors,
+        fix="use a table such as suite_min_pass_rate = {extraction = 0.9}",
+    )
+    #: Fewer paired cases than this give "not comparable" instead of a verdict.
+    min_cases: int = option(
+        5,
+        # The same whole-number rule (and messages) as the run options'.
+        whole_number(1),
+        fix="set a whole number such as min_cases = 5",
+    )
+    #: Multiple-comparison correction across all tests of a comparison (rates, latency, cost).
+    correction: str = option(
+        "holm", _correction, fix="set correction = 'holm' or correction = 'none'"
+    )
+    #: Where the settings came from (a file path), for the report; None for defaults.
+    source: str | None = None
+
+    def floor_for(self, suite: str) -> float | None:
+        return self.suite_min_pass_rate.get(suite, self.min_pass_rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: Every gate setting, by name, in the order errors list them.
+SETTINGS = {o.name: o for o in table(GateSettings)}
 
 
 def _error(path: Path | str, problem: str, fix: str, line: int | None = None) -> ConfigError:
@@ -223,33 +231,20 @@ def _apply(
 ) -> GateSettings:
     changes: dict[str, Any] = {}
     for key, raw in values.items():
-        parse = PARSERS.get(key)
+        setting = SETTINGS.get(key)
         line = _key_line(text, key) if text else None
-        if parse is None:
+        if setting is None:
             raise _error(
                 where,
                 f"unknown gate setting {key!r}",
-                f"valid settings: {', '.join(PARSERS)}; rename or remove {key!r}",
+                f"valid settings: {', '.join(SETTINGS)}; rename or remove {key!r}",
                 line,
             )
         try:
-            changes[key] = parse(raw)
+            changes[key] = setting.parse(raw)
         except ValueError as exc:
-            raise _error(where, f"gate setting {key!r}: {exc}", _FIXES[key], line) from None
+            raise _error(where, f"gate setting {key!r}: {exc}", setting.fix, line) from None
     return replace(settings, **changes)
-
-
-_FIXES = {
-    "alpha": "set a significance level such as alpha = 0.05",
-    "min_effect": "set an absolute rate change such as min_effect = 0.05 (5 points)",
-    "latency_tolerance": "set a ratio such as latency_tolerance = 1.25 (+25% latency allowed)",
-    "latency_slack_ms": "set milliseconds such as latency_slack_ms = 10",
-    "cost_tolerance": "set a ratio such as cost_tolerance = 1.10 (+10% cost per call allowed)",
-    "min_pass_rate": "set a rate between 0 and 1 such as min_pass_rate = 0.8",
-    "suite_min_pass_rate": "use a table such as suite_min_pass_rate = {extraction = 0.9}",
-    "min_cases": "set a whole number such as min_cases = 5",
-    "correction": "set correction = 'holm' or correction = 'none'",
-}
 
 
 def load_gate_settings(rootdir: Path, overrides: Mapping[str, Any] | None = None) -> GateSettings:

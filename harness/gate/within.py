@@ -21,6 +21,7 @@ from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
 from harness.gate.compare import Comparison, GroupComparison, compare_baselines
 from harness.gate.render import LABELS
 from harness.gate.settings import GateSettings
+from harness.money import usd_column
 from harness.results.stats import GroupStats, summarize
 from harness.types import Result
 
@@ -141,10 +142,6 @@ def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:,.0f}"
 
 
-def _usd(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2g}"
-
-
 def _pair(a: str, b: str) -> str:
     return a if a == b else f"{a} -> {b}"
 
@@ -224,8 +221,8 @@ def render_columns(rows: list[dict[str, Any]]) -> str:
                 _pair(_ms(r["latency_p50_ms"]["reference"]), _ms(r["latency_p50_ms"]["compared"])),
                 _pair(_ms(r["latency_p95_ms"]["reference"]), _ms(r["latency_p95_ms"]["compared"])),
                 _pair(
-                    _usd(r["cost_per_call_usd"]["reference"]),
-                    _usd(r["cost_per_call_usd"]["compared"]),
+                    usd_column(r["cost_per_call_usd"]["reference"]),
+                    usd_column(r["cost_per_call_usd"]["compared"]),
                 ),
                 ", ".join(ps),
                 "; ".join(verdicts) if verdicts else r["verdict"],

@@ -17,7 +17,8 @@ from harness.providers.base import Provider, ProviderSettings
 @dataclass(frozen=True)
 class ProviderInfo:
     """Everything the harness knows about a provider, declared once: the registry, the
-    pytest markers, the key and base-URL variables and ``llm-harness providers`` read it."""
+    pytest markers, the key and base-URL variables, the judge's request shape, the SDK
+    versions in meta.json, the log guard and ``llm-harness providers`` read it."""
 
     name: str
     #: The adapter module (imported on first use; exposes ``create(settings)``).
@@ -36,6 +37,13 @@ class ProviderInfo:
     #: Calls at most in flight at once whatever --llm-concurrency says (None: no cap of its
     #: own); the local model runs one call at a time, so more would only queue.
     max_concurrency: int | None = None
+    #: It takes a JSON schema as its own structured output (the local model as a grammar),
+    #: so a judge asks for its verdict that way; the rest get JSON mode, which every
+    #: chat-completions endpoint takes (Groq's schema support depends on the model).
+    native_schema: bool = False
+    #: The provider key of data/prices.yaml its calls bill under (None: no shipped rows,
+    #: unpriced unless --llm-prices adds rows under its name).
+    prices: str | None = None
     #: What a user should know about this provider's settings.
     notes: str = ""
 
@@ -66,6 +74,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
             api_key_env="OPENAI_API_KEY",
             base_url_env="OPENAI_BASE_URL",
             default_base_url="https://api.openai.com/v1",
+            native_schema=True,
+            prices="openai",
             notes="o1/o3/o4 and gpt-5/-mini/-nano take only temperature 1 (others: unsupported)",
         ),
         ProviderInfo(
@@ -77,6 +87,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
             api_key_env="ANTHROPIC_API_KEY",
             base_url_env="ANTHROPIC_BASE_URL",
             default_base_url="https://api.anthropic.com",
+            native_schema=True,
+            prices="anthropic",
             notes="temperature/top_p/top_k unsupported by the current API; seed not sent",
         ),
         ProviderInfo(
@@ -88,6 +100,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             api_key_env="GROQ_API_KEY",
             base_url_env="GROQ_BASE_URL",
             default_base_url="https://api.groq.com",
+            prices="groq",
             notes="json_schema structured output depends on the model",
         ),
         ProviderInfo(
@@ -99,6 +112,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
             api_key_env="MISTRAL_API_KEY",
             base_url_env="MISTRAL_BASE_URL",
             default_base_url="https://api.mistral.ai",
+            native_schema=True,
+            prices="mistral",
         ),
         ProviderInfo(
             name="openai-compatible",
@@ -116,6 +131,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
             sdk_module="llama_cpp",
             sdk_dist="llama-cpp-python",
             max_concurrency=1,
+            native_schema=True,
+            prices="local",
             notes="Gemma 3 270M in-process; one call at a time",
         ),
         ProviderInfo(
@@ -135,10 +152,21 @@ PROVIDERS: dict[str, ProviderInfo] = {
             extra="",
             sdk_module="harness",
             sdk_dist="llm-harness",
+            prices="echo",
             notes="answers with the prompt's last user message: grades stored outputs; free",
         ),
     )
 }
+
+
+def sdk_modules() -> tuple[str, ...]:
+    """The import names of the SDKs behind the providers (each once; echo has none)."""
+    return tuple(dict.fromkeys(i.sdk_module for i in PROVIDERS.values() if i.extra))
+
+
+def sdk_distributions() -> tuple[str, ...]:
+    """The SDKs' distribution names, for the versions meta.json records."""
+    return tuple(dict.fromkeys(i.sdk_dist for i in PROVIDERS.values() if i.extra))
 
 
 def provider_info(name: str) -> ProviderInfo:

@@ -25,8 +25,6 @@ class ChatCompletionsProvider:
     """One client per instance; SDK retries off; every failure leaves as a harness error."""
 
     name: ClassVar[str]
-    api_key_env: ClassVar[str | None]
-    extra: ClassVar[str]
 
     #: The body field carrying the output limit. OpenAI's reasoning models reject
     #: ``max_tokens``; many self-hosted servers only know ``max_tokens``.

@@ -47,8 +47,6 @@ _MIN_MESSAGE = {
 
 class AnthropicProvider:
     name: ClassVar[str] = "anthropic"
-    api_key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
-    extra: ClassVar[str] = "anthropic"
 
     def __init__(self, client: Any, *, secret: str | None) -> None:
         self.client = client

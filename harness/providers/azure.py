@@ -28,8 +28,6 @@ VERSION_ENV = "OPENAI_API_VERSION"
 
 class AzureProvider(OpenAIProvider):
     name: ClassVar[str] = "azure"
-    api_key_env: ClassVar[str | None] = "AZURE_OPENAI_API_KEY"
-    extra: ClassVar[str] = "openai"
 
 
 def create(settings: ProviderSettings) -> AzureProvider:

@@ -46,10 +46,6 @@ class ProviderSettings:
 class Provider(Protocol):
     #: Registry name, e.g. "openai".
     name: ClassVar[str]
-    #: Environment variable holding the key (None for keyless providers such as local).
-    api_key_env: ClassVar[str | None]
-    #: The optional-dependency extra that installs this provider's SDK.
-    extra: ClassVar[str]
 
     def check(self, request: Request) -> None:
         """Raise harness.errors.Unsupported if ``request`` asks for something this

@@ -19,8 +19,6 @@ from harness.types import Completion, Request, Usage
 
 class EchoProvider:
     name: ClassVar[str] = "echo"
-    api_key_env: ClassVar[str | None] = None
-    extra: ClassVar[str] = ""
 
     def check(self, request: Request) -> None:
         if request.tools:

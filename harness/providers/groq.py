@@ -22,8 +22,6 @@ from harness.types import Usage
 
 class GroqProvider(ChatCompletionsProvider):
     name: ClassVar[str] = "groq"
-    api_key_env: ClassVar[str | None] = "GROQ_API_KEY"
-    extra: ClassVar[str] = "groq"
     chat_path: ClassVar[str] = "/openai/v1/chat/completions"
     sdk_options = (
         "top_p",

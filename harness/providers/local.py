@@ -338,8 +338,6 @@ def load_model(config: LocalConfig) -> LoadedModel:
 
 class LocalProvider:
     name: ClassVar[str] = "local"
-    api_key_env: ClassVar[str | None] = None
-    extra: ClassVar[str] = "local"
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings

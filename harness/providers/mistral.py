@@ -51,8 +51,6 @@ _SDK_OPTIONS = (
 
 class MistralProvider:
     name: ClassVar[str] = "mistral"
-    api_key_env: ClassVar[str | None] = "MISTRAL_API_KEY"
-    extra: ClassVar[str] = "mistral"
 
     def __init__(
         self,

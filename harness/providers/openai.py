@@ -30,8 +30,6 @@ _FIXED_TEMPERATURE = re.compile(
 
 class OpenAIProvider(ChatCompletionsProvider):
     name: ClassVar[str] = "openai"
-    api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
-    extra: ClassVar[str] = "openai"
     sdk_options = (
         *ChatCompletionsProvider.sdk_options,
         "verbosity",

@@ -29,8 +29,6 @@ _TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
 
 class OpenAICompatibleProvider(ChatCompletionsProvider):
     name: ClassVar[str] = "openai-compatible"
-    api_key_env: ClassVar[str | None] = None
-    extra: ClassVar[str] = "openai"
     max_tokens_param = "max_tokens"
     sdk_options = (
         "top_p",

@@ -30,7 +30,7 @@ class SuiteFile(pytest.File):
             from harness.suite.parsed_cache import load_suite_cached
 
             cache_dir = settings.resolved_cache_dir if settings.cache.uses_folder else None
-            suite = load_suite_cached(self.path, cache_dir)
+            suite = load_suite_cached(self.path, cache_dir, settings.judge)
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None

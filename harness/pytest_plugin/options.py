@@ -41,10 +41,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(opt.ini, f"{opt.help} (ini twin of {opt.cli})", default=None)
 
 
-#: Options whose value is a path: relative ones are resolved where they were written.
-_PATH_OPTIONS = ("out", "cache_dir", "prices", "save_baseline", "baseline")
-
-
 def project_dir(config: pytest.Config) -> Path:
     """The project the run belongs to: the ini file's folder, else where pytest was run.
 
@@ -71,14 +67,10 @@ def settings_from_config(config: pytest.Config) -> Settings:
         except ValueError as exc:
             source = f"ini {opt.ini}" if ini else f"${opt.env}"
             raise pytest.UsageError(f"{source}: {exc}") from None
-        # git:REF:PATH names a committed file, not a path on disk (Settings keeps it as is).
-        if opt.name in _PATH_OPTIONS and value not in (None, "") and not str(value).startswith(
-            "git:"
-        ):
+        if opt.path:
             # A path typed on the command line or set in the shell is relative to where the
             # command ran; one in the ini file to the ini file's folder.
             from_ini = cli is None and ini not in (None, "")
-            base = project if from_ini else Path(config.invocation_params.dir)
-            value = base / Path(str(value)).expanduser()
+            value = opt.as_path(value, project if from_ini else Path(config.invocation_params.dir))
         values[opt.name] = value
     return Settings.build(project, values)

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.money import usd_tick
+
 PASS = "#2e7d32"
 FAIL = "#c62828"
 ACCENT = "#1f5fa8"
@@ -93,18 +95,6 @@ def pareto_frontier(points: Sequence[Point]) -> list[Point]:
 _MARKERS = "osD^vP*Xph<>"
 
 
-def dollars(x: float, _pos: object = None) -> str:
-    """An axis tick in dollars with as many digits as the scale needs."""
-    if x == 0:
-        return "$0"
-    if abs(x) >= 100:
-        return f"${x:,.0f}"
-    if abs(x) >= 1:
-        return f"${x:,.2f}".rstrip("0").rstrip(".")
-    digits = max(2, -math.floor(math.log10(abs(x))) + 1)
-    return f"${x:.{digits}f}".rstrip("0")
-
-
 def quality_vs_cost(points: Sequence[Point]) -> str | None:
     """Pass rate against cost per 1,000 calls. Targets are named in a legend beside the
     plot, never as text at the points, so labels cannot overlap however close they sit."""
@@ -157,7 +147,7 @@ def quality_vs_cost(points: Sequence[Point]) -> str | None:
             if not log:
                 ax.set_xlim(0, hi * 1.1)
             ax.set_xlabel("cost per 1,000 calls (USD, as if live)")
-        ax.xaxis.set_major_formatter(FuncFormatter(dollars))
+        ax.xaxis.set_major_formatter(FuncFormatter(usd_tick))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
         ax.legend(
             loc="upper left",

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from harness.report.views import cost_per_1k_calls, fmt_ci, fmt_ms, fmt_rate, fmt_usd, temp_label
+from harness.money import usd
+from harness.report.views import cost_per_1k_calls, fmt_ci, fmt_ms, fmt_rate, temp_label
 from harness.results.stats import GroupStats
 from harness.types import Result
 
@@ -142,15 +143,15 @@ def _best_cost(cands: list[_Candidate]) -> Pick:
     best = priced[0]
     if all((c.cost or 0.0) == 0 for c in priced):
         return Pick("cost", "any", "$0", "every priced target cost nothing (a local model)")
-    value = f"{fmt_usd(best.cost)} per 1,000 calls"
+    value = f"{usd(best.cost)} per 1,000 calls"
     if len(priced) == 1:
         return Pick("cost", best.label, value, "the only priced target")
     second = priced[1]
     if best.cost == 0:
-        detail = f"free; the next, {second.label}, costs {fmt_usd(second.cost)}"
+        detail = f"free; the next, {second.label}, costs {usd(second.cost)}"
     else:
         ratio = (second.cost or 0.0) / (best.cost or 1.0)
-        detail = f"{ratio:.1f}x cheaper than {second.label} ({fmt_usd(second.cost)})"
+        detail = f"{ratio:.1f}x cheaper than {second.label} ({usd(second.cost)})"
     return Pick("cost", best.label, value, detail)
 
 
@@ -194,13 +195,13 @@ def _best_value(cands: list[_Candidate], best: _Candidate) -> Pick:
     if not good:
         return Pick("value", best.label, _quality(best), "no priced target: the best quality")
     pick = min(good, key=lambda c: c.cost or 0.0)
-    value = f"{_quality(pick)} at {fmt_usd(pick.cost)} per 1,000 calls"
+    value = f"{_quality(pick)} at {usd(pick.cost)} per 1,000 calls"
     if pick.label == best.label:
         detail = "the best quality is also the cheapest target that reaches it"
     else:
         detail = (
             f"within 10 points of {best.label} ({_quality(best)}, "
-            f"{fmt_usd(best.cost)} per 1,000 calls) and not clearly below it; on the Pareto "
+            f"{usd(best.cost)} per 1,000 calls) and not clearly below it; on the Pareto "
             "frontier"
         )
     return Pick("value", pick.label, value, detail)

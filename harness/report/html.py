@@ -20,9 +20,11 @@ from typing import Any
 
 from markupsafe import Markup
 
+from harness.money import usd_data
 from harness.report import charts, pages
 from harness.report.decision import decide
 from harness.report.markdown import fmt_time
+from harness.report.metrics_view import metric_rows
 from harness.report.views import (
     ALL_SUITES,
     ReportModel,
@@ -103,10 +105,6 @@ def _ms(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
 
-def _usd(x: float | None) -> float | None:
-    return None if x is None else float(f"{x:.6g}")
-
-
 def build_data(results: Sequence[Result]) -> dict[str, Any]:
     """The blob behind the matrix and case details; prompts and suites are interned."""
     labels = column_labels(results)
@@ -152,7 +150,8 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
             1 if r.cached else 0, clip(r.output, MAX_OUTPUT_CHARS), p, scores,
             _ms(r.latency_ms), _ms(r.ttft_ms), _ms(r.queue_ms), _ms(r.tokens_per_s),
             r.input_tokens, r.output_tokens,
-            r.cached_input_tokens, _usd(r.cost_usd), _usd(r.cost_if_live_usd), r.finish_reason,
+            r.cached_input_tokens, usd_data(r.cost_usd), usd_data(r.cost_if_live_usd),
+            r.finish_reason,
             r.error_kind, r.error, r.skip_reason, r.tool_calls or None, r.schema_valid,
             r.retries, run,
             _ms(r.provider_ms), _ms(r.stall_ms),
@@ -302,6 +301,7 @@ def render_report(
         paged={"dir": data_dir, "count": len(page_texts)} if page_texts else None,
         chart_svg=lambda name: Markup(chart_data[name] or ""),
         comparisons=comparisons or {},
+        metrics=metric_rows(results),
     )
     return Rendered(html=html, pages=page_texts)
 

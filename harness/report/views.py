@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.money import usd
 from harness.results.stats import GroupStats, summarize
 from harness.types import Result
 
@@ -41,16 +42,6 @@ def fmt_ms(ms: float | None) -> str:
 
 def fmt_num(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
-
-
-def fmt_usd(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x == 0:
-        return "$0"
-    if abs(x) < 0.01:
-        return f"${x:.5f}"
-    return f"${x:,.4f}" if abs(x) < 10 else f"${x:,.2f}"
 
 
 @dataclass
@@ -87,7 +78,7 @@ class LeaderRow:
 
     @property
     def cost_text(self) -> str:
-        return UNPRICED if self.unpriced else fmt_usd(self.cost_per_1k)
+        return UNPRICED if self.unpriced else usd(self.cost_per_1k)
 
     @property
     def cached_share(self) -> float | None:

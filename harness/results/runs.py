@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.money import usd
 
 DEFAULT_RUNS = Path("reports") / "runs"
 
@@ -37,13 +38,11 @@ class RunInfo:
 
     @property
     def line(self) -> str:
-        from harness.run.finish import fmt_usd
-
         rate = "-" if self.pass_rate is None else f"{self.pass_rate * 100:.0f}%"
         report = "report.html" if self.has_report else "no report"
         return (
             f"{self.path.name}  {self.cells} cells ({self.ran} ran), pass {rate}, "
-            f"${fmt_usd(self.cost_usd)} spent, {self.targets} targets, {report}"
+            f"{usd(self.cost_usd)} spent, {self.targets} targets, {report}"
         )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
+from harness.money import usd, usd_column
 from harness.results import named_metrics
 from harness.results.stats import GroupStats, summarize
 from harness.run.session import RunSession
@@ -49,17 +50,6 @@ def _fmt_rate(rate: float | None) -> str:
 
 def _fmt_ms(ms: float | None) -> str:
     return "-" if ms is None else f"{ms:,.0f}"
-
-
-def fmt_usd(usd: float | None) -> str:
-    """Dollars with enough digits that a small run's cost is not shown as 0."""
-    if usd is None:
-        return "-"
-    if usd == 0:
-        return "0"
-    if usd >= 1:
-        return f"{usd:,.2f}"
-    return f"{usd:.2g}" if usd < 0.0001 else f"{usd:.4f}"
 
 
 SUMMARY_COLUMNS = (
@@ -109,8 +99,8 @@ def summary_text(groups: list[GroupStats]) -> str:
             _fmt_rate(g.schema_valid_rate),
             _fmt_ms(g.latency_p50_ms),
             _fmt_ms(g.latency_p95_ms),
-            "unpriced" if g.unpriced else fmt_usd(g.cost_usd),
-            "unpriced" if g.unpriced else ("-" if not ran else fmt_usd(g.cost_if_live_usd)),
+            "unpriced" if g.unpriced else usd_column(g.cost_usd),
+            "unpriced" if g.unpriced else ("-" if not ran else usd_column(g.cost_if_live_usd)),
             str(g.cached),
             str(g.errors),
             str(g.skipped),
@@ -155,7 +145,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
     spent = sum(r.cost_usd or 0.0 for r in results)
     text = summary_text(groups)
     text += (
-        f"\n{len(results)} cells: {live} answered live (${fmt_usd(spent)}), {replayed} replayed "
+        f"\n{len(results)} cells: {live} answered live ({usd(spent)}), {replayed} replayed "
         f"from cache (cost 0 this run), {sum(r.status == 'error' for r in results)} errors, "
         f"{sum(r.status == 'skipped' for r in results)} skipped"
     )

@@ -19,9 +19,12 @@ import re
 import threading
 from typing import Any
 
-#: Loggers that print request bodies or headers at DEBUG/INFO.
-NOISY = ("openai", "anthropic", "groq", "mistralai", "httpx", "httpcore", "httpx2",
-         "httpcore2", "aiohttp", "urllib3", "h11", "hpack", "llama_cpp")
+from harness.providers import sdk_modules
+
+#: Loggers that print request bodies or headers at DEBUG/INFO: the SDKs' and the HTTP
+#: libraries' under them.
+NOISY = (*sdk_modules(), "httpx", "httpcore", "httpx2", "httpcore2", "aiohttp", "urllib3",
+         "h11", "hpack")
 HIDDEN = "(SDK/HTTP debug record hidden: it can contain prompts; --llm-log-prompts shows it)"
 _SECRET_NAME = re.compile(r"(_KEY$|KEY_|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 #: Shorter values are not masked (a "1" would mask every digit).

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
+from harness.providers import sdk_distributions
 from harness.results.store import RunStore, new_run_id
 from harness.run.backends import Backend, InProcess, InWorker
 from harness.run.engine import Evaluated
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Evaluated", "RunSession", "git_commit", "versions"]
 
 log = logging.getLogger("harness.run.session")
-
-SDK_DISTRIBUTIONS = ("openai", "anthropic", "groq", "mistralai", "llama-cpp-python")
-
 
 def git_commit(cwd: Path) -> str | None:
     try:
@@ -56,7 +54,7 @@ def git_commit(cwd: Path) -> str | None:
 
 def versions() -> dict[str, str]:
     found = {"harness": __version__, "python": platform.python_version()}
-    for dist in SDK_DISTRIBUTIONS:
+    for dist in sdk_distributions():
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

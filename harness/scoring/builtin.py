@@ -11,6 +11,9 @@ Each family lives in its own module:
 - similar:     similar (local embedding model; the ``similar`` extra)
 - rubric:      llm-rubric (a judge call through any configured target)
 - pyfunc:      python (a user function by dotted path)
+- formats:     is-xml (defusedxml), is-sql (sqlglot; the ``sql`` extra)
+- overlap:     rouge-n, bleu
+- assertset:   assert-set (a group of assertions scored as one)
 
 Any type takes a ``not-`` prefix; weights and thresholds are applied in scoring.base.
 """
@@ -18,9 +21,12 @@ Any type takes a ``not-`` prefix; weights and thresholds are applied in scoring.
 from __future__ import annotations
 
 from harness.scoring import (  # noqa: F401  (imported for their @scorer registrations)
+    assertset,
+    formats,
     inline,
     jsonscorers,
     metrics,
+    overlap,
     pyfunc,
     rubric,
     similar,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.money import usd
 from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import need_number
 from harness.types import Score
@@ -84,4 +85,4 @@ def cost(ctx: ScoreContext, spec: Mapping[str, Any]) -> Score:
                      f"cost unknown: the model has no price (add one to the price "
                      f"overrides) or the provider returned no usage{note}")
     ok = ctx.cost_usd <= limit
-    return Score("cost", ok, ctx.cost_usd, f"${ctx.cost_usd:.6f} vs max ${limit:.6f}{note}")
+    return Score("cost", ok, ctx.cost_usd, f"{usd(ctx.cost_usd)} vs max {usd(limit)}{note}")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import SuiteError
 from harness.scoring import SCORERS, validate_assertion
+from harness.scoring.assertset import NAME as ASSERT_SET
 from harness.scoring.base import split_type
 from harness.scoring.rubric import MODEL_GRADED
 from harness.scoring.transform import check_transform
@@ -69,6 +70,7 @@ class CaseModel(_Strict):
     threshold: float | None = Field(default=None, ge=0, le=1)
     transform: str | list[str] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    targets: list[str] | None = Field(default=None, min_length=1)
 
 
 class SuiteModel(_Strict):
@@ -197,7 +199,9 @@ def _read_yaml(path: Path) -> tuple[Any, _Lines]:
     return data, _Lines(node)
 
 
-def load_suite(path: Path | str) -> Suite:
+def load_suite(path: Path | str, judge: str | None = None) -> Suite:
+    """The suite at ``path``, checked. ``judge``: the run's default judge (``--llm-judge``),
+    for model-graded assertions that name none when the suite has no ``judge:``."""
     path = Path(path)
     data, lines = _read_yaml(path)
     if not isinstance(data, dict):
@@ -228,7 +232,7 @@ def load_suite(path: Path | str) -> Suite:
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise SuiteError(str(path), problem, fix, line=lines.line(err["loc"])) from None
-    return _build(path, model, lines)
+    return _build(path, model, lines, judge)
 
 
 def _template_file(
@@ -280,6 +284,10 @@ class _Defaults:
         if (self.judge and base in MODEL_GRADED and "provider" not in spec
                 and "target" not in spec):
             return {**spec, "provider": self.judge}
+        if base == ASSERT_SET and isinstance(spec.get("assert"), list):
+            # The judge reaches the assertions of a group as it does top-level ones.
+            return {**spec, "assert": [self.assertion(s) if isinstance(s, Mapping) else s
+                                       for s in spec["assert"]]}
         return dict(spec)
 
 
@@ -294,7 +302,7 @@ def _check_transform(raw: Any) -> tuple[str, ...]:
     return tuple(raw) if isinstance(raw, list) else (raw,)
 
 
-def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
+def _build(path: Path, m: SuiteModel, lines: _Lines, run_judge: str | None = None) -> Suite:
     def fail(problem: str, fix: str, loc: tuple[str | int, ...]) -> SuiteError:
         return SuiteError(str(path), problem, fix, line=lines.line(loc))
 
@@ -364,7 +372,8 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         sources.append(tools_path)
     tools = tuple(_tool(path, t, i, fail) for i, t in enumerate(raw_tools))
 
-    defaults = _Defaults(m.judge)
+    # The judge of a model-graded assertion that names none: the suite's, else the run's.
+    defaults = _Defaults(m.judge or run_judge)
     try:
         expanded_vars = suite_inputs.expand_file_vars("suite", m.vars, path.parent,
                                                       defaults.reads)
@@ -418,15 +427,18 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
                 f"case {case.id!r} lacks template variable(s) {sorted(missing)}",
                 f"add them to the case's vars (the prompt uses {sorted(needed)})",
             )
+        _check_rag_vars(case, suite_asserts)
 
     render_problem = inputguards.render_problem(cases, [t for v in variants for t in v.templates])
     if render_problem is not None:
         raise render_problem
+    added = _case_targets(cases, targets)
 
     return Suite(
         path=path,
         name=m.name or path.stem,
-        targets=tuple(targets),
+        targets=tuple(targets) + tuple(added),
+        case_targets=tuple(t.id for t in added),
         temperatures=tuple(m.temperatures),
         repeat=m.repeat,
         max_tokens=m.max_tokens,
@@ -445,6 +457,48 @@ def _build(path: Path, m: SuiteModel, lines: _Lines) -> Suite:
         transform=suite_transform,
         derived_metrics=_derived_metrics(m.derived_metrics, suite_asserts, cases, fail),
     )
+
+
+def _check_rag_vars(case: Case, suite_asserts: Iterable[Mapping[str, Any]]) -> None:
+    """A RAG metric reads the case's ``query`` / ``context`` vars: a case without them is
+    refused here rather than failing every cell it makes."""
+    from harness.scoring.assertset import flatten
+    from harness.scoring.rubric import RAG_VARS
+
+    for spec in flatten([*suite_asserts, *case.assertions]):
+        kind = split_type(str(spec.get("type", "")))[0]
+        lacking = [v for v in RAG_VARS.get(kind, ()) if v not in case.vars]
+        if lacking:
+            raise SuiteError(
+                case.source,
+                f"case {case.id!r}: {kind} reads the vars {', '.join(RAG_VARS[kind])}; "
+                f"this case has no {', '.join(lacking)}",
+                "add them to the case's vars (or the suite's vars:)",
+            )
+
+
+def _case_targets(cases: list[Case], targets: list[TargetSpec]) -> list[TargetSpec]:
+    """The targets cases add: a name in a case's ``targets:`` that is not a suite target's
+    id is a target string of its own (promptfoo's per-test provider), run for that case."""
+    ids = {t.id for t in targets}
+    added: dict[str, TargetSpec] = {}
+    for case in cases:
+        for name in case.targets:
+            if name in ids or name in added:
+                continue
+            try:
+                added[name] = parse_target(name)
+            except TargetProblem as exc:
+                raise SuiteError(
+                    case.source,
+                    f"case {case.id!r}: target {name!r} is not one of the suite's "
+                    f"({', '.join(sorted(ids))}) nor a target string: {exc}",
+                    "name a suite target's id, or write a target as provider:model",
+                ) from None
+            if added[name].id != name:  # a spelling parse_target normalises: keep one id
+                raise SuiteError(case.source, f"case {case.id!r}: write target {name!r} as "
+                                 f"{added[name].id!r}", "use the target's id")
+    return list(added.values())
 
 
 def _derived_metrics(
@@ -480,7 +534,8 @@ def _derived_metrics(
 
 def _assertion_fix(problem: str) -> str:
     if "needs the judge" in problem:
-        return "name the judge on the assertion (provider: ...) or once for the suite (judge: ...)"
+        return ("name the judge on the assertion (provider: ...), once for the suite "
+                "(judge: ...), or for the run (--llm-judge, ini llm_judge)")
     return "see docs/scoring.md for assertion types and their keys"
 
 
@@ -731,7 +786,7 @@ def _case(
         raise SuiteError(source, f"case {case_id!r}: {exc.problem}", exc.fix) from None
     return [
         Case(cid, variables, asserts, model.threshold, source, model.description,
-             dict(model.metadata), transform)
+             dict(model.metadata), transform, tuple(dict.fromkeys(model.targets or ())))
         for cid, variables in expanded
     ]
 

@@ -30,6 +30,8 @@ class Case:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: Transforms (expressions or module:function) every assertion of the case sees.
     transform: tuple[str, ...] = ()
+    #: The ids of the only targets the case runs on (empty: the suite's own targets).
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class Suite:
     transform: tuple[str, ...] = ()
     #: (name, expression over named metrics), computed per group (harness.results.named_metrics).
     derived_metrics: tuple[tuple[str, str], ...] = ()
+    #: Ids of targets a case's ``targets:`` added (in ``targets``): only cases naming them
+    #: run on them.
+    case_targets: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -96,6 +101,7 @@ class Suite:
             for variant in self.prompts
             for target in targets
             if variant.id in runs[target.id]
+            and (target.id in case.targets if case.targets else target.id not in self.case_targets)
             for temp in (target.temperatures or self.temperatures)
             for r in range(n)
         ]

@@ -111,26 +111,29 @@ def _decode(value: Any) -> Any:
     return cls(**{k: _decode(v) for k, v in value["f"].items()})
 
 
-def load_suite_cached(path: Path, cache_dir: Path | None) -> Suite:
+def load_suite_cached(path: Path, cache_dir: Path | None, judge: str | None = None) -> Suite:
     """The suite at ``path``, from the parse cache when it is still valid (see module doc);
-    ``cache_dir`` None loads without the cache."""
+    ``cache_dir`` None loads without the cache. ``judge``: the run's default judge, part of
+    what an entry was loaded with (another judge means another parse)."""
     if cache_dir is None:
         from harness.suite.loader import load_suite
 
-        return load_suite(path)
+        return load_suite(path, judge)
     entry_path = _entry_path(cache_dir, path)
     suite_digest = _digest(path)
-    cached = _read(entry_path, path, suite_digest)
+    cached = _read(entry_path, path, suite_digest, judge)
     if cached is not None:
         return cached
     from harness.suite.loader import load_suite
 
-    suite = load_suite(path)  # raises SuiteError for a bad suite: nothing is stored
-    _write(entry_path, suite, suite_digest)
+    suite = load_suite(path, judge)  # raises SuiteError for a bad suite: nothing is stored
+    _write(entry_path, suite, suite_digest, judge)
     return suite
 
 
-def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | None:
+def _read(
+    entry_path: Path, path: Path, suite_digest: str | None, judge: str | None = None
+) -> Suite | None:
     if suite_digest is None:
         return None
     try:
@@ -146,6 +149,7 @@ def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | Non
             and entry["code"] == _code_version()
             and entry["path"] == str(path.resolve())
             and entry["digest"] == suite_digest
+            and entry.get("judge") == judge
             and all(_digest(Path(dep)) == digest for dep, digest in entry["sources"])
         )
         suite = _decode(entry["suite"]) if valid else None
@@ -163,7 +167,9 @@ def _read(entry_path: Path, path: Path, suite_digest: str | None) -> Suite | Non
     return suite
 
 
-def _write(entry_path: Path, suite: Suite, suite_digest: str | None) -> None:
+def _write(
+    entry_path: Path, suite: Suite, suite_digest: str | None, judge: str | None = None
+) -> None:
     if suite_digest is None:
         return
     try:
@@ -178,6 +184,7 @@ def _write(entry_path: Path, suite: Suite, suite_digest: str | None) -> None:
         "code": _code_version(),
         "path": str(suite.path.resolve()),
         "digest": suite_digest,
+        "judge": judge,
         "sources": [(str(p.resolve()), _digest(p)) for p in suite.sources],
         "suite": encoded,
     }

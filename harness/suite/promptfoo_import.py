@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from harness.scoring import SCORERS
+from harness.scoring.rubric import MODEL_GRADED
 
 EXIT_USAGE = 2
 
@@ -30,6 +31,8 @@ SAME = {
     "equals", "contains", "icontains", "contains-all", "contains-any", "icontains-all",
     "icontains-any", "regex", "starts-with", "is-json", "contains-json", "levenshtein",
     "llm-rubric", "factuality", "model-graded-closedqa", "similar", "finish-reason",
+    "rouge-n", "bleu", "is-xml", "context-faithfulness", "context-relevance",
+    "context-recall", "answer-relevance",
 }
 #: Keys of a promptfoo assertion we carry over as they are.
 ASSERT_KEYS = ("value", "weight", "metric")
@@ -56,24 +59,48 @@ class Importer:
         if not prompts:
             self.note("prompts", "none given; wrote prompt: {user: '{{ prompt }}'}")
             return {"prompt": {"user": "{{ prompt }}"}}
-        if len(prompts) > 1:
-            self.note("prompts", f"{len(prompts)} prompts; converted the first only (one "
-                      "suite per prompt, or prompt variants, are up to you)")
-        first = prompts[0]
+        if len(prompts) == 1:
+            one = self.one_prompt(prompts[0], "prompts[0]")
+            if one is None:
+                return None
+            return {"messages": one["messages"]} if "messages" in one else {"prompt": one}
+        # Several prompts compared: one labelled variant each (docs/suites.md, prompts:).
+        variants = []
+        for i, item in enumerate(prompts):
+            one = self.one_prompt(item, f"prompts[{i}]")
+            if one is not None:
+                label = item.get("label") if isinstance(item, dict) else None
+                variants.append({"id": _slug(str(label)) if label else f"p{i + 1}", **one})
+        if not variants:
+            return None
+        ids = [v["id"] for v in variants]
+        if len(set(ids)) != len(ids):  # labels that slug alike: number them instead
+            for i, v in enumerate(variants):
+                v["id"] = f"p{i + 1}"
+        return {"prompts": variants} if len(variants) > 1 else self._single(variants[0])
+
+    @staticmethod
+    def _single(variant: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in variant.items() if k != "id"}
+        return {"messages": body["messages"]} if "messages" in body else {"prompt": body}
+
+    def one_prompt(self, first: Any, where: str) -> dict[str, Any] | None:
+        """One promptfoo prompt as ``{user: ...}`` or ``{messages: [...]}``; None (listed)
+        when it cannot be converted."""
         if isinstance(first, dict):
             first = first.get("raw", first.get("id"))
         if not isinstance(first, str):
-            self.note("prompts[0]", f"not converted: {first!r}")
+            self.note(where, f"not converted: {first!r}")
             return None
         if first.startswith("file://"):
             path = self.base / first[len("file://"):]
             if path.suffix in (".py", ".js", ".ts"):
-                self.note("prompts[0]", f"a prompt function ({path.name}) is code: not converted")
+                self.note(where, f"a prompt function ({path.name}) is code: not converted")
                 return None
             try:
                 text = path.read_text("utf-8")
             except OSError as exc:
-                self.note("prompts[0]", f"cannot read {path}: {exc}")
+                self.note(where, f"cannot read {path}: {exc}")
                 return None
             if path.suffix in (".json", ".yaml", ".yml"):
                 chat = yaml.safe_load(text)
@@ -84,12 +111,12 @@ class Importer:
         chat = _chat_json(first)
         if chat is not None:
             return {"messages": chat}
-        return {"prompt": {"user": first}}
+        return {"user": first}
 
     # -- providers ----------------------------------------------------------------------
 
-    def target(self, raw: Any, i: int) -> Any:
-        where = f"providers[{i}]"
+    def target(self, raw: Any, i: int, where: str | None = None) -> Any:
+        where = where or f"providers[{i}]"
         config: dict[str, Any] = {}
         label = None
         if isinstance(raw, dict):
@@ -145,6 +172,8 @@ class Importer:
         negate = kind.startswith("not-")
         base = kind[4:] if negate else kind
         spec: dict[str, Any] = {}
+        if base == "assert-set":
+            return self.assert_set(raw, where)
         extra = set(raw) - {"type", *ASSERT_KEYS, "threshold", "provider", "transform"}
         if extra:
             self.note(where, f"{kind}: keys {sorted(extra)} have no equivalent: not converted")
@@ -159,8 +188,14 @@ class Importer:
             spec = {"type": kind, **{k: raw[k] for k in ASSERT_KEYS if k in raw}}
             if "threshold" in raw:
                 spec["threshold"] = raw["threshold"]
+            if base == "is-xml" and isinstance(value, dict):
+                elements = value.get("requiredElements")
+                if set(value) != {"requiredElements"} or not isinstance(elements, list):
+                    self.note(where, f"{kind}: value {value!r}: not converted")
+                    return None
+                spec["value"] = elements
             if "provider" in raw:
-                if base not in ("llm-rubric", "factuality", "model-graded-closedqa"):
+                if base not in MODEL_GRADED:
                     self.note(where, f"{kind}: 'provider' only applies to graders: dropped it")
                 elif isinstance(raw["provider"], str):
                     spec["provider"] = self.judge(raw["provider"], where)
@@ -174,6 +209,19 @@ class Importer:
                 return None
             spec = {"type": kind, ("max_ms" if base == "latency" else "max_usd"): limit}
             spec.update({k: raw[k] for k in ("weight", "metric") if k in raw})
+        elif base == "is-sql":
+            spec = {"type": kind, **{k: raw[k] for k in ("weight", "metric") if k in raw}}
+            known = {"databaseType": "dialect", "allowedTables": "tables",
+                     "allowedColumns": "columns"}
+            if value is not None and (not isinstance(value, dict) or set(value) - set(known)):
+                self.note(where, f"{kind}: value {value!r}: not converted")
+                return None
+            for theirs, ours in known.items():
+                if value and theirs in value:
+                    got = value[theirs]
+                    # promptfoo whitelists read "select::null::orders": the name is last.
+                    spec[ours] = (got if ours == "dialect"
+                                  else [str(x).split("::")[-1] for x in got])
         elif base == "python" and isinstance(value, str):
             if value.startswith("file://"):
                 ref = value[len("file://"):]
@@ -197,6 +245,24 @@ class Importer:
         if spec["type"].removeprefix("not-") not in SCORERS:  # pragma: no cover - table bug
             self.note(where, f"{kind}: not converted")
             return None
+        return spec
+
+    def assert_set(self, raw: dict[str, Any], where: str) -> dict[str, Any] | None:
+        """An assert-set, whole or not at all (a group missing a member would pass what the
+        config fails)."""
+        extra = set(raw) - {"type", "assert", "threshold", "weight", "metric"}
+        if extra:
+            self.note(where, f"assert-set: keys {sorted(extra)} have no equivalent: not "
+                      "converted")
+            return None
+        before = len(self.notes)
+        inner = [self.assertion(s, f"{where}.assert[{i}]")
+                 for i, s in enumerate(raw.get("assert") or [])]
+        if len(self.notes) > before or not inner or any(s is None for s in inner):
+            self.note(where, "assert-set: not converted, as not every assertion in it was")
+            return None
+        spec = {"type": raw["type"], "assert": inner}
+        spec.update({k: raw[k] for k in ("threshold", "weight", "metric") if k in raw})
         return spec
 
     def judge(self, raw: Any, where: str) -> str | None:
@@ -244,8 +310,16 @@ class Importer:
             case["threshold"] = item["threshold"]
         if item.get("metadata"):
             case["metadata"] = item["metadata"]
+        if item.get("provider") is not None:
+            # promptfoo's per-test provider: the case runs on that target alone.
+            target = self.target(item["provider"], 0, f"{where}.provider")
+            if isinstance(target, str):
+                case["targets"] = [target]
+            else:
+                self.note(f"{where}.provider", f"{item['provider']!r} not converted (a case "
+                          "names a target as provider:model, without settings)")
         extra = set(item) - {"description", "vars", "assert", "threshold", "metadata",
-                             "options"}
+                             "options", "provider"}
         options = item.get("options") or {}
         if options:
             extra |= {f"options.{k}" for k in options}

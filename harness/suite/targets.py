@@ -134,13 +134,6 @@ def parse_target(raw: object) -> TargetSpec:
     )
 
 
-def parse_filter(text: str | None) -> tuple[str, ...]:
-    """``"openai:*,local:*"`` -> patterns; empty means every target."""
-    if not text:
-        return ()
-    return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
 def selected(target: TargetSpec, patterns: tuple[str, ...]) -> bool:
     if not patterns:
         return True

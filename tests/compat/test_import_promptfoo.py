@@ -102,6 +102,9 @@ def test_getting_started_converts_and_lists_the_rest(
     suite_path = tmp_path / "proj" / "evals" / "translate-greetings.yaml"
     suite = load_suite(suite_path)
     assert [t.id for t in suite.targets] == ["openai:gpt-4o-mini", "claude"]
+    # Two prompts compared: two variants, each run on every target.
+    assert [p.id for p in suite.prompts] == ["p1", "p2"]
+    assert suite.prompts[1].templates == (("user", "Please translate: {{input}} ({{language}})"),)
     claude = suite.targets[1]
     assert claude.temperatures == (0.2,) and claude.max_tokens == 64
     assert [c.id for c in suite.cases] == ["french-hello", "case-2"]
@@ -111,7 +114,6 @@ def test_getting_started_converts_and_lists_the_rest(
     assert french.assertions[2]["provider"] == "openai:gpt-4o-mini"  # defaultTest grader
     assert [a["type"] for a in suite.cases[1].assertions] == ["latency"]
     for words in (
-        "prompts: 2 prompts; converted the first only",
         "providers[1]: config keys not converted: ['top_k']",
         "providers[2]: provider 'vertex:gemini-pro' has no equivalent",
         "tests[0].assert[1]: javascript assertion 'output.length < 40'",
@@ -161,3 +163,70 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (tmp_path / "list.yaml").write_text("- a\n")
     assert main(["import", "promptfoo", str(tmp_path / "list.yaml")]) == 2
     assert "not a promptfoo config" in capsys.readouterr().err
+
+
+# promptfoo's "rag" / "text-to-sql" shapes: the types this importer maps since they were built.
+NEWER_CONFIG = """\
+description: Newer types
+prompts:
+  - {raw: "Context: {{context}} Q: {{query}}", label: terse}
+  - {raw: "Answer from the context only. {{context}} {{query}}", label: strict}
+providers: [openai:gpt-4o-mini]
+defaultTest:
+  options: {provider: anthropic:claude-haiku-4-5}
+tests:
+  - description: rag
+    vars: {query: "Capital of France?", context: "Paris is the capital of France."}
+    provider: anthropic:messages:claude-haiku-4-5
+    assert:
+      - {type: context-faithfulness, threshold: 0.8}
+      - {type: context-recall, value: Paris is the capital, threshold: 1}
+      - {type: answer-relevance, threshold: 0.5, contextTransform: output.context}
+      - type: assert-set
+        threshold: 0.5
+        metric: style
+        assert:
+          - {type: rouge-n, value: Paris is the capital}
+          - {type: bleu, value: Paris is the capital, threshold: 0.3}
+      - type: assert-set
+        assert:
+          - {type: icontains, value: paris}
+          - {type: javascript, value: output.length < 9}
+  - description: sql
+    vars: {query: "All users", context: "-"}
+    assert:
+      - type: is-sql
+        value: {databaseType: MySQL, allowedTables: ["select::null::users"]}
+      - type: is-xml
+        value: {requiredElements: [a.b]}
+"""
+
+
+def test_newer_types_assert_sets_variants_and_per_test_provider(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sqlglot")
+    config = write(tmp_path / "pf", {"promptfooconfig.yaml": NEWER_CONFIG})
+    out = run_import(config, tmp_path / "proj", capsys)
+    suite = load_suite(tmp_path / "proj" / "evals" / "newer-types.yaml")
+    assert [p.id for p in suite.prompts] == ["terse", "strict"]
+    rag, sql = suite.cases
+    assert rag.targets == ("anthropic:claude-haiku-4-5",)
+    assert [c.target.id for c in suite.cells() if c.case.id == "rag"] == [
+        "anthropic:claude-haiku-4-5"] * 2  # one per prompt variant, on the case's target alone
+    assert [a["type"] for a in rag.assertions] == [
+        "context-faithfulness", "context-recall", "assert-set"]
+    assert rag.assertions[0]["provider"] == "anthropic:claude-haiku-4-5"  # the grader
+    group = rag.assertions[2]
+    assert group["threshold"] == 0.5 and group["metric"] == "style"
+    assert [a["type"] for a in group["assert"]] == ["rouge-n", "bleu"]
+    assert list(sql.assertions) == [
+        {"type": "is-sql", "dialect": "MySQL", "tables": ["users"]},
+        {"type": "is-xml", "value": ["a.b"]},
+    ]
+    for words in (
+        "tests[0].assert[2]: answer-relevance: keys ['contextTransform'] have no equivalent",
+        "tests[0].assert[4].assert[1]: javascript assertion",
+        "tests[0].assert[4]: assert-set: not converted, as not every assertion in it was",
+    ):
+        assert words in out, out

@@ -9,14 +9,14 @@ import yaml
 
 from harness.config import OPTIONS
 from harness.gate import GATE_EXIT_CODE
-from harness.gate.settings import PARSERS
+from harness.gate.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_gate_setting_is_documented() -> None:
     text = (ROOT / "docs" / "ci.md").read_text("utf-8")
-    for name in PARSERS:
+    for name in SETTINGS:
         assert f"| `{name}` |" in text, f"{name} missing from the settings table"
     assert f"| **{GATE_EXIT_CODE}** |" in text
 

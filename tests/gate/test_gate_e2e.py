@@ -108,9 +108,9 @@ def test_schema_drop_and_latency_rise_fail_the_gate_with_status_6(
     # the loop stalls of a loaded box can exceed half of a 2 ms call's latency in every cell,
     # which would leave all of them out of the latency test; leaving stalled cells out has
     # its own tests (test_gate_noise.py).
-    # (harness.gate re-exports the function compare, which hides the module's name.)
-    gate_compare = importlib.import_module("harness.gate.compare")
-    monkeypatch.setattr(gate_compare, "STALL_SHARE", math.inf)
+    # (the module that leaves stalled cells out of the latency test)
+    gate_verdicts = importlib.import_module("harness.gate.verdicts")
+    monkeypatch.setattr(gate_verdicts, "STALL_SHARE", math.inf)
 
     with runs.simulator(_sim(invalid_json_rate=0.1)):
         first, _ = runs.run(f"--llm-save-baseline={baseline}")

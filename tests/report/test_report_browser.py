@@ -105,7 +105,8 @@ def synthetic() -> list[Result]:
                     target=t,
                     status="failed" if i % 7 == 0 else "passed",
                     output=f"{PWN} {i}",
-                    cost_if_live_usd=None if t.startswith("local:") else 0.0002,
+                    cost_usd=None if t.startswith("local:") else 0.005,
+                    cost_if_live_usd=None if t.startswith("local:") else 0.005,
                 )
             )
     return results
@@ -137,6 +138,9 @@ async def synthetic_checks(page: Page) -> None:
         "[...document.querySelectorAll('#detail pre.output')].map(p => p.textContent)"
     )
     assert outputs == [f"{PWN} 7"] * 3
+    # Costs read by the rule of harness/money.py, as in the tables (not "$0.005000").
+    detail = await page.evaluate("document.getElementById('detail-body').textContent")
+    assert "cost $0.00500" in detail and "cost $0.005000" not in detail
     assert (
         await page.evaluate("document.querySelectorAll('#detail img, #detail script').length") == 0
     )

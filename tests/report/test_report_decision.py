@@ -4,7 +4,7 @@ dollar ticks; a sane axis when everything was free."""
 
 from __future__ import annotations
 
-from harness.report.charts import Point, dollars, quality_vs_cost
+from harness.report.charts import Point, quality_vs_cost
 from harness.report.decision import decide
 from harness.report.html import render_html
 from harness.report.views import overall_groups
@@ -100,17 +100,6 @@ def test_the_report_opens_with_the_decision_and_drops_idle_rows() -> None:
     )
     board = main[main.index('id="board"') : main.index("</table>", main.index('id="board"'))]
     assert "anthropic:claude" not in board and "openai:big" in board
-
-
-def test_dollar_ticks() -> None:
-    assert [dollars(x) for x in (0, 0.005, 0.02, 0.25, 1.5, 250)] == [
-        "$0",
-        "$0.005",
-        "$0.02",
-        "$0.25",
-        "$1.5",
-        "$250",
-    ]
 
 
 def test_chart_names_targets_in_a_legend_and_keeps_a_free_axis_sane() -> None:

@@ -138,10 +138,10 @@ def test_cost_is_per_1000_calls_even_with_repeats() -> None:
     ]
     row = build_model(results, META, summarize(results)).rows[0]
     assert row.cost_per_1k == pytest.approx(2.0)  # $0.002 x 1000, not per case (x2 repeats)
-    assert row.cost_text == "$2.0000"
+    assert row.cost_text == "$2.00"
     assert row.flaky == 1  # c0 passed once and failed once
     html = _render(results)
-    assert "$2.0000" in html
+    assert "$2.00" in html
 
 
 def test_empty_metadata_renders() -> None:

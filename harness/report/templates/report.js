@@ -28,9 +28,13 @@
   }
   function fmtMs(x) { return x === null || x === undefined ? "-" : Math.round(x).toLocaleString("en-US") + " ms"; }
   function fmtUsd(x) {
+    // The rule of harness/money.py (usd), so a cost reads the same here as in the tables:
+    // cents from $1, four decimals from a cent, three significant digits below a cent.
     if (x === null || x === undefined) return "unpriced";
     if (x === 0) return "$0";
-    return "$" + (Math.abs(x) < 0.01 ? x.toFixed(6) : x.toFixed(4));
+    var a = Math.abs(x), digits = a >= 1 ? 2 : a >= 0.01 ? 4 : 2 - Math.floor(Math.log10(a));
+    var text = a.toLocaleString("en-US", {minimumFractionDigits: digits, maximumFractionDigits: digits});
+    return (x < 0 ? "-$" : "$") + text;
   }
   function fmtVal(v) {
     if (v === null || v === undefined) return "";

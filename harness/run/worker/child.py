@@ -126,7 +126,7 @@ class Server:
             _Lookup: self.on_lookup,
             msg.Go: self.on_go,
             _CellRan: self.on_cell_ran,
-            msg.Calls: self.on_calls,
+            msg.RunCalls: self.on_run_calls,
             _CallRan: self.on_call_ran,
             msg.AskLoopLag: self.on_ask_loop_lag,
             msg.Close: self.on_close,
@@ -255,7 +255,7 @@ class Server:
             self.answer(msg.CellFailed(job, traceback.format_exc()))
         self.engine.forget(cell)
 
-    def on_calls(self, message: msg.Calls) -> None:
+    def on_run_calls(self, message: msg.RunCalls) -> None:
         calls = message.calls
         futures = self.local.runner.submit_many((t, r) for _, t, r in calls)
         for (job, _, _), fut in zip(calls, futures, strict=True):

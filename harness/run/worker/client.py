@@ -211,7 +211,7 @@ class WorkerClient:
     ) -> list[concurrent.futures.Future[CallOutcome]]:
         batch, futures = self._register(calls)
         if batch:
-            self._send(msg.Calls(tuple(batch)))
+            self._send(msg.RunCalls(tuple(batch)))
         return futures
 
     def submit(

@@ -1,14 +1,14 @@
 """The messages between pytest's process and its worker process (harness.run.worker.client).
 
 Each message is a frozen dataclass, pickled whole over a pipe; each side keeps one handler
-per message type in a dispatch table (WorkerClient._read, worker_child.Server). A ``job`` is
-a number the parent gives a cell or a question, unique in the run; every job is answered
-exactly once.
+per message type in a dispatch table (client.WorkerClient._handlers,
+child.Server.handlers). A ``job`` is a number the parent gives a cell or a question, unique
+in the run; every job is answered exactly once.
 
-pytest's process -> worker: Init (first, once), AddCells, Go, Calls, AskLoopLag, Close.
+pytest's process -> worker: Init (first, once), AddCells, Go, RunCalls, AskLoopLag, Close.
 worker -> pytest's process: Replies, one per burst of work, carrying answers and the
 runner's Progress: CellScored, CellLive, CellFailed (a cell's answer), CallDone, LoopLag
-(the answer to a Calls job or an AskLoopLag).
+(the answer to a RunCalls job or an AskLoopLag).
 
 This module imports nothing heavy: both processes load it before anything else.
 """
@@ -60,9 +60,9 @@ class Go:
 
 
 @dataclass(frozen=True, slots=True)
-class Calls:
+class RunCalls:
     """Single calls (the ``llm`` fixture, judges) made on the run's one runner; each is
-    answered by a CallDone."""
+    answered by a CallDone. (Not ``Calls``: that is the Engine's interface to a runner.)"""
 
     calls: tuple[tuple[int, TargetSpec, Request], ...]
 
