@@ -74,6 +74,10 @@ NOT_RUN = {
     ),
     ("scoring.md", "openai-compatible:\n  big-model:"): "a price-file fragment; not run here yet",
     ("security.md", "evals/s.yaml:2:"): "an error message, not a command",
+    ("performance.md", "npm install --prefix /tmp/pf promptfoo@0.121"): (
+        "a benchmark: installs promptfoo from npm and makes minutes of calls; no bench script "
+        "is run by the tests (figures, never assertions)"
+    ),
 }
 
 
