@@ -73,15 +73,20 @@ def p50(values: list[float]) -> float:
 
 
 def _clients(url: str, transport: str) -> dict[str, Any]:
-    """The four SDK clients. ``transport`` "harness": on the HTTP transport the harness gives
-    them (aiohttp under the SDK's own httpx client), so the comparison is of the harness's own
-    work alone; "sdk": each SDK's default transport."""
+    """The four SDK clients. ``transport`` "harness": set up as the harness sets them up (the
+    HTTP transport it gives them, aiohttp under the SDK's own httpx client, and mistralai's
+    serializers reusing their model classes), so the comparison is of the harness's own work
+    alone; "sdk": each SDK as it comes."""
     import anthropic
     import groq
     import openai
     from mistralai.client import Mistral
 
     from harness.providers._transport import sdk_http_client
+    from harness.providers.mistral import reuse_sdk_models
+
+    if transport == "harness":
+        reuse_sdk_models()
 
     def http(httpx_name: str) -> Any:
         return sdk_http_client({"transport": "aiohttp" if transport == "harness" else "httpx"},
@@ -218,8 +223,8 @@ def main() -> int:
     parser.add_argument("--layout", default="lanes", help=argparse.SUPPRESS)
     parser.add_argument(
         "--bare-transport", choices=("harness", "sdk"), default="harness",
-        help="the bare clients' HTTP transport: the harness's (default: the comparison is of "
-             "the harness's own work) or each SDK's default",
+        help="the bare clients set up as the harness sets them up (default: the comparison is "
+             "of the harness's own work) or each SDK as it comes",
     )
     args = parser.parse_args()
     if args.bare:

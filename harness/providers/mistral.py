@@ -11,13 +11,19 @@ and lets httpx2 transport errors through unwrapped; both are translated here.
 - Provider-side time: Mistral's gateway sends ``x-envoy-upstream-service-time`` (ms spent
   upstream of the gateway). The SDK returns no headers, so an httpx response hook on the
   client built here reads it into the calling task's context.
+- The SDK's serializers build a throwaway pydantic model class around the body type on
+  every call, twice (``create_model`` in ``marshal_json`` and ``unmarshal``): 8 ms of CPU
+  per call against 2.3 ms with the class reused (30 sequential calls, median). In a mixed
+  run that CPU delayed every other provider's answers; ``reuse_sdk_models`` makes the
+  serializers reuse one class per (name, body type, config), the same definition.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -328,8 +334,48 @@ async def _capture_timing(response: httpx2.Response) -> None:
         slot.append(common.header_ms(response.headers, TIMING_HEADER))
 
 
+def reuse_sdk_models() -> bool:
+    """Make the SDK's serializers reuse the model class they build per call (see the module
+    docstring). Idempotent; False (nothing changed) when the SDK's serializers are not laid
+    out as this expects, so a future SDK is used as it comes."""
+    from mistralai.client.utils import serializers
+
+    build = getattr(serializers, "create_model", None)
+    if build is None or getattr(build, "harness_reuses", False):
+        return build is not None
+    if not callable(build) or getattr(build, "__module__", "").split(".")[0] != "pydantic":
+        return False
+    serializers.create_model = _reusing(build)
+    return True
+
+
+def _reusing(build: Callable[..., Any]) -> Callable[..., Any]:
+    made: dict[Any, Any] = {}
+
+    @functools.wraps(build)
+    def create_model(name: str, /, **fields: Any) -> Any:
+        config = fields.get("__config__") or {}
+        try:
+            key = (
+                name,
+                tuple(sorted((k, v) for k, v in fields.items() if k != "__config__")),
+                tuple(sorted(config.items())),
+            )
+            hash(key)
+        except TypeError:  # a body type that cannot be a key: built as the SDK builds it
+            return build(name, **fields)
+        model = made.get(key)
+        if model is None:
+            model = made[key] = build(name, **fields)
+        return model
+
+    create_model.harness_reuses = True  # type: ignore[attr-defined]
+    return create_model
+
+
 def create(settings: ProviderSettings) -> MistralProvider:
     key = settings.require_key()
+    reuse_sdk_models()
     # The SDK insists on a sync client too; both share one TLS context (building one
     # loads the CA bundle, the bulk of the construction time).
     tls = httpx2.create_ssl_context()
