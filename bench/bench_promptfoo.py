@@ -36,8 +36,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from bench_run import run_measured, sim_requests, write_project  # noqa: E402
-from bench_scale import simulator  # noqa: E402
+from bench_run import run_measured, sim_requests, simulator, write_project  # noqa: E402
 
 PY = sys.executable
 

@@ -23,6 +23,7 @@ Nothing here is asserted: figures are printed, ending with a table for docs/perf
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,6 +186,28 @@ def _breakdown(m: Measured) -> str:
     return ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(m.at_peak.items()) if mb)
 
 
+@contextlib.contextmanager
+def simulator(latency_ms: float) -> Iterator[str]:
+    """The simulator in its own process (its CPU is not the harness's): yields its URL."""
+    port = free_port()
+    sim = subprocess.Popen(
+        [PY, "-m", "harness.simulator", "--port", str(port), "--latency-ms", str(latency_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                sim_requests(url)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", type=int, default=5000)
@@ -201,44 +225,30 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="llm-bench-"))
     write_project(work, n)
 
-    port = free_port()
-    sim = subprocess.Popen(
-        [PY, "-m", "harness.simulator", "--port", str(port), "--latency-ms",
-         str(args.latency_ms)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
     rows: dict[str, list[Measured]] = {"floor": [], "cold": [], "cached": [], "no-report": []}
     calls: dict[str, list[int]] = {"cold": [], "cached": []}
     loads: list[float] = []
     try:
-        for _ in range(100):
-            try:
-                sim_requests(url)
-                break
-            except OSError:
-                time.sleep(0.1)
-        common = ["-q", "-p", "no:cacheprovider", "--llm-concurrency", str(args.concurrency)]
-        for i in range(args.repeat):
-            loads.append(os.getloadavg()[0])
-            env = dict(os.environ)
-            env.update({
-                "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": url + "/openai/v1",
-                "LLM_HARNESS_CACHE_DIR": str(work / f"cache-{i}"),
-            })
-            rows["floor"].append(run_measured(
-                [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "noop"], work, env))
-            for name, extra in (("cold", []), ("cached", []),
-                                ("no-report", ["--llm-report=false"])):
-                before = sim_requests(url)
-                rows[name].append(run_measured(
-                    [PY, "-m", "pytest", "evals", *common, *extra], work, env))
-                if name in calls:
-                    calls[name].append(sim_requests(url) - before)
-            loads.append(os.getloadavg()[0])
+        with simulator(args.latency_ms) as url:
+            common = ["-q", "-p", "no:cacheprovider", "--llm-concurrency", str(args.concurrency)]
+            for i in range(args.repeat):
+                loads.append(os.getloadavg()[0])
+                env = dict(os.environ)
+                env.update({
+                    "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": url + "/openai/v1",
+                    "LLM_HARNESS_CACHE_DIR": str(work / f"cache-{i}"),
+                })
+                rows["floor"].append(run_measured(
+                    [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "noop"], work, env))
+                for name, extra in (("cold", []), ("cached", []),
+                                    ("no-report", ["--llm-report=false"])):
+                    before = sim_requests(url)
+                    rows[name].append(run_measured(
+                        [PY, "-m", "pytest", "evals", *common, *extra], work, env))
+                    if name in calls:
+                        calls[name].append(sim_requests(url) - before)
+                loads.append(os.getloadavg()[0])
     finally:
-        sim.terminate()
-        sim.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
     ideal = n * args.latency_ms / 1000 / args.concurrency

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,31 +33,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from bench_report import browse  # noqa: E402
-from bench_run import free_port, run_measured, sim_requests, write_project  # noqa: E402
+from bench_run import run_measured, sim_requests, simulator, write_project  # noqa: E402
 
 PY = sys.executable
-
-
-@contextlib.contextmanager
-def simulator(latency_ms: float) -> Iterator[str]:
-    """The simulator in its own process (its CPU is not the harness's): yields its URL."""
-    port = free_port()
-    sim = subprocess.Popen(
-        [PY, "-m", "harness.simulator", "--port", str(port), "--latency-ms", str(latency_ms)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                sim_requests(url)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
 
 
 def files_of(run: Path) -> dict[str, float]:
