@@ -45,7 +45,7 @@ def rehearse(provider: Provider, transports: list[Any], model: str) -> bool:
     """One call through ``provider`` with ``transports`` answering in memory. Must not run
     on an event loop. True when the call went through."""
     wire = WIRES.get(provider.name)
-    if wire is None or not transports:
+    if wire is None or not transports or _loop_running():
         return False
     respond = _responder(wire)
     for transport in transports:
@@ -65,6 +65,16 @@ def rehearse(provider: Provider, transports: list[Any], model: str) -> bool:
     finally:
         for transport in transports:
             transport.rehearse = None
+    return True
+
+
+def _loop_running() -> bool:
+    """An event loop runs in this thread (a library caller inside async code): no rehearsal,
+    as asyncio.run cannot start here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
     return True
 
 

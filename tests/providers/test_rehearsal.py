@@ -74,3 +74,20 @@ def test_a_provider_on_the_sdks_own_transport_is_not_rehearsed(
     assert transports == []
     assert rehearse(client, transports, target.model) is False
     assert cloud_sim.request_count("openai") == before
+
+
+def test_no_rehearsal_inside_a_running_event_loop(
+    cloud_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    target = _target("openai", cloud_sim)
+    with built_transports() as transports:
+        client = create_provider(target.settings())
+
+    async def inside() -> bool:
+        return rehearse(client, transports, target.model)
+
+    assert asyncio.run(inside()) is False  # and no coroutine left un-awaited (warnings fail)
+    assert transports[0].rehearse is None
