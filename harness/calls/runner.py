@@ -47,7 +47,6 @@ from harness.errors import (
     AuthError,
     BudgetExceeded,
     CacheMiss,
-    ConfigError,
     HarnessError,
     ProviderError,
     TransientError,
@@ -502,20 +501,3 @@ def _with_stall(completion: Completion, stall_ms: float) -> Completion:
 
 def _not_sent() -> TransientError:
     return TransientError("not sent: the run was interrupted")
-
-
-def provider_setup_error(target: TargetSpec) -> str | None:
-    """A reason this target cannot run at all (missing SDK), checked without calling it."""
-    try:
-        from harness.providers import provider_info
-
-        info = provider_info(target.provider)
-        __import__(info.module)
-    except ConfigError as exc:
-        return str(exc)
-    except ImportError as exc:
-        return (
-            f"provider {target.provider!r} needs an SDK that is not installed ({exc.name}); "
-            f"install it with: pip install 'pytest-llm-harness[{info.extra}]'"
-        )
-    return None
