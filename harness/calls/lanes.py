@@ -40,9 +40,15 @@ THREAD_PREFIX = "llm-harness-calls-"
 Job = tuple[Any, ...]
 
 
+def on_lane_thread() -> bool:
+    """Whether the calling thread is a lane's (where nothing may block or run a loop)."""
+    return threading.current_thread().name.startswith(THREAD_PREFIX)
+
+
 class Lane:
     """One provider's loop thread. ``start(job, lane)`` makes the coroutine of one call;
-    ``drop(job)`` ends a job that will never start (the run halted or is closing)."""
+    ``drop(job)`` ends a job that will never start, which is every waiting job once
+    ``halted()`` says so (the run was interrupted or is closing)."""
 
     def __init__(
         self,
@@ -51,12 +57,14 @@ class Lane:
         cap: int,
         start: Callable[[Job, Lane], Coroutine[Any, Any, None]],
         drop: Callable[[Job], None],
+        halted: Callable[[], bool],
     ) -> None:
         self.name = name
         self.limit = limit
         self._cap = cap
         self._start = start
         self._drop = drop
+        self._halted = halted
         self.stalls = StallLog()
         #: Wake-up lag samples (ms) taken while this lane had calls to make.
         self.lag_ms: list[float] = []
@@ -69,7 +77,6 @@ class Lane:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._semaphore: asyncio.Semaphore | None = None
-        self.halted = False
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
         self.thread = threading.Thread(
@@ -129,7 +136,7 @@ class Lane:
         call would hold thousands of coroutines (and their memory) waiting on the semaphore;
         the backlog holds plain tuples."""
         while self._backlog and self._running < self._cap:
-            if self.halted:
+            if self._halted():
                 while self._backlog:
                     self._end_unstarted(self._backlog.popleft())
                 return

@@ -41,7 +41,7 @@ from typing import Any
 
 from harness.calls.cache import ResponseCache, cache_key
 from harness.calls.cachewriter import CacheWriter
-from harness.calls.lanes import LAG_SAMPLE_S, THREAD_PREFIX, Job, Lane, merged_lag
+from harness.calls.lanes import LAG_SAMPLE_S, Job, Lane, merged_lag, on_lane_thread
 from harness.calls.retry import RetryPolicy
 from harness.errors import (
     AuthError,
@@ -154,7 +154,7 @@ class Runner:
         self._switch_interval: float | None = None
         #: Held while a provider is built, so two submitting threads build it once.
         self._build_lock = threading.Lock()
-        self._writer = CacheWriter(self._flush_cache)
+        self._writer = CacheWriter(self.cache.flush)
 
     # -- public API ------------------------------------------------------------------
 
@@ -236,7 +236,7 @@ class Runner:
         SDK brings tens of thousands of long-lived objects, and a full collection over them
         (100-370 ms measured, triggered by the garbage of an SDK such as mistralai, which
         makes two pydantic classes per call) stopped every loop while calls were timed."""
-        if threading.current_thread().name.startswith(THREAD_PREFIX):
+        if on_lane_thread():
             raise RuntimeError("Runner.prepare must not run on one of the runner's loop threads")
         seen: set[int] = set()
         built = len(self._providers)
@@ -268,8 +268,6 @@ class Runner:
         """The run was interrupted: from now on no call is sent (calls already on the wire
         finish or are cancelled by close()). Safe from a signal handler or any thread."""
         self._halted = True
-        for lane in list(self._lanes.values()):
-            lane.halted = True
 
     def close(self) -> None:
         """Cancel what is in flight, close provider clients, stop the lanes, write the cache."""
@@ -279,7 +277,6 @@ class Runner:
             self._closed = True
             lanes = list(self._lanes.values())
         for lane in lanes:
-            lane.halted = True
             if not lane.stop(functools.partial(self._close_clients, lane.name), timeout=30):
                 log.warning("runner shutdown timed out; abandoning in-flight calls")
         self._writer.close()
@@ -303,9 +300,13 @@ class Runner:
                     sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
                 limit = SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
                 lane = self._lanes[provider] = Lane(
-                    provider, limit, TASKS_PER_SLOT * limit, self._call, self._not_started
+                    provider,
+                    limit,
+                    TASKS_PER_SLOT * limit,
+                    self._call,
+                    self._not_started,
+                    halted=lambda: self._halted or self._closed,
                 )
-                lane.halted = self._halted
             return lane
 
     def _not_started(self, job: Job) -> None:
@@ -365,14 +366,11 @@ class Runner:
                 except HarnessError as exc:
                     self._provider_errors[ident] = exc
                     raise
-                if not threading.current_thread().name.startswith(THREAD_PREFIX):
+                if not on_lane_thread():
                     # Before it is published: no call can use it meanwhile.
                     rehearse(provider, transports, target.model)
                 self._providers[ident] = provider
         return self._providers[ident], settings
-
-    def _flush_cache(self) -> None:
-        self.cache.flush()
 
     async def _call(self, job: Job, lane: Lane) -> None:
         target: TargetSpec
