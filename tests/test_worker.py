@@ -25,6 +25,7 @@ from harness.errors import (
     TransientError,
     Unsupported,
 )
+from harness.run.worker.child import CHUNK
 from harness.simulator import Simulator
 
 pytest.importorskip("openai")
@@ -304,3 +305,58 @@ def test_every_cell_pytest_reported_is_on_disk_when_pytest_is_killed(
     on_disk = [r["nodeid"] for r in records(killed)]
     assert set(reported) <= set(on_disk)
     assert all(r["cached"] for r in records(killed))
+
+
+def test_untaken_answers_are_bounded_and_never_block_a_cell_waited_for(
+    pytester: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Room for 3 untaken answers. 150 cells asked for last first, half of them replayed
+    # (answered at once) and half live: the reader holds back, yet every cell pytest waits
+    # for is read, and a plain test's call through the worker is not stuck behind them.
+    cases = "".join(f"  - {{id: k{i:03d}, vars: {{n: item{i}}}}}\n" for i in range(150))
+    pytester.makefile(".yaml", **{"evals/order": (
+        "name: order\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 20\n"
+        "prompt:\n  user: 'Echo {{ n }}'\ncases:\n" + cases)})
+    pytester.makepyfile(test_plain=(
+        "import pytest\n\n"
+        "@pytest.mark.llm(targets=['openai:gpt-4o-mini'], temperatures=[0.0])\n"
+        "def test_echo(llm):\n    assert llm.complete('Echo plain').text\n"))
+    seen = pytester.path / "untaken.txt"
+    pytester.makeconftest(
+        "import os\n"
+        "import harness.run.worker.client as wc\n"
+        "wc.MAX_UNTAKEN = 3\n"
+        "_hold = wc.WorkerClient._hold_back\n"
+        "def _counting(self):\n"
+        "    _hold(self)\n"
+        f"    with open({str(seen)!r}, 'a') as f:\n"
+        "        f.write(f'{len(self._cell_answers)}\\n')\n"
+        "wc.WorkerClient._hold_back = _counting\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    if os.environ.get('REVERSE'):\n        items.reverse()\n"
+    )
+    common = ("-p", "no:cacheprovider", "--llm-report=false", "--llm-worker=on")
+    half = pytester.runpytest_subprocess("evals", "--llm-shard=1/2", *common)
+    half.assert_outcomes(passed=sim.request_count())
+    sim.reset()
+    monkeypatch.setenv("REVERSE", "1")
+    out = pytester.path / "mixed"
+    result = pytester.runpytest_subprocess("evals", "test_plain.py", f"--llm-out={out}", *common,
+                                           timeout=120)
+    result.assert_outcomes(passed=151)
+    rows = records(out)
+    assert 0 < sum(r["cached"] for r in rows) == 150 - (sim.request_count() - 1) < 150
+    assert sorted(r["case_id"] for r in rows if r["suite"] == "order") == [
+        f"k{i:03d}" for i in range(150)
+    ]
+
+    # Every answer replayed, taken in the order sent: the limit holds. A reply batch is read
+    # whole, so it may overshoot by one batch (the worker sends at most CHUNK cells a batch).
+    monkeypatch.delenv("REVERSE")
+    seen.unlink()
+    out = pytester.path / "replayed"
+    result = pytester.runpytest_subprocess("evals", f"--llm-out={out}", *common, timeout=120)
+    result.assert_outcomes(passed=150)
+    assert all(r["cached"] for r in records(out))
+    untaken = [int(n) for n in seen.read_text().split()]
+    assert len(untaken) > 3 and max(untaken) <= 3 + CHUNK

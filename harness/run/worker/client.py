@@ -101,6 +101,13 @@ def start_python_child(
 
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
+#: Cell answers read from the worker and not yet taken by a test item, at most. Replayed
+#: cells are scored faster than pytest reports them: unread, a 50,000-cell rerun held every
+#: answer (~4 KB each) in this process at once. Past the limit the reader stops reading until
+#: an item takes one; the pipe fills and the worker waits to send. Anything this process
+#: waits for that is not yet read (another cell, a judge's call, the loop lag) lifts the
+#: limit, so a wait can never be behind answers nobody takes.
+MAX_UNTAKEN = 1000
 
 
 class WorkerGone(TransientError):
@@ -128,6 +135,8 @@ class WorkerClient:
         self._cell_jobs: dict[int, int] = {}
         self._cell_answers: dict[int, msg.CellAnswer] = {}
         self._replied = threading.Condition()
+        #: Cells whose answer is waited for and not yet read (see MAX_UNTAKEN).
+        self._missing = 0
         self._lock = threading.Lock()
         self._gone: str | None = None
         self._closed = False
@@ -195,9 +204,15 @@ class WorkerClient:
     def cell_reply(self, job: int) -> msg.CellAnswer:
         """Wait for a cell's answer. Raises WorkerGone when the worker ended first."""
         with self._replied:
-            while job not in self._cell_answers and self._gone is None:
-                self._replied.wait()
+            if job not in self._cell_answers:
+                self._missing += 1
+                self._replied.notify_all()  # the reader may be holding back
+                while job not in self._cell_answers and self._gone is None:
+                    self._replied.wait()
+                self._missing -= 1
             answer = self._cell_answers.pop(job, None)
+            if len(self._cell_answers) == MAX_UNTAKEN - 1:
+                self._replied.notify_all()  # room again
         if answer is None:
             raise WorkerGone(self._gone or "the worker is closed")
         return answer
@@ -246,6 +261,8 @@ class WorkerClient:
         if self._closed:
             return
         self._closed = True
+        with self._replied:
+            self._replied.notify_all()  # the reader reads on to the end
         self._send(msg.Close())
         self._outbox.put(None)
         self._writer.join(timeout=CLOSE_TIMEOUT_S)
@@ -287,6 +304,9 @@ class WorkerClient:
                 job = next(self._ids)
                 self._futures[job] = fut
                 batch.append((job, *item))
+        if batch:
+            with self._replied:
+                self._replied.notify_all()  # its answer must be read (see MAX_UNTAKEN)
         return batch, futures
 
     def _send(self, message: Any) -> None:
@@ -320,6 +340,7 @@ class WorkerClient:
 
         main_thread_only()
         while True:
+            self._hold_back()
             try:
                 replies: msg.Replies = pickle.load(self._out)
             except (EOFError, OSError, pickle.UnpicklingError):
@@ -335,6 +356,19 @@ class WorkerClient:
                 self._answered = {}
         if not self._closed:
             self._died("it exited")
+
+    def _hold_back(self) -> None:
+        """Wait while enough answers are untaken and nothing this process waits for is
+        unread (see MAX_UNTAKEN)."""
+        with self._replied:
+            while (
+                len(self._cell_answers) >= MAX_UNTAKEN
+                and not self._missing
+                and not self._futures
+                and not self._closed
+                and self._gone is None
+            ):
+                self._replied.wait()
 
     def _cell_answered(self, answer: msg.CellAnswer) -> None:
         # Collected per burst: the waiting cells are woken once per Replies, not per cell.
