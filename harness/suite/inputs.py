@@ -1,7 +1,8 @@
 """Suite inputs beyond plain values: file vars, CSV ``__`` columns, tools in either form.
 
-Used by harness.suite.loader while loading; each function returns plain data or raises
-``InputProblem`` (the loader turns it into a SuiteError naming the file, line and fix).
+Used by the loader's stages (harness.suite.cases, .schemas, .prompts); each function returns
+plain data or raises ``InputProblem`` (the loader turns it into a SuiteError naming the file,
+line and fix).
 
 - A var value ``file://path`` or ``file:path`` (relative to the file that holds it) is the
   file's content: parsed for ``.json`` / ``.yaml`` / ``.yml``, text otherwise. A path with
