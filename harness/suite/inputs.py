@@ -62,6 +62,13 @@ def read_data_file(path: Path) -> Any:
                            "file: paths are relative to the file that names them") from None
     except UnicodeDecodeError:
         raise InputProblem(f"{path} is not UTF-8 text", "give a text, JSON or YAML file") from None
+    except IsADirectoryError:
+        raise InputProblem(f"{path} is a directory, not a file",
+                           "name a file (file: paths are relative to the file that names them)"
+                           ) from None
+    except OSError as exc:
+        raise InputProblem(f"{path} cannot be read ({exc.strerror})",
+                           "check the file's permissions") from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":

@@ -55,7 +55,7 @@ def _template_file(path: Path, src: str, sources: list[Path], fail: Fail, loc: L
     template_path = path.parent / ref
     try:
         text = template_path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # missing, a directory, unreadable, not UTF-8
         raise fail(f"prompt file not found or not text: {template_path}",
                    "prompt file paths are relative to the suite file", loc) from None
     sources.append(template_path)
@@ -140,6 +140,9 @@ def _prompt_file(file_path: Path, fail: Fail, loc: Loc) -> tuple[tuple[str, str]
             "prompt file paths are relative to the suite file",
             loc,
         ) from None
+    except (OSError, UnicodeDecodeError):  # a directory, unreadable, not UTF-8
+        raise fail(f"prompt file is a directory or not UTF-8 text: {file_path}",
+                   "give a UTF-8 text file", loc) from None
     if suffix == ".txt":
         return (("user", text),)
     if suffix == ".json":
