@@ -87,7 +87,8 @@ def _build(path: Path, m: SuiteModel, lines: Lines, run_judge: str | None = None
     def fail(problem: str, fix: str, loc: Loc) -> SuiteError:
         return SuiteError(str(path), problem, fix, line=lines.line(loc))
 
-    targets = load_targets(path, m.targets, fail)
+    sources: list[Path] = []  # every file read: a cached parse is valid while they are unchanged
+    targets = load_targets(path, m.targets, fail, sources)
     temp_problem = inputguards.temperature_problem(m.temperatures)
     if temp_problem is not None:
         raise fail(temp_problem[0], "list each temperature once, between 0 and 2",
@@ -96,7 +97,6 @@ def _build(path: Path, m: SuiteModel, lines: Lines, run_judge: str | None = None
     if len(set(ids)) != len(ids):
         raise fail("duplicate target ids", "give each target a distinct 'id'", ("targets",))
 
-    sources: list[Path] = []  # every file read: a cached parse is valid while they are unchanged
     variants, needed = load_prompts(path, m, fail, sources)
     check_prompt_labels(targets, variants, fail)
 

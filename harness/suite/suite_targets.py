@@ -24,12 +24,15 @@ from harness.suite.yamlfile import Fail
 from harness.types import Tool
 
 
-def load_targets(path: Path, raw_targets: Iterable[Any], fail: Fail) -> list[TargetSpec]:
-    """The suite's ``targets:``, each parsed and checked."""
+def load_targets(
+    path: Path, raw_targets: Iterable[Any], fail: Fail, sources: list[Path]
+) -> list[TargetSpec]:
+    """The suite's ``targets:``, each parsed and checked; a tools file a target reads is
+    appended to ``sources``."""
     targets = []
     for i, raw in enumerate(raw_targets):
         try:
-            targets.append(_target(path, raw, i, fail))
+            targets.append(_target(path, raw, i, fail, sources))
         except TargetProblem as exc:
             fix = exc.fix or (
                 "write the target as provider:model, or a mapping (which in a suite may also "
@@ -39,7 +42,7 @@ def load_targets(path: Path, raw_targets: Iterable[Any], fail: Fail) -> list[Tar
     return targets
 
 
-def _target(path: Path, raw: Any, i: int, fail: Fail) -> TargetSpec:
+def _target(path: Path, raw: Any, i: int, fail: Fail, sources: list[Path]) -> TargetSpec:
     """A target; a mapping may also set TARGET_SETTINGS for its cells. Without an ``id``,
     the overridden settings are part of the id (two mappings of one model stay apart)."""
     if not isinstance(raw, Mapping) or not any(k in raw for k in TARGET_SETTINGS):
@@ -54,7 +57,9 @@ def _target(path: Path, raw: Any, i: int, fail: Fail) -> TargetSpec:
         raise fail(f"target {spec.id!r}: {problem}", fix, ("targets", i, *err["loc"])) from None
     tools: tuple[Tool, ...] | None = None
     if settings.tools is not None:
-        tools, _ = load_tools(path, settings.tools, fail, ("targets", i, "tools"))
+        tools, tools_path = load_tools(path, settings.tools, fail, ("targets", i, "tools"))
+        if tools_path is not None:
+            sources.append(tools_path)
     ident = spec.id
     if "id" not in raw:
         shown = ",".join(
