@@ -151,9 +151,12 @@ Status = Literal["passed", "failed", "error", "skipped"]
 DEFAULT_PROMPT_ID = "default"
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
-    """One cell's record, one line of results.jsonl. Field names are a public format."""
+    """One cell's record, one line of results.jsonl. Field names are a public format.
+
+    Slotted: a run holds every Result at its end, and an instance dict of ~45 fields costs
+    ~1.2 KB more per cell than slots (60 MB at 50,000 cells)."""
 
     run_id: str
     suite: str

@@ -4,6 +4,7 @@ a file it reads, or a broken entry means a normal load."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,20 @@ def test_an_unchanged_suite_comes_from_the_cache_whole(
     assert [c.name for c in second.cells()] == [c.name for c in first.cells()]
     assert [c.request() for c in second.cells()] == [c.request() for c in first.cells()]
     assert list((cache / "suites").iterdir())
+
+
+def test_a_deferred_entry_is_written_only_when_the_caller_runs_it(
+    suite_path: Path, tmp_path: Path, loads: list[Path]
+) -> None:
+    cache = tmp_path / "cache"
+    deferred: list[Callable[[], None]] = []
+    first = load_suite_cached(suite_path, cache, deferred=deferred)
+    assert len(deferred) == 1
+    assert not (cache / "suites").exists()
+    deferred[0]()
+    assert load_suite_cached(suite_path, cache, deferred=deferred) == first
+    assert len(loads) == 1  # the second load came from the entry
+    assert len(deferred) == 1  # and a hit defers nothing
 
 
 def test_another_run_judge_means_a_fresh_load(

@@ -42,6 +42,7 @@ from typing import Any
 from harness.calls.cache import ResponseCache, cache_key
 from harness.calls.cachewriter import CacheWriter
 from harness.calls.lanes import LAG_SAMPLE_S, Job, Lane, merged_lag, on_lane_thread
+from harness.calls.outcome import CallOutcome, Progress
 from harness.calls.retry import RetryPolicy
 from harness.errors import (
     AuthError,
@@ -53,7 +54,6 @@ from harness.errors import (
     Unsupported,
 )
 from harness.providers import PROVIDERS, create_provider
-from harness.providers._transport import built_transports
 from harness.providers.base import Provider, ProviderSettings
 from harness.providers.rehearsal import rehearse
 from harness.suite.targets import TargetSpec
@@ -73,42 +73,6 @@ SWITCH_INTERVAL_S = 0.001
 TASKS_PER_SLOT = 2
 #: Slack over the per-call timeout before the runner abandons a call the SDK did not end.
 TIMEOUT_GRACE_S = 5.0
-
-
-@dataclass
-class CallOutcome:
-    completion: Completion | None = None
-    error: HarnessError | None = None
-    cached: bool = False
-    #: What this run paid: 0 for a replayed answer, None when the model is unpriced.
-    cost_usd: float | None = None
-    #: What the call costs live (the original cost for a replayed answer).
-    cost_if_live_usd: float | None = None
-    retries: int = 0
-    queue_ms: float = 0.0
-
-
-@dataclass
-class Progress:
-    submitted: int = 0
-    done: int = 0
-    cache_hits: int = 0
-    live: int = 0
-    errors: int = 0
-    #: Calls the provider could not take (unsupported setting, budget): skips, not errors.
-    skipped: int = 0
-    retries: int = 0
-    spent_usd: float = 0.0
-    reserved_usd: float = 0.0
-
-    def line(self) -> str:
-        return (
-            f"llm calls {self.done}/{self.submitted} done, {self.cache_hits} from cache, "
-            f"{self.live} live, {self.errors} errors, "
-            + (f"{self.skipped} skipped, " if self.skipped else "")
-            + f"{self.retries} retries, "
-            f"${self.spent_usd:.4f} spent"
-        )
 
 
 @dataclass(frozen=True)
@@ -360,6 +324,11 @@ class Runner:
             if ident in self._provider_errors:
                 raise self._provider_errors[ident]
             if ident not in self._providers:
+                # Imported here, not at the top: aiohttp (~25 MB, ~0.15 s) then loads only in
+                # a process that makes calls, not in pytest's process beside a worker nor in
+                # a worker that only replays.
+                from harness.providers._transport import built_transports
+
                 try:
                     with built_transports() as transports:
                         provider = create_provider(settings)

@@ -4,7 +4,7 @@ scored Result and reports it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,11 +26,12 @@ class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
         settings = session.settings
+        store_parsed: list[Callable[[], None]] = []
         try:
             from harness.suite.parsed_cache import load_suite_cached
 
             cache_dir = settings.resolved_cache_dir if settings.cache.uses_folder else None
-            suite = load_suite_cached(self.path, cache_dir, settings.judge)
+            suite = load_suite_cached(self.path, cache_dir, settings.judge, deferred=store_parsed)
         except SuiteError as exc:
             exc.path = _shorten(exc.path, self.config.invocation_params.dir)
             raise self.CollectError(exc.render()) from None
@@ -47,6 +48,10 @@ class SuiteFile(pytest.File):
             item = CellItem.from_parent(self, name=cell.name, cell=cell)
             item.add_marker(cell.target.marker)
             yield item
+        # The parsed suite is stored for the next run only now: the cells reached the worker
+        # (which starts loading the SDKs) before, not after, this process spent time on it.
+        for store in store_parsed:
+            store()
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SuiteError | ConfigError):

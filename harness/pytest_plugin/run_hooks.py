@@ -201,6 +201,7 @@ class HarnessPlugin:
             and (call.when == "call" or report.skipped)
         ):
             report.llm_results = list(results)
+            item.llm_results = []  # type: ignore[attr-defined]  # moved: items are kept too
             # The record as the worker process encoded it (None: encoded when written).
             # Moved, not copied: items and reports live to the end of the session.
             report.llm_line = getattr(item, "llm_line", None)
@@ -225,7 +226,11 @@ class HarnessPlugin:
             # Made into a Result only when the run's results are read (finish), not here.
             # Written now, as the cell is reported: a reported cell is on disk.
             self.session.record(None, data, line)
-        report.llm_line = None  # type: ignore[attr-defined]  # written; reports are kept
+        # Recorded: the session holds the records from here on. Reports live to the end of
+        # the session (the terminal keeps them), and a second reference to every record
+        # kept each one alive beside its Result at the end (~4 KB a cell).
+        report.llm_results = []  # type: ignore[attr-defined]
+        report.llm_line = None  # type: ignore[attr-defined]
         self._maybe_progress()
 
     def _maybe_progress(self) -> None:

@@ -21,7 +21,8 @@ from harness.run.engine import Engine, Evaluated
 
 if TYPE_CHECKING:
     from harness.calls.cache import ResponseCache
-    from harness.calls.runner import CallOutcome, Progress, Runner
+    from harness.calls.outcome import CallOutcome, Progress
+    from harness.calls.runner import Runner
     from harness.config import Settings
     from harness.run.engine import Calls
     from harness.run.worker.client import WorkerClient

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import concurrent.futures
 
     from harness.calls.cache import ResponseCache
-    from harness.calls.runner import CallOutcome
+    from harness.calls.outcome import CallOutcome
     from harness.config import Settings
     from harness.suite.model import Cell
 

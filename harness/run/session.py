@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     # Imported where used: the plugin creates a RunSession in every pytest run, and a
     # project's plain unit tests should not pay for the runner, scorers or suite loader.
     from harness.calls.cache import ResponseCache
-    from harness.calls.runner import Progress, Runner
+    from harness.calls.outcome import Progress
+    from harness.calls.runner import Runner
     from harness.suite.model import Cell
 
 __all__ = ["Evaluated", "RunSession", "git_commit", "versions"]
@@ -173,10 +174,13 @@ class RunSession:
     @property
     def results(self) -> list[Result]:
         """Every result recorded so far, in the order recorded."""
-        if any(isinstance(r, dict) for r in self._recorded):
-            self._recorded = [r if isinstance(r, Result) else Result.from_dict(r)
-                              for r in self._recorded]
-        return self._recorded  # type: ignore[return-value]  # all Results now
+        recorded = self._recorded
+        # In place, so each dict can go as its Result is made (items and reports hold none:
+        # the plugin hands the dicts over), instead of all dicts and Results living at once.
+        for i, r in enumerate(recorded):
+            if isinstance(r, dict):
+                recorded[i] = Result.from_dict(r)
+        return recorded  # type: ignore[return-value]  # all Results now
 
     def record(
         self, result: Result | None, data: dict[str, Any] | None = None, line: bytes | None = None

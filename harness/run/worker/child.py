@@ -29,7 +29,7 @@ import harness.run.worker.messages as msg
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from harness.calls.runner import CallOutcome
+    from harness.calls.outcome import CallOutcome
     from harness.run.backends import InProcess
     from harness.suite.model import Cell
     from harness.types import Request

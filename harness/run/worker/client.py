@@ -50,7 +50,7 @@ from harness.errors import TransientError
 from harness.run.worker.messages import WorkerJobError
 
 if TYPE_CHECKING:
-    from harness.calls.runner import CallOutcome, Progress
+    from harness.calls.outcome import CallOutcome, Progress
     from harness.config import Settings
     from harness.suite.model import Cell
     from harness.suite.targets import TargetSpec
@@ -119,7 +119,7 @@ class WorkerClient:
     ) -> None:
         """``live``: providers whose calls are sure to miss the cache (it is empty or not
         read); the worker loads their SDKs first thing instead of after its lookups."""
-        from harness.calls.runner import Progress
+        from harness.calls.outcome import Progress
 
         self.progress: Progress = Progress()
         self.log_path = log_path

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.calls.runner import CallOutcome, Progress
+    from harness.calls.outcome import CallOutcome, Progress
     from harness.config import Settings
     from harness.run.engine import Engine, Evaluated
     from harness.suite.model import Cell
