@@ -155,3 +155,22 @@ def test_an_entry_made_by_other_loader_code_is_not_used(
     monkeypatch.setattr("harness.suite.parsed_cache._code_version", lambda: "another harness")
     load_suite_cached(suite_path, cache)
     assert len(loads) == 2
+
+
+def test_a_change_to_a_target_s_tools_file_means_a_fresh_load(
+    tmp_path: Path, loads: list[Path]
+) -> None:
+    """A target mapping's ``tools:`` file is read at load time like the suite's own."""
+    tool = {"name": "lookup", "description": "find a word", "input_schema": {"type": "object"}}
+    (tmp_path / "tools.json").write_text(json.dumps([tool]))
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "targets:\n  - {provider: openai, model: gpt-4o-mini, tools: tools.json}\n"
+        "prompt: {user: hi}\ncases: [{id: one}]\n"
+    )
+    cache = tmp_path / "cache"
+    assert load_suite_cached(path, cache).targets[0].tools[0].description == "find a word"
+    (tmp_path / "tools.json").write_text(json.dumps([{**tool, "description": "define it"}]))
+    suite = load_suite_cached(path, cache)
+    assert len(loads) == 2
+    assert suite.targets[0].tools[0].description == "define it"

@@ -18,7 +18,8 @@ import yaml
 
 from harness.scoring import SCORERS, ScoreContext, validate_assertion
 from harness.scoring.base import COMMON_KEYS, KEYS, run_one
-from harness.suite.loader import TARGET_SETTINGS, CaseModel, SuiteModel, load_suite
+from harness.suite.keys import TARGET_SETTINGS, CaseModel, SuiteModel
+from harness.suite.loader import load_suite
 from harness.suite.targets import parse_target
 from harness.types import Completion, ToolCall, Usage
 

@@ -1,7 +1,8 @@
 """Suite inputs beyond plain values: file vars, CSV ``__`` columns, tools in either form.
 
-Used by harness.suite.loader while loading; each function returns plain data or raises
-``InputProblem`` (the loader turns it into a SuiteError naming the file, line and fix).
+Used by the loader's stages (harness.suite.cases, .schemas, .prompts); each function returns
+plain data or raises ``InputProblem`` (the loader turns it into a SuiteError naming the file,
+line and fix).
 
 - A var value ``file://path`` or ``file:path`` (relative to the file that holds it) is the
   file's content: parsed for ``.json`` / ``.yaml`` / ``.yml``, text otherwise. A path with
@@ -61,6 +62,13 @@ def read_data_file(path: Path) -> Any:
                            "file: paths are relative to the file that names them") from None
     except UnicodeDecodeError:
         raise InputProblem(f"{path} is not UTF-8 text", "give a text, JSON or YAML file") from None
+    except IsADirectoryError:
+        raise InputProblem(f"{path} is a directory, not a file",
+                           "name a file (file: paths are relative to the file that names them)"
+                           ) from None
+    except OSError as exc:
+        raise InputProblem(f"{path} cannot be read ({exc.strerror})",
+                           "check the file's permissions") from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":

@@ -124,7 +124,7 @@ class Cell:
     def prompt_id(self) -> str:
         return self.prompt.id
 
-    # A target mapping may override these suite settings (harness.suite.loader, per-target keys).
+    # A target mapping may override these suite settings (harness.suite.keys.TARGET_SETTINGS).
     @property
     def max_tokens(self) -> int:
         return self.target.max_tokens or self.suite.max_tokens

@@ -44,7 +44,7 @@ class TargetSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: The prompt variants (labels) this target runs; empty means all of the suite's.
     prompts: tuple[str, ...] = ()
-    #: Per-target settings from a suite's target mapping (harness.suite.loader); None: the
+    #: Per-target settings from a suite's target mapping (harness.suite.suite_targets); None: the
     #: suite's own value applies.
     temperatures: tuple[float | None, ...] | None = None
     max_tokens: int | None = None
