@@ -232,3 +232,21 @@ def test_loop_lag_is_measured_while_calls_are_in_flight(
     finally:
         runner.close()
     assert lag is not None and lag["max"] >= 100
+
+
+def test_preload_keeps_at_most_its_limit_and_still_answers_every_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.calls.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "PRELOAD_LIMIT", 2)
+    cache = ResponseCache(tmp_path / "c", CacheMode.USE)
+    for i in range(5):
+        cache.put(f"k{i}", Completion(text=f"answer {i}"), 0.001)
+    assert [cache.preload(f"k{i}") for i in range(5)] == [True] * 5
+    assert cache.preload("missing") is False
+    assert len(cache._preloaded) == 2  # the rest were only checked
+    for i in range(5):
+        hit = cache.get(f"k{i}")
+        assert hit is not None and hit[0].text == f"answer {i}"
+    cache.close()
