@@ -195,13 +195,11 @@ class HarnessPlugin:
             # whose setup crashed recorded nothing the gate could judge.
             report.llm_cell = True
         results = getattr(item, "llm_results", None)
-        if (
-            results
-            and not getattr(item, "_llm_reported", False)
-            and (call.when == "call" or report.skipped)
-        ):
+        if results and (call.when == "call" or report.skipped):
             report.llm_results = list(results)
-            item.llm_results = []  # type: ignore[attr-defined]  # moved: items are kept too
+            # Moved, so a later phase of this item finds none to report again (and items
+            # live to the end of the session).
+            item.llm_results = []  # type: ignore[attr-defined]
             # The record as the worker process encoded it (None: encoded when written).
             # Moved, not copied: items and reports live to the end of the session.
             report.llm_line = getattr(item, "llm_line", None)
@@ -211,7 +209,6 @@ class HarnessPlugin:
                 # own checks only, so a failing test must not be recorded as passed.
                 report.llm_results = [_failed_by_test(d, report) for d in results]
                 report.llm_line = None
-            item._llm_reported = True  # type: ignore[attr-defined]
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
