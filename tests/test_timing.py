@@ -81,6 +81,9 @@ class Recorder:
         self.block_s = 0.0
         self.delay_s = 0.0
         self.blocked: list[float] = []
+        #: When set, a "block" call holds its loop until this event instead of block_s.
+        self.release: threading.Event | None = None
+        self.blocking = threading.Event()
 
     def create(self, settings: object) -> Recorder:
         # A slow SDK import and client construction; where it runs is recorded.
@@ -100,7 +103,11 @@ class Recorder:
         if self.block_s and request.messages[0].content == "block":
             await asyncio.sleep(0.05)  # let the other calls start first
             t0 = time.perf_counter()
-            time.sleep(self.block_s)  # blocks the loop: a CPU-bound client
+            self.blocking.set()
+            if self.release is not None:
+                self.release.wait(10)
+            else:
+                time.sleep(self.block_s)  # blocks the loop: a CPU-bound client
             self.blocked.append((time.perf_counter() - t0) * 1000)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -346,3 +353,59 @@ def test_a_cached_entry_with_timing_that_is_not_a_number_is_a_miss(tmp_path: Pat
         assert any("unknown format" in line for line in cache.problems)
     finally:
         cache.close()
+
+
+def test_a_lane_is_quiet_only_while_its_loop_waits_for_io() -> None:
+    from harness.calls.lanes import Lane
+
+    inside, release = threading.Event(), threading.Event()
+
+    async def call(job: tuple[str, ...], lane: Lane) -> None:
+        if job[0] == "block":
+            inside.set()
+            release.wait(10)  # a callback holding the loop (an SDK parsing an answer)
+        else:
+            await asyncio.sleep(10)  # an answer not yet arrived
+
+    lane = Lane("t", limit=2, cap=2, start=call, drop=lambda job: None, halted=lambda: False)
+
+    async def nothing() -> None:
+        return None
+
+    try:
+        assert lane.quiet  # no call open
+        lane.add([("wait",)])
+        deadline = time.monotonic() + 10
+        while not lane.quiet and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert lane.quiet  # its one call waits for I/O
+        lane.add([("block",)])
+        assert inside.wait(10)
+        assert not lane.quiet  # the loop runs a callback
+        release.set()
+    finally:
+        release.set()
+        lane.stop(nothing, timeout=10)
+
+
+def test_giving_way_to_a_busy_lane_is_bounded(
+    tmp_path: Path, recorders: dict[str, Recorder]
+) -> None:
+    # The scoring thread waits for the lanes to have nothing ready, but never for longer
+    # than it was told: a lane busy until released does not hold it.
+    b = TargetSpec(id="slow_b:m", provider="slow_b", model="m")
+    recorder = recorders["slow_b"]
+    recorder.block_s = 1.0
+    recorder.release = threading.Event()
+    runner = _runner(tmp_path)
+    try:
+        blocker = runner.submit(b, _request("slow_b", "block"))
+        assert recorder.blocking.wait(10)
+        runner.give_way(0.01)
+        assert not blocker.done()  # the lane was still busy when it gave up waiting
+        recorder.release.set()
+        assert blocker.result(timeout=10).completion is not None
+        runner.give_way()  # quiet now: nothing to wait for
+    finally:
+        recorder.release.set()
+        runner.close()

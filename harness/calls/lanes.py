@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import selectors
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -38,6 +39,20 @@ THREAD_PREFIX = "llm-harness-calls-"
 
 #: One queued call as the Runner hands it over; the lane only passes it back to ``start``.
 Job = tuple[Any, ...]
+
+
+class _WatchedSelector(selectors.DefaultSelector):
+    """The lane loop's selector, saying whether the loop waits for I/O with nothing else to
+    do (a select with a timeout: no callback is ready), which is when it needs no GIL."""
+
+    waiting = False
+
+    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        self.waiting = timeout is None or timeout > 0
+        try:
+            return super().select(timeout)
+        finally:
+            self.waiting = False
 
 
 def on_lane_thread() -> bool:
@@ -77,7 +92,8 @@ class Lane:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._semaphore: asyncio.Semaphore | None = None
-        self.loop = asyncio.new_event_loop()
+        self._selector = _WatchedSelector()
+        self.loop: asyncio.AbstractEventLoop = asyncio.SelectorEventLoop(self._selector)
         ready = threading.Event()
         self.thread = threading.Thread(
             target=self._serve, args=(ready,), name=THREAD_PREFIX + name, daemon=True
@@ -86,6 +102,11 @@ class Lane:
         ready.wait()
 
     # -- from any thread -------------------------------------------------------------
+
+    @property
+    def quiet(self) -> bool:
+        """The loop waits for I/O with no callback ready (or has no call open)."""
+        return self._open == 0 or self._selector.waiting
 
     def add(self, jobs: list[Job]) -> None:
         """Queue calls; they start on the lane's loop as slots free up."""

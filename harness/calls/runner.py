@@ -71,6 +71,10 @@ SWITCH_INTERVAL_S = 0.001
 #: Calls started per provider at most, as a multiple of its concurrency limit; the rest
 #: wait in the lane's backlog (harness.calls.lanes).
 TASKS_PER_SLOT = 2
+#: How long the scoring thread waits at most for the lanes to have nothing ready (give_way),
+#: and how often it looks.
+GIVE_WAY_MAX_S = 0.02
+GIVE_WAY_POLL_S = 0.0005
 #: Slack over the per-call timeout before the runner abandons a call the SDK did not end.
 TIMEOUT_GRACE_S = 5.0
 
@@ -227,6 +231,19 @@ class Runner:
 
     def run(self, target: TargetSpec, request: Request) -> CallOutcome:
         return self.submit(target, request).result()
+
+    def give_way(self, max_s: float = GIVE_WAY_MAX_S) -> None:
+        """Wait (at most ``max_s``) until no lane has a callback ready: called by the thread
+        that scores answers, before it takes the GIL for its own work. Answers arrive in
+        bursts, and every millisecond this thread holds the GIL while a lane has an answer
+        to read is timed as that call's latency; the scoring waits a little instead, and
+        the run's total work is unchanged."""
+        if on_lane_thread():
+            return
+        lanes = list(self._lanes.values())
+        deadline = time.perf_counter() + max_s
+        while not all(lane.quiet for lane in lanes) and time.perf_counter() < deadline:
+            time.sleep(GIVE_WAY_POLL_S)
 
     def halt(self) -> None:
         """The run was interrupted: from now on no call is sent (calls already on the wire

@@ -176,6 +176,8 @@ class InProcess:
             outcome = self.runner.run(cell.target, self.engine.request_for(cell))
         else:
             outcome = fut.result()
+        if not outcome.cached:
+            self.runner.give_way()
         return self.engine.evaluate(cell, outcome, nodeid)
 
     def progress(self) -> Progress | None:
