@@ -20,6 +20,7 @@ from harness.types import DEFAULT_PROMPT_ID
 
 if TYPE_CHECKING:
     from harness.gate.outputs import GateView, VariantView
+    from harness.run.export_child import ExportProcess
 
 log = logging.getLogger("harness.run.finish")
 
@@ -138,6 +139,16 @@ def finish_run(session: RunSession) -> FinishOutcome:
     settings = session.settings
     if not results:
         return outcome
+    # What only the processes that made the calls know, read before they end.
+    lag = session.runner_loop_lag()
+    cache_problems = session.cache_problems()
+    meta = session.meta()
+    # Every call is over: the worker process exits now, so its memory is free before the
+    # exports child and the report. The child starts at once (every record is on disk) and
+    # writes results.csv and results.parquet while this process summarizes and judges.
+    session.end_calls()
+    store = session.run_store()
+    exports = _start_exports(store.out_dir) if store is not None and settings.report else None
     groups = summarize(results)
     outcome.groups = groups
     replayed = sum(r.cached for r in results)
@@ -149,7 +160,6 @@ def finish_run(session: RunSession) -> FinishOutcome:
         f"from cache (cost 0 this run), {sum(r.status == 'error' for r in results)} errors, "
         f"{sum(r.status == 'skipped' for r in results)} skipped"
     )
-    lag = session.runner_loop_lag()
     largest = (lag or {}).get("largest_stall_ms", (lag or {}).get("max", 0.0))
     if lag is not None and (lag["p95"] > LOOP_LAG_WARN_MS or largest > LOOP_STALL_WARN_MS):
         stalled = sum(1 for r in results if not r.cached and (r.stall_ms or 0) > 0)
@@ -169,7 +179,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
             f"\nbudget: {outcome.budget_cut} cells did not run, the --llm-budget of "
             f"${settings.budget} was reached; raise it to run them (exit status 7)"
         )
-    for problem in session.cache_problems():
+    for problem in cache_problems:
         text += f"\nwarning: {problem}"
     outcome.sections.append(("llm-harness summary", text))
     metrics = named_metrics.aggregate(results)
@@ -180,11 +190,6 @@ def finish_run(session: RunSession) -> FinishOutcome:
     # Judge before the report is written, so report.html shows the gate's verdicts.
     gate, gate_error = _judge(session) if settings.baseline is not None else (None, None)
 
-    meta = session.meta()
-    # Every call is over (the loop lag is in meta): the worker process exits now, so its
-    # memory is free before the report and exports are written.
-    session.end_calls()
-    store = session.run_store()
     if store is not None:
         summary = [_with_metrics(g, metrics) for g in groups]
         if variants is not None:
@@ -192,7 +197,7 @@ def finish_run(session: RunSession) -> FinishOutcome:
         outcome.files["summary.json"] = store.write_json("summary.json", summary)
         outcome.files["meta.json"] = store.write_json("meta.json", meta)
         if settings.report:
-            _write_reports(store.out_dir, session, outcome, meta, groups, gate, variants)
+            _write_reports(store.out_dir, session, outcome, meta, groups, gate, variants, exports)
         where = "\n".join(f"  {name}: {path}" for name, path in outcome.files.items())
         outcome.sections.append(("llm-harness files", f"run {session.run_id}\n{where}"))
 
@@ -210,6 +215,19 @@ def finish_run(session: RunSession) -> FinishOutcome:
     return outcome
 
 
+def _start_exports(out_dir: Path) -> ExportProcess | None:
+    """The child writing results.csv and results.parquet from results.jsonl (pyarrow's
+    memory comes and goes with it, never in this process); None when no process can start
+    (_write_reports then writes them here)."""
+    from harness.run.export_child import start_export
+
+    try:
+        return start_export(out_dir)
+    except OSError as exc:  # no interpreter to start
+        log.warning("exports written in this process: no child process (%s)", exc)
+        return None
+
+
 def _write_reports(
     out_dir: Path,
     session: RunSession,
@@ -218,23 +236,21 @@ def _write_reports(
     groups: list[GroupStats],
     gate: GateView | None,
     variants: VariantView | None,
+    exports: ExportProcess | None,
 ) -> None:
-    """report.html and summary.md in this process; results.csv and results.parquet first,
-    by a child process reading results.jsonl (complete on disk by now), so pyarrow's memory
-    comes and goes with it and never adds to this process's report memory.
-    A failing report or export never costs the user their results or the gate."""
+    """report.html and summary.md in this process, once the exports child (``exports``,
+    started with the end of the run) is done: waited for first, so its memory is gone
+    before the report's is taken. A failing report or export never costs the user their
+    results or the gate."""
     from harness.report.exports import write_exports
-    from harness.run.export_child import ExportFailed, start_export
+    from harness.run.export_child import ExportFailed
 
     exported: dict[str, Path] = {}
     try:
-        try:
-            child = start_export(out_dir)
-        except OSError as exc:  # no interpreter to start: write them here instead
-            log.warning("exports written in this process: no child process (%s)", exc)
+        if exports is None:
             exported, notes = write_exports(session.results, out_dir)
         else:
-            exported, notes = child.wait(timeout=EXPORT_TIMEOUT_S)
+            exported, notes = exports.wait(timeout=EXPORT_TIMEOUT_S)
         for note in notes:
             log.warning("%s", note)
     except Exception as exc:  # the exports must never cost the user the report or results
