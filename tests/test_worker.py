@@ -158,6 +158,23 @@ def test_auto_uses_a_worker_for_large_runs_only(project: pytest.Pytester, sim: S
     assert meta(xdist)["worker"] is False  # each xdist worker is a process of its own
 
 
+def test_beside_a_worker_pytests_process_never_loads_the_http_stack(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    # The worker makes every call: aiohttp (~25 MB) belongs in its process only, and a
+    # worker that only replays needs it no more than pytest's process does.
+    project.makeconftest(
+        "import sys\n"
+        "def pytest_sessionfinish(session):\n"
+        "    print('aiohttp loaded:', 'aiohttp' in sys.modules)\n"
+    )
+    for name in ("live", "replayed"):
+        result = run(project, project.path / name, "--llm-worker=on", "-s")
+        result.assert_outcomes(passed=CELLS)
+        result.stdout.fnmatch_lines(["*aiohttp loaded: False*"])
+    assert sim.request_count() == CELLS  # the second run replayed every answer
+
+
 def test_plain_test_calls_and_judges_go_through_the_worker(
     pytester: pytest.Pytester, sim: Simulator
 ) -> None:
