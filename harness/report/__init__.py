@@ -37,6 +37,7 @@ def write_reports(
     html_path: Path | None = None,
     comparisons: dict[str, Any] | None = None,
     exports: bool = True,
+    chart_cache: Path | None = None,
 ) -> dict[str, Path]:
     """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet;
     past ``pages.SPLIT_OVER`` cells, report.html's cell details in ``report-data/``.
@@ -46,7 +47,8 @@ def write_reports(
     ``comparisons`` (harness.gate.outputs.report_data) adds the comparison view: the gate's
     verdicts against a baseline and prompt variants against their reference, case by case.
     ``exports=False`` leaves out results.csv and results.parquet (the end of a run writes
-    them in a child process: harness.run.export_child).
+    them in a child process: harness.run.export_child). ``chart_cache``: a folder where
+    drawn charts are kept for a rerun that shows the same numbers (harness.report.chartcache).
     """
     from harness.report.exports import write_exports
     from harness.report.html import render_report
@@ -63,8 +65,11 @@ def write_reports(
     html_target = Path(html_path) if html_path is not None else out_dir / "report.html"
     html_target.parent.mkdir(parents=True, exist_ok=True)
     folder = data_dir(html_target)
+    from harness.report.chartcache import ChartCache
+
     rendered = render_report(
-        results, meta, groups, model=model, comparisons=comparisons, data_dir=folder.name
+        results, meta, groups, model=model, comparisons=comparisons, data_dir=folder.name,
+        chart_cache=ChartCache(chart_cache) if chart_cache is not None else None,
     )
     # The pages first: report.html never names a page that is not there yet.
     pages_dir = write_pages(html_target, rendered.pages)

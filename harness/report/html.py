@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from harness.money import usd_data
 from harness.report import charts, pages
+from harness.report.chartcache import ChartCache
 from harness.report.decision import decide
 from harness.report.markdown import fmt_time
 from harness.report.metrics_view import metric_rows
@@ -171,8 +172,13 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
     }
 
 
-def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> dict[str, Any]:
-    """Charts per target x temperature over all suites (the provider-selection view)."""
+def build_charts(
+    results: Sequence[Result],
+    overall: Sequence[GroupStats],
+    cache: ChartCache | None = None,
+) -> dict[str, Any]:
+    """Charts per target x temperature over all suites (the provider-selection view);
+    ``cache`` keeps drawn charts for a rerun that shows the same numbers."""
     labels = column_labels(results)
     by_key = {
         (g.target, g.temperature, getattr(g, "prompt", DEFAULT_PROMPT_ID)): g for g in overall
@@ -201,22 +207,22 @@ def build_charts(results: Sequence[Result], overall: Sequence[GroupStats]) -> di
             latencies[column_key(r)].append(r.latency_ms)
     frontier = [p.label for p in charts.pareto_frontier(points)]
     return {
-        "cost": _drawn(charts.quality_vs_cost, points),
+        "cost": _drawn(charts.quality_vs_cost, points, cache),
         "frontier": frontier,
         "unpriced": unpriced,
         "unanswered": unanswered,
         "latency": _drawn(
-            charts.latency_distribution, [(labels[k], v) for k, v in latencies.items()]
+            charts.latency_distribution, [(labels[k], v) for k, v in latencies.items()], cache
         ),
-        "schema": _drawn(charts.schema_validity, schema_rows),
+        "schema": _drawn(charts.schema_validity, schema_rows, cache),
     }
 
 
-def _drawn(chart: Any, data: Any) -> str | None:
+def _drawn(chart: Any, data: Any, cache: ChartCache | None = None) -> str | None:
     """A chart's SVG, or None (the page then shows no chart) when it cannot be drawn: a
     chart must never cost the report, summary.md or the exports."""
     try:
-        svg: str | None = chart(data)
+        svg: str | None = chart(data) if cache is None else cache.drawn(chart, data)
     except Exception as exc:
         log.warning("chart %s not drawn: %s: %s", chart.__name__, type(exc).__name__, exc)
         return None
@@ -254,6 +260,7 @@ def render_report(
     comparisons: dict[str, Any] | None = None,
     data_dir: str = "report-data",
     split: bool = True,
+    chart_cache: ChartCache | None = None,
 ) -> Rendered:
     """report.html, with its cell details in page files (report/pages.py) under
     ``data_dir`` (a folder name beside the page) when ``split`` is on and there are more
@@ -277,7 +284,7 @@ def render_report(
     model = model or build_model(results, meta, groups)
     runs = model.runs
     suites = list(dict.fromkeys(r.suite for r in results))
-    chart_data = build_charts(results, model.overall)
+    chart_data = build_charts(results, model.overall, chart_cache)
     decision = decide(model.overall, results)
     data_text, page_texts = _data_texts(build_data(results), split, data_dir)
     template = env.get_template("report.html.j2")

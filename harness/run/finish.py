@@ -245,6 +245,7 @@ def _write_reports(
     from harness.report.exports import write_exports
     from harness.run.export_child import ExportFailed
 
+    settings = session.settings
     exported: dict[str, Path] = {}
     try:
         if exports is None:
@@ -274,6 +275,9 @@ def _write_reports(
             groups,
             comparisons=report_data(gate, variants),
             exports=False,
+            chart_cache=(
+                settings.resolved_cache_dir / "charts" if settings.cache.uses_folder else None
+            ),
         )
         outcome.files.update(written)
     except Exception as exc:  # the report must never cost the user their results
