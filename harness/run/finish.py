@@ -140,9 +140,9 @@ def finish_run(session: RunSession) -> FinishOutcome:
     if not results:
         return outcome
     # What only the processes that made the calls know, read before they end.
-    lag = session.runner_loop_lag()
     cache_problems = session.cache_problems()
     meta = session.meta()
+    lag = meta["loop_lag_ms"]
     # Every call is over: the worker process exits now, so its memory is free before the
     # exports child and the report. The child starts at once (every record is on disk) and
     # writes results.csv and results.parquet while this process summarizes and judges.
