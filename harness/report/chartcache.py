@@ -26,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.codeversion import code_digest
+
 log = logging.getLogger("harness.report.chartcache")
 
 #: Entries kept at most; past it the oldest go when one is written.
@@ -51,13 +53,10 @@ _NAMESPACE = re.compile(r"^\{[^}]*\}")
 @functools.cache
 def _version() -> str:
     """The chart code and matplotlib's version: a change to either draws anew."""
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in ("charts.py", "../money.py"):
-        digest.update((here / name).read_bytes())
+    matplotlib = ""
     with contextlib.suppress(metadata.PackageNotFoundError):
-        digest.update(metadata.version("matplotlib").encode())
-    return digest.hexdigest()
+        matplotlib = metadata.version("matplotlib")
+    return code_digest("report/charts.py", "money.py", extra=matplotlib)
 
 
 def safe_svg(text: str) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.codeversion import code_digest
 from harness.suite.model import Case, PromptVariant, Suite
 from harness.suite.targets import TargetSpec
 from harness.types import Message, Tool
@@ -49,16 +50,8 @@ _CODE = ("suite", "types.py", "scoring")
 
 @functools.cache
 def _code_version() -> str:
-    # A changed definition or loader rule must not be fed an old pickle; an editable
-    # install changes without a version bump, so the sources themselves are hashed.
-    root = Path(__file__).resolve().parent.parent  # the harness package
-    digest = hashlib.sha256(__version__.encode())
-    for name in _CODE:
-        path = root / name
-        for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
+    # A changed definition or loader rule must not be fed an old entry.
+    return code_digest(*_CODE, extra=__version__)
 
 
 def _entry_path(cache_dir: Path, suite_path: Path) -> Path:
