@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,6 +128,62 @@ def test_a_bad_suite_is_reported_every_time_and_never_stored(tmp_path: Path) -> 
         with pytest.raises(SuiteError, match="no cases"):
             load_suite_cached(path, cache)
     assert not (cache / "suites").exists()
+
+
+class _OrderedBackend:
+    """A backend that only notes when cells were submitted."""
+
+    def __init__(self, in_worker: bool, events: list[str]) -> None:
+        self.in_worker = in_worker
+        self.events = events
+
+    def submit(self, cells: list[Any]) -> None:
+        self.events.append("submit")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("in_worker", "expected"),
+    [(True, ["submit", "store"]), (False, ["store", "submit"])],
+    ids=["worker: after its calls are sent", "in-process: before this process times calls"],
+)
+def test_collection_s_store_waits_for_the_first_calls(
+    suite_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_worker: bool,
+    expected: list[str],
+) -> None:
+    from harness.config import Settings
+    from harness.run.session import RunSession
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # else the cells are skipped, not sent
+
+    cells = load_suite_cached(suite_path, None).cells()
+    session = RunSession(Settings(rootdir=tmp_path, out=tmp_path / "run"), write=False)
+    events: list[str] = []
+    session.backend = _OrderedBackend(in_worker, events)  # type: ignore[assignment]
+    session.when_calls_start(lambda: events.append("store"))
+    assert events == []  # nothing at collection
+    session.prefetch((c, c.name) for c in cells)
+    session.prefetch((c, c.name) for c in cells)  # a later suite's first cell
+    session.close()
+    assert events == [*expected, "submit"]  # once, whatever runs later
+
+
+def test_a_run_that_calls_nothing_still_stores_its_parsed_suites(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".yaml", **{"evals/s": SUITE.replace("dataset: rows.jsonl\n", "")
+                                  .replace("structured: native\nschema: item.schema.json\n", "")})
+    cache = pytester.path / "cache"
+    result = pytester.runpytest_inprocess(
+        "evals", "-p", "no:cacheprovider", "--collect-only", f"--llm-cache-dir={cache}"
+    )
+    assert result.ret == 0
+    assert len(list((cache / "suites").iterdir())) == 1
 
 
 def test_without_a_cache_dir_nothing_is_written(suite_path: Path, tmp_path: Path) -> None:

@@ -377,3 +377,84 @@ def test_untaken_answers_are_bounded_and_never_block_a_cell_waited_for(
     assert all(r["cached"] for r in records(out))
     untaken = [int(n) for n in seen.read_text().split()]
     assert len(untaken) > 3 and max(untaken) <= 3 + CHUNK
+
+
+_WATCH_WORKERS = (
+    "import harness.run.worker.client as c\n"
+    "init, discard = c.WorkerClient.__init__, c.WorkerClient.discard\n"
+    "def watched_init(self, settings, run_id, log_path, live=()):\n"
+    "    init(self, settings, run_id, log_path, live)\n"
+    "    print('worker started', self._proc.pid, sorted(live))\n"
+    "def watched_discard(self):\n"
+    "    print('worker discarded')\n"
+    "    discard(self)\n"
+    "c.WorkerClient.__init__, c.WorkerClient.discard = watched_init, watched_discard\n"
+    "import harness.suite.loader as loader\n"
+    "load = loader.load_suite\n"
+    "def watched_load(*args, **kwargs):\n"
+    "    print('parsing the suite')\n"
+    "    return load(*args, **kwargs)\n"
+    "loader.load_suite = watched_load\n"
+)
+
+
+def _started(result: pytest.RunResult) -> list[tuple[int, str]]:
+    return [
+        (int(line.split()[2]), line.split(" ", 3)[3])
+        for line in result.outlines
+        if line.startswith("worker started")
+    ]
+
+
+def test_a_long_suite_file_starts_the_worker_before_it_is_parsed(
+    pytester: pytest.Pytester, sim: Simulator
+) -> None:
+    # 240 cases of one target: the file's 240+ lines start the worker, with openai's SDK to
+    # load, before the loader has parsed a case; the cells then go to that same worker.
+    cases = "".join(f"  - {{id: c{i}, vars: {{n: item{i}}}}}\n" for i in range(240))
+    pytester.makefile(".yaml", **{"evals/long": (
+        "name: long\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 5\n"
+        "prompt: {user: 'Echo {{ n }}'}\ncases:\n" + cases
+    )})
+    pytester.makeconftest(_WATCH_WORKERS)
+    out = pytester.path / "run"
+    result = run(pytester, out, "-s", "--llm-cache=off")
+    result.assert_outcomes(passed=240)
+    assert [live for _, live in _started(result)] == ["['openai']"]
+    result.stdout.fnmatch_lines(["worker started*", "parsing the suite"])
+    assert "worker discarded" not in result.stdout.str()
+    assert meta(out)["worker"] is True
+    assert sim.request_count() == 240
+
+
+def test_a_worker_started_early_for_a_run_that_stays_small_is_ended_unused(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    # The same 48 cells as always, in a file made long by comments: the worker that its
+    # length started is ended at the end of collection and the cells run in pytest's process.
+    suite = project.path / "evals" / "w.yaml"
+    suite.write_text(suite.read_text() + "# a long comment\n" * 300)
+    project.makeconftest(_WATCH_WORKERS)
+    out = project.path / "run"
+    result = run(project, out, "-s")
+    result.assert_outcomes(passed=CELLS)
+    ((pid, live),) = _started(result)
+    assert live == "['groq', 'openai']"
+    result.stdout.fnmatch_lines(["*worker discarded*"])
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped, not left behind
+    assert meta(out)["worker"] is False
+    assert not (out / "worker.log").exists()
+    assert sim.request_count() == CELLS
+
+
+def test_the_guess_of_a_suite_s_providers_reads_target_spellings_only() -> None:
+    from harness.run.session import _providers_named_in
+
+    assert _providers_named_in("targets: [openai:gpt-4o-mini, 'groq:llama-3.1-8b']") == {
+        "openai", "groq"
+    }
+    assert _providers_named_in(
+        "targets:\n  - {provider: anthropic, model: claude}\n  - openai-compatible:qwen\n"
+    ) == {"anthropic", "openai-compatible"}
+    # Words that only look like a provider: a longer name, a key with a space after it.
+    assert _providers_named_in("vars: {text: 'myopenai:x', note: 'mistral: the wind'}") == set()

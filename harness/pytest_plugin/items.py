@@ -27,6 +27,7 @@ class SuiteFile(pytest.File):
         session = self.config.stash[SESSION_KEY]
         settings = session.settings
         store_parsed: list[Callable[[], None]] = []
+        session.expect_suite(self.path)
         try:
             from harness.suite.parsed_cache import load_suite_cached
 
@@ -48,10 +49,10 @@ class SuiteFile(pytest.File):
             item = CellItem.from_parent(self, name=cell.name, cell=cell)
             item.add_marker(cell.target.marker)
             yield item
-        # The parsed suite is stored for the next run only now: the cells reached the worker
-        # (which starts loading the SDKs) before, not after, this process spent time on it.
+        # The parsed suite is stored for the next run once the first calls are sent, not
+        # now: pytest collects every item before any runs, and the worker waits for them.
         for store in store_parsed:
-            store()
+            session.when_calls_start(store)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SuiteError | ConfigError):

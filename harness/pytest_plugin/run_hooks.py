@@ -92,6 +92,7 @@ class HarnessPlugin:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.session.collection_done()
         if self.session.settings.estimate and not self.is_worker:
             self._print_estimate(session)
         if any(isinstance(i, CellItem) for i in session.items):

@@ -9,11 +9,13 @@ results.jsonl as pytest reports the cell) -> the end of the run (harness.run.fin
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from harness.calls.cache import ResponseCache
     from harness.calls.outcome import Progress
     from harness.calls.runner import Runner
+    from harness.run.worker.client import WorkerClient
     from harness.suite.model import Cell
 
 __all__ = ["Evaluated", "RunSession", "git_commit", "versions"]
@@ -91,6 +94,10 @@ class RunSession:
         self._undecided: list[Cell] | None = [] if self._may_use_worker() else None
         #: How many of the undecided cells had their providers prepared in this process.
         self._prepared = 0
+        #: A worker started before its cells were known (see expect_suite).
+        self._early_worker: WorkerClient | None = None
+        #: Work that waits for the first calls to be sent (see when_calls_start).
+        self._waiting_work: list[Callable[[], None]] = []
 
     # -- pipeline pieces ---------------------------------------------------------------
 
@@ -120,21 +127,58 @@ class RunSession:
         self._undecided.extend(cells)
         if self.settings.worker == "on" or len(self._undecided) >= AUTO_MIN_CELLS:
             noted, self._undecided = self._undecided, None
-            self.backend = self._start_worker(noted)
+            early, self._early_worker = self._early_worker, None
+            self.backend = (
+                InWorker(early, self.engine) if early is not None else self._start_worker(noted)
+            )
             self.backend.add_cells(noted)
 
+    def expect_suite(self, path: Path) -> None:
+        """Collection is about to load the suite file at ``path``. Loading 5000 cases takes
+        ~0.5 s, and the worker then ~0.6 s more to import an SDK before the first call can
+        go: when the file alone says the run will have a worker (it has at least
+        AUTO_MIN_CELLS lines), the worker starts now and imports the SDKs of the providers
+        the text names while this process parses. Ended unused if the run turns out
+        smaller after all (collection_done)."""
+        from harness.run.worker.client import AUTO_MIN_CELLS
+
+        if self._undecided is None or self._early_worker or self.settings.worker == "off":
+            return
+        try:
+            with path.open("rb") as f:
+                head = f.read(_EXPECT_READ_LIMIT)
+        except OSError:
+            return  # the loader says what is wrong with the file
+        if head.count(b"\n") < AUTO_MIN_CELLS:
+            return
+        live: set[str] = set()
+        if self.settings.cache.surely_misses(self.settings.resolved_cache_dir):
+            text = head.decode("utf-8", errors="replace")
+            live = {p for p in _providers_named_in(text) if _key_is_set(p)}
+        self._early_worker = self._worker_client(live)
+
+    def collection_done(self) -> None:
+        """Collection is over: a worker started early for cells that never came (fewer
+        than AUTO_MIN_CELLS in the end) is ended."""
+        early, self._early_worker = self._early_worker, None
+        if early is not None:
+            early.discard()
+
     def _start_worker(self, cells: list[Cell]) -> Backend:
+        client = self._worker_client(self._surely_live(cells))
+        return InWorker(client, self.engine) if client is not None else self._local
+
+    def _worker_client(self, live: set[str]) -> WorkerClient | None:
+        """A new worker process that loads the SDKs of ``live`` first; None when no
+        process can start (the run then goes on in this one)."""
         from harness.run.worker.client import WorkerClient
 
         try:
-            client = WorkerClient(
-                self.settings, self.run_id, self.out_dir / "worker.log", self._surely_live(cells)
-            )
+            return WorkerClient(self.settings, self.run_id, self.out_dir / "worker.log", live)
         except OSError as exc:  # no interpreter to start (embedded Python, limits)
             log.warning("running cells in this process: no worker process (%s)", exc)
             self.settings = replace(self.settings, worker="off")
-            return self._local
-        return InWorker(client, self.engine)
+            return None
 
     def _surely_live(self, cells: list[Cell]) -> set[str]:
         """Providers of these cells whose calls cannot come from the cache: it is not
@@ -149,6 +193,19 @@ class RunSession:
     def skip_reason(self, cell: Cell) -> str | None:
         return self.engine.skip_reason(cell)
 
+    def when_calls_start(self, work: Callable[[], None]) -> None:
+        """Do ``work`` (storing a parsed suite for the next run: ~0.25 s for 5000 cases)
+        once the first calls are on their way, not during collection: with a worker, this
+        process does it while it waits for the first answers, and the calls start that much
+        sooner. Without one, it is done just before the first calls, since this process
+        then times them itself. Left for the end of the run when no cell runs."""
+        self._waiting_work.append(work)
+
+    def _do_waiting_work(self) -> None:
+        work, self._waiting_work = self._waiting_work, []
+        for job in work:
+            job()
+
     def prefetch(self, cells: Iterable[tuple[Cell, str]]) -> None:
         """Submit these (cell, nodeid) pairs once each, so their calls run (and, with a
         worker, their scoring too) while earlier cells are reported."""
@@ -158,8 +215,11 @@ class RunSession:
             # are prepared before the first of their calls (InProcess.add_cells).
             self._local.add_cells(self._undecided[self._prepared :])
             self._prepared = len(self._undecided)
+        if not self.backend.in_worker:
+            self._do_waiting_work()
         if batch:
             self.backend.submit(batch)
+        self._do_waiting_work()
 
     def evaluate(self, cell: Cell, nodeid: str = "") -> Evaluated:
         """A cell's result and failure message, from whichever backend runs the cells."""
@@ -265,6 +325,8 @@ class RunSession:
         self._local.close()
 
     def close(self) -> None:
+        self._do_waiting_work()
+        self.collection_done()  # collection ended with an error
         if self.write and self.settings.budget is not None:
             # The ledger the run's xdist workers shared, if they did (harness.calls.budget).
             from harness.calls.budget import shared_ledger_path
@@ -276,3 +338,25 @@ class RunSession:
         self._local.close()
         if self.store is not None:
             self.store.close()
+
+
+#: How much of a suite file expect_suite reads for its guess.
+_EXPECT_READ_LIMIT = 4 << 20
+
+
+def _providers_named_in(text: str) -> set[str]:
+    """Providers a suite's text seems to name as targets ("openai:gpt-4o-mini", or
+    "provider: openai"): a guess made before the file is parsed, to load their SDKs early.
+    A wrong guess costs a worker one import, a missed one only the time it saves."""
+    from harness.providers import PROVIDERS
+
+    names = "|".join(re.escape(name) for name in sorted(PROVIDERS, key=len, reverse=True))
+    found = re.findall(rf"(?<![\w.-])({names}):(?=[\w.-])|provider:\s*['\"]?({names})\b", text)
+    return {a or b for a, b in found}
+
+
+def _key_is_set(provider: str) -> bool:
+    from harness.providers import PROVIDERS
+
+    env = PROVIDERS[provider].api_key_env
+    return env is None or bool(os.environ.get(env))

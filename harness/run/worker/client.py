@@ -256,6 +256,13 @@ class WorkerClient:
 
         halt_process(self._proc.pid)
 
+    def discard(self) -> None:
+        """End a worker that was never given a cell (see RunSession.expect_suite): killed,
+        since it has nothing to finish or flush, and may still be importing."""
+        with contextlib.suppress(OSError):
+            self._proc.kill()
+        self.close()
+
     def close(self) -> None:
         """Ask the worker to cancel what is in flight and exit; kill it if it will not."""
         if self._closed:
