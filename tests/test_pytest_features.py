@@ -165,6 +165,32 @@ def test_the_collector_freeze_is_undone_at_session_end(
     assert gc.get_freeze_count() == before
 
 
+def test_a_finalizer_error_is_still_reported_after_the_end_of_run_freeze(
+    pytester: pytest.Pytester,
+) -> None:
+    # The last run in a process freezes what survives it, so that pytest's closing
+    # collections skip the run's objects: garbage still there at that moment (here made by
+    # a hook with the collector off) must be collected first, or a finalizer that raises
+    # would go unreported.
+    pytester.makefile(".yaml", **{"evals/s": (
+        "name: s\ntargets: [echo:m]\nprompt: {user: 'Echo {{ x }}'}\nmax_tokens: 5\n"
+        "cases:\n  - {id: a, vars: {x: '1'}}\n"
+    )})
+    pytester.makeconftest(
+        "import gc\n\n"
+        "class Bad:\n"
+        "    def __del__(self):\n"
+        "        raise RuntimeError('finalizer raised at the end')\n\n"
+        "def pytest_terminal_summary():\n"
+        "    gc.disable()  # the garbage is still there when the run ends\n"
+        "    bad = Bad()\n"
+        "    bad.itself = bad\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-report=false")
+    result.assert_outcomes(passed=1)
+    assert "finalizer raised at the end" in result.stdout.str() + result.stderr.str()
+
+
 def test_every_provider_has_its_marker(pytester: pytest.Pytester) -> None:
     from harness.providers import PROVIDERS
 
