@@ -133,6 +133,45 @@ def test_the_end_of_run_frees_the_calls_before_the_exports_and_writes_every_file
     assert all(path.is_file() for path in outcome.files.values())
 
 
+def test_the_exports_child_is_waited_for_before_a_chart_is_drawn_not_before_a_kept_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # matplotlib's memory must not add to the child's; a report whose charts all come from
+    # the chart cache needs no matplotlib, so it is written while the child still works.
+    import functools
+
+    from harness.report import charts
+    from harness.run import export_child
+
+    events: list[str] = []
+    real_wait = export_child.ExportProcess.wait
+
+    def waited(self: export_child.ExportProcess, timeout: float | None = None) -> object:
+        report_written = (self.out_dir / "report.html").exists()
+        events.append("exports waited" + (", report written" if report_written else ""))
+        return real_wait(self, timeout)
+
+    real_chart = charts.latency_distribution
+
+    def drawing(data: object) -> str | None:
+        events.append("chart drawn")
+        return real_chart(data)
+
+    monkeypatch.setattr(export_child.ExportProcess, "wait", waited)
+    monkeypatch.setattr(charts, "latency_distribution", functools.wraps(real_chart)(drawing))
+    first = finish_run(_written_session(tmp_path))
+    assert events == ["exports waited", "chart drawn"]
+    events.clear()
+    rerun = RunSession(Settings(rootdir=tmp_path, out=tmp_path / "rerun"))
+    for target in ("openai:gpt-4o-mini", "anthropic:claude-3-5-haiku"):
+        rerun.record(result(target))
+    second = finish_run(rerun)
+    assert events == ["exports waited, report written"]
+    for outcome in (first, second):
+        assert {"report.html", "results.csv", "results.parquet"} <= set(outcome.files)
+        assert all(path.is_file() for path in outcome.files.values())
+
+
 def test_a_failed_export_costs_neither_the_report_nor_the_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

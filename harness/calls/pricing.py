@@ -266,7 +266,8 @@ def _merge(
 
 def _load_builtin() -> tuple[dict[str, dict[str, Price]], str]:
     text = resources.files("harness").joinpath("data/prices.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    # libyaml's parser when present: the pure-Python one took ~0.05 s of every run's end.
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     rows: dict[str, dict[str, Price]] = {}
     _merge(rows, data["providers"], "harness/data/prices.yaml")
     return rows, str(data["date"])

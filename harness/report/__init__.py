@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ def write_reports(
     comparisons: dict[str, Any] | None = None,
     exports: bool = True,
     chart_cache: Path | None = None,
+    before_drawing: Callable[[], None] | None = None,
 ) -> dict[str, Path]:
     """Write report.html, summary.md, results.csv and (with pyarrow) results.parquet;
     past ``pages.SPLIT_OVER`` cells, report.html's cell details in ``report-data/``.
@@ -49,6 +50,8 @@ def write_reports(
     ``exports=False`` leaves out results.csv and results.parquet (the end of a run writes
     them in a child process: harness.run.export_child). ``chart_cache``: a folder where
     drawn charts are kept for a rerun that shows the same numbers (harness.report.chartcache).
+    ``before_drawing`` is called once before matplotlib draws anything: with a chart cache,
+    only when a chart is not in it; without one, before the report is rendered.
     """
     from harness.report.exports import write_exports
     from harness.report.html import render_report
@@ -67,9 +70,14 @@ def write_reports(
     folder = data_dir(html_target)
     from harness.report.chartcache import ChartCache
 
+    cache = None
+    if chart_cache is not None:
+        cache = ChartCache(chart_cache, before_drawing)
+    elif before_drawing is not None:
+        before_drawing()
     rendered = render_report(
         results, meta, groups, model=model, comparisons=comparisons, data_dir=folder.name,
-        chart_cache=ChartCache(chart_cache) if chart_cache is not None else None,
+        chart_cache=cache,
     )
     # The pages first: report.html never names a page that is not there yet.
     pages_dir = write_pages(html_target, rendered.pages)

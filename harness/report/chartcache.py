@@ -86,8 +86,12 @@ def safe_svg(text: str) -> bool:
 class ChartCache:
     """Drawn charts in ``folder``, by the key of what they were drawn from."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, before_drawing: Callable[[], None] | None = None) -> None:
+        """``before_drawing`` is called once, before the first chart that is not in the
+        folder is drawn (the end of a run waits there for its exports child: see
+        harness.run.finish)."""
         self.folder = Path(folder)
+        self._before_drawing = before_drawing
 
     def drawn(self, chart: Callable[[Any], str | None], data: Any) -> str | None:
         """``chart(data)``, from the folder when the same chart of the same data was kept."""
@@ -103,6 +107,9 @@ class ChartCache:
             if safe_svg(kept):
                 return kept
             log.warning("chart cache entry %s is not a chart; drawing it again", path)
+        if self._before_drawing is not None:
+            before, self._before_drawing = self._before_drawing, None
+            before()
         svg = chart(data)
         if svg is not None:
             self._keep(path, svg)

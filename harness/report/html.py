@@ -212,15 +212,20 @@ def build_charts(
         "unpriced": unpriced,
         "unanswered": unanswered,
         "latency": _drawn(
-            charts.latency_distribution, [(labels[k], v) for k, v in latencies.items()], cache
+            charts.latency_distribution,
+            [(labels[k], v) for k, v in latencies.items() if v],
+            cache,
         ),
         "schema": _drawn(charts.schema_validity, schema_rows, cache),
     }
 
 
 def _drawn(chart: Any, data: Any, cache: ChartCache | None = None) -> str | None:
-    """A chart's SVG, or None (the page then shows no chart) when it cannot be drawn: a
-    chart must never cost the report, summary.md or the exports."""
+    """A chart's SVG, or None (the page then shows no chart) when there is nothing to show
+    (known here, before the cache or matplotlib is asked) or it cannot be drawn: a chart
+    must never cost the report, summary.md or the exports."""
+    if not data:
+        return None
     try:
         svg: str | None = chart(data) if cache is None else cache.drawn(chart, data)
     except Exception as exc:

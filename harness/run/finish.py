@@ -238,34 +238,21 @@ def _write_reports(
     variants: VariantView | None,
     exports: ExportProcess | None,
 ) -> None:
-    """report.html and summary.md in this process, once the exports child (``exports``,
-    started with the end of the run) is done: waited for first, so its memory is gone
-    before the report's is taken. A failing report or export never costs the user their
-    results or the gate."""
-    from harness.report.exports import write_exports
-    from harness.run.export_child import ExportFailed
-
+    """report.html and summary.md in this process while the exports child (``exports``,
+    started with the end of the run) writes results.csv and results.parquet. The child is
+    waited for before matplotlib draws a chart (so its memory is gone before matplotlib's
+    is taken), or after the report when every chart came from the chart cache. A failing
+    report or export never costs the user their results or the gate."""
     settings = session.settings
-    exported: dict[str, Path] = {}
+    waiter = _ExportsWaiter(session, out_dir, outcome, exports)
     try:
-        if exports is None:
-            exported, notes = write_exports(session.results, out_dir)
-        else:
-            exported, notes = exports.wait(timeout=EXPORT_TIMEOUT_S)
-        for note in notes:
-            log.warning("%s", note)
-    except Exception as exc:  # the exports must never cost the user the report or results
-        if not isinstance(exc, ExportFailed):  # that one says all there is to say
-            log.exception("exports failed")
-        outcome.sections.append(
-            (
-                "llm-harness report",
-                f"results.csv and results.parquet not written: {exc}\n"
-                f"  fix: `llm-harness report {out_dir}` writes them from results.jsonl",
-            )
-        )
-    try:
-        from harness.gate.outputs import report_data
+        comparisons = None
+        if gate is not None or variants is not None:
+            # Not imported otherwise: the gate's statistics load numpy, which a report
+            # whose charts come from the chart cache does not need.
+            from harness.gate.outputs import report_data
+
+            comparisons = report_data(gate, variants)
         from harness.report import write_reports
 
         written = write_reports(
@@ -273,17 +260,65 @@ def _write_reports(
             session.results,
             meta,
             groups,
-            comparisons=report_data(gate, variants),
+            comparisons=comparisons,
             exports=False,
             chart_cache=(
                 settings.resolved_cache_dir / "charts" if settings.cache.uses_folder else None
             ),
+            before_drawing=waiter.wait,
         )
         outcome.files.update(written)
     except Exception as exc:  # the report must never cost the user their results
         log.exception("report failed")
         outcome.sections.append(("llm-harness report", f"report not written: {exc}"))
-    outcome.files.update(exported)
+    finally:
+        waiter.wait()
+        outcome.files.update(waiter.files)
+
+
+class _ExportsWaiter:
+    """results.csv and results.parquet, waited for (or written here, with no child) once."""
+
+    def __init__(
+        self,
+        session: RunSession,
+        out_dir: Path,
+        outcome: FinishOutcome,
+        process: ExportProcess | None,
+    ) -> None:
+        self.session = session
+        self.out_dir = out_dir
+        self.outcome = outcome
+        self.process = process
+        self.done = False
+        self.files: dict[str, Path] = {}
+
+    def wait(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        from harness.report.exports import write_exports
+        from harness.run.export_child import ExportFailed
+
+        try:
+            if self.process is None:
+                exported, notes = write_exports(self.session.results, self.out_dir)
+            else:
+                exported, notes = self.process.wait(timeout=EXPORT_TIMEOUT_S)
+            for note in notes:
+                log.warning("%s", note)
+        except Exception as exc:  # the exports must never cost the user the report or results
+            if not isinstance(exc, ExportFailed):  # that one says all there is to say
+                log.exception("exports failed")
+            self.outcome.sections.append(
+                (
+                    "llm-harness report",
+                    f"results.csv and results.parquet not written: {exc}\n"
+                    f"  fix: `llm-harness report {self.out_dir}` writes them from results.jsonl",
+                )
+            )
+            return
+        self.files = exported
 
 
 def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None:
