@@ -176,7 +176,7 @@ def run_suites(
                 session.record(session.skipped(cell, reason))
             else:
                 evaluated = session.evaluate(cell)
-                session.record(None, evaluated.data, evaluated.line)
+                session.record(evaluated.result, evaluated.line)
             done = session.progress()
             if progress and done is not None and (i % 50 == 0 or i == len(cells)):
                 progress(f"{i}/{len(cells)} cells; " + done.line())

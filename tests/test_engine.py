@@ -68,7 +68,7 @@ def test_a_scored_answer_is_a_passed_or_failed_record(tmp_path: Path) -> None:
     e = engine(tmp_path)
     passed = e.evaluate(fr, answer("Paris."), "evals/capitals.yaml::fr")
     assert passed.message is None
-    data = passed.data
+    data = passed.result.to_dict()
     assert (data["status"], data["passed"], data["output"]) == ("passed", True, "Paris.")
     assert (data["retries"], data["queue_ms"], data["latency_ms"]) == (1, 0.5, 12.346)
     assert (data["input_tokens"], data["output_tokens"], data["cost_usd"]) == (7, 2, 1e-6)
@@ -77,7 +77,7 @@ def test_a_scored_answer_is_a_passed_or_failed_record(tmp_path: Path) -> None:
     assert data["vars"] == {"country": "France", "capital": "Paris"}
     assert [s["name"] for s in data["scores"]] == ["icontains"]
     failed = e.evaluate(pe, answer("Cusco.", cached=True))
-    assert failed.data["status"] == "failed" and failed.data["cached"] is True
+    assert failed.result.status == "failed" and failed.result.cached is True
     assert failed.message is not None and "output: 'Cusco.'" in failed.message
     # The rendered request is dropped once the cell has its result.
     assert "messages" not in fr.__dict__
@@ -98,7 +98,7 @@ def test_an_outcome_without_an_answer_has_one_status(
 ) -> None:
     fr, _ = cells(tmp_path)
     evaluated = engine(tmp_path).evaluate(fr, CallOutcome(error=error))
-    data = evaluated.data
+    data = evaluated.result.to_dict()
     assert data["status"] == status and data["passed"] is False
     assert data["error_kind"] == kind
     if status == "skipped":
@@ -157,7 +157,7 @@ def run_session(tmp_path: Path, out: str, worker: str) -> tuple[RunSession, list
         session.prefetch((c, c.case.id) for c in found)
         for cell in found:
             evaluated = session.evaluate(cell, cell.case.id)
-            session.record(None, evaluated.data, evaluated.line)
+            session.record(evaluated.result, evaluated.line)
             # On disk as soon as it is recorded: nothing waits for a batch or a sync.
             on_disk.append((tmp_path / out / "results.jsonl").read_text())
         meta = session.meta()

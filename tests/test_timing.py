@@ -328,7 +328,7 @@ def test_a_later_suites_provider_is_built_before_the_first_suites_calls(
         for cells in suites:  # the run: each suite's calls submitted at its first cell
             session.prefetch((c, c.case.id) for c in cells)
             for cell in cells:
-                assert session.evaluate(cell, cell.case.id).data["status"] == "passed"
+                assert session.evaluate(cell, cell.case.id).result.status == "passed"
     finally:
         session.close()
     kinds = [(kind, name) for kind, name, _ in recorders["slow_a"].events]

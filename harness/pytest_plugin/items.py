@@ -16,6 +16,7 @@ from harness.pytest_plugin.state import SESSION_KEY
 if TYPE_CHECKING:
     from harness.pytest_plugin.run_hooks import HarnessPlugin
     from harness.suite.model import Cell
+    from harness.types import Result
 
 
 #: Suite name -> the file that uses it: two suites with one name would share results ids.
@@ -87,7 +88,9 @@ class CellItem(pytest.Item):
             kwargs["nodeid"] = parent.id.child(str(cell.case.id)).with_params(cell.param_id)
         super().__init__(**kwargs)
         self.cell = cell
-        self.llm_results: list[dict[str, Any]] = []
+        #: The cell's record for its report: a Result (a dict on its way to the xdist
+        #: controller, see HarnessPlugin.pytest_runtest_makereport).
+        self.llm_results: list[Result | dict[str, Any]] = []
         self.llm_line: bytes | None = None
 
     @property
@@ -102,18 +105,18 @@ class CellItem(pytest.Item):
         session = self.config.stash[SESSION_KEY]
         reason = session.skip_reason(self.cell)
         if reason:
-            self.llm_results = [session.skipped(self.cell, reason, self.nodeid).to_dict()]
+            self.llm_results = [session.skipped(self.cell, reason, self.nodeid)]
             _skip(reason)
 
     def runtest(self) -> None:
         session = self.config.stash[SESSION_KEY]
         self._harness.prefetch_for(self)
         evaluated = session.evaluate(self.cell, self.nodeid)
-        data = evaluated.data
-        self.llm_results = [data]
+        result = evaluated.result
+        self.llm_results = [result]
         self.llm_line = evaluated.line
-        if data["status"] == "skipped":
-            _skip(data.get("skip_reason") or "skipped")
+        if result.status == "skipped":
+            _skip(result.skip_reason or "skipped")
         if evaluated.message:
             raise CellFailed(evaluated.message)
 

@@ -82,7 +82,7 @@ def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
         temperature,
         repeat,
         case_id=node.nodeid,
-        on_result=lambda r: node.llm_results.append(r.to_dict()),
+        on_result=node.llm_results.append,
     )
     yield client
 

@@ -15,6 +15,7 @@ import pytest
 
 from harness.pytest_plugin.items import CellItem, SuiteFile
 from harness.run.session import RunSession
+from harness.types import Result
 
 #: Seconds between progress lines while calls are in flight.
 PROGRESS_INTERVAL_S = 5.0
@@ -197,6 +198,9 @@ class HarnessPlugin:
             report.llm_cell = True
         results = getattr(item, "llm_results", None)
         if results and (call.when == "call" or report.skipped):
+            if self.is_worker:
+                # Reports travel to the xdist controller as plain data.
+                results = [_as_dict(r) for r in results]
             report.llm_results = list(results)
             # Moved, so a later phase of this item finds none to report again (and items
             # live to the end of the session).
@@ -208,7 +212,7 @@ class HarnessPlugin:
             if report.failed and not isinstance(item, CellItem):
                 # A plain test's own assertions decide it: its calls were scored by their
                 # own checks only, so a failing test must not be recorded as passed.
-                report.llm_results = [_failed_by_test(d, report) for d in results]
+                report.llm_results = [_failed_by_test(_as_dict(r), report) for r in results]
                 report.llm_line = None
         return report
 
@@ -220,10 +224,9 @@ class HarnessPlugin:
             return
         self._recorded.add(report.nodeid)
         line = getattr(report, "llm_line", None)
-        for data in results:
-            # Made into a Result only when the run's results are read (finish), not here.
+        for record in results:
             # Written now, as the cell is reported: a reported cell is on disk.
-            self.session.record(None, data, line)
+            self.session.record(record, line)
         # Recorded: the session holds the records from here on. Reports live to the end of
         # the session (the terminal keeps them), and a second reference to every record
         # kept each one alive beside its Result at the end (~4 KB a cell).
@@ -343,6 +346,10 @@ def _skip_final_gc_at_exit() -> None:
 _EXIT_HOOK_REGISTERED = False
 #: pytest runs with this plugin alive in this process: more than one only under pytester.
 _RUNS_IN_PROCESS = 0
+
+
+def _as_dict(record: Result | dict[str, Any]) -> dict[str, Any]:
+    return record if isinstance(record, dict) else record.to_dict()
 
 
 def _failed_by_test(data: dict[str, Any], report: pytest.TestReport) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Calls(Protocol):
 class Evaluated:
     """A cell's result as the test item reports it."""
 
-    data: dict[str, Any]
+    result: Result
     #: Failure text for the test report (None when passed or skipped).
     message: str | None
     #: The record already encoded as one results.jsonl line (the worker's answers carry
@@ -124,13 +124,13 @@ class Engine:
         """Score a cell's call outcome; the cell's rendered request is dropped after."""
         verdict = self.verdict(cell, outcome, nodeid)
         self.forget(cell)
-        return Evaluated(verdict.result.to_dict(), verdict.message)
+        return Evaluated(verdict.result, verdict.message)
 
     def failed(self, cell: Cell, error: HarnessError, nodeid: str = "") -> Evaluated:
         """A cell that got no outcome at all (the worker process ended, for one)."""
         verdict = _error_verdict(self.base_result(cell, nodeid), error)
         self.forget(cell)
-        return Evaluated(verdict.result.to_dict(), verdict.message)
+        return Evaluated(verdict.result, verdict.message)
 
     def verdict(self, cell: Cell, outcome: CallOutcome, nodeid: str = "") -> CellVerdict:
         result = self.base_result(cell, nodeid)

@@ -235,19 +235,15 @@ class RunSession:
         """Every result recorded so far, in the order recorded."""
         return self._recorded
 
-    def record(
-        self, result: Result | None, data: dict[str, Any] | None = None, line: bytes | None = None
-    ) -> None:
+    def record(self, record: Result | dict[str, Any], line: bytes | None = None) -> None:
         """Keep a cell's result and append it to results.jsonl at once: called as pytest
-        reports the cell, so a reported cell is on disk. ``data`` is the result's dict when
-        the caller has it already (it came on a test report); ``line`` is the record the
+        reports the cell, so a reported cell is on disk. ``record`` is a Result, or its dict
+        when it came on a test report from an xdist worker; ``line`` is the record the
         worker process encoded, written as it is."""
-        if result is None:
-            assert data is not None
-            # Kept as a Result, made now rather than at the end of the run (the same work):
-            # a record's dict of ~45 keys costs ~3.5 KB a cell more than the slotted Result
-            # that shares its values, for as long as the run lasts.
-            result = Result.from_dict(data)
+        data = record if isinstance(record, dict) else None
+        # Kept as a slotted Result: a record's dict of ~45 keys costs ~3.5 KB a cell more,
+        # for as long as the run lasts.
+        result = Result.from_dict(record) if isinstance(record, dict) else record
         self._recorded.append(result)
         if not self.write:
             return

@@ -249,8 +249,8 @@ class Server:
             return
         try:
             verdict = self.engine.verdict(cell, outcome, message.nodeid)
-            data = verdict.result.to_dict()
-            self.answer(msg.CellScored(job, data, encode(data), verdict.message))
+            result = verdict.result
+            self.answer(msg.CellScored(job, result, encode(result), verdict.message))
         except Exception:
             self.answer(msg.CellFailed(job, traceback.format_exc()))
         self.engine.forget(cell)
