@@ -120,6 +120,53 @@ def test_a_broken_entry_is_ignored_and_replaced(
     assert len(loads) == 2  # the broken entry once, then the rewritten one served
 
 
+RICH_CASES = """\
+name: rich
+targets: [openai:gpt-4o-mini, groq:llama-3.1-8b-instant]
+prompt: {user: "Say {{ text }}"}
+cases:
+  - id: 1
+    vars: {text: hi, nested: {list: [1, 2.5, null, true], empty: {}}}
+    description: numbers and nesting
+    metadata: {owner: qa, tags: [a, b]}
+    threshold: 0.5
+    transform: "output.strip()"
+    targets: [openai:gpt-4o-mini]
+    assert:
+      - {type: contains, value: hi}
+      - {type: regex, value: "h.", weight: 2}
+  - {id: two, vars: {text: "ü \\u2603 quotes \\" and \\\\"}}
+"""
+
+
+def test_cases_are_stored_as_rows_and_come_back_equal(tmp_path: Path, loads: list[Path]) -> None:
+    path = tmp_path / "rich.yaml"
+    path.write_text(RICH_CASES)
+    cache = tmp_path / "cache"
+    first = load_suite_cached(path, cache)
+    (entry,) = (cache / "suites").iterdir()
+    stored = json.loads(entry.read_bytes())["suite"]["f"]["cases"]
+    assert stored["@"] == "cases" and len(stored["rows"]) == 2
+    second = load_suite_cached(path, cache)
+    assert len(loads) == 1
+    assert second.cases == first.cases
+    assert [type(c.transform) for c in second.cases] == [tuple, tuple]
+    assert second.cases[0].targets == ("openai:gpt-4o-mini",)
+
+
+def test_a_case_row_of_another_layout_means_a_fresh_load(
+    suite_path: Path, tmp_path: Path, loads: list[Path]
+) -> None:
+    cache = tmp_path / "cache"
+    first = load_suite_cached(suite_path, cache)
+    (entry,) = (cache / "suites").iterdir()
+    data = json.loads(entry.read_bytes())
+    data["suite"]["f"]["cases"]["rows"][0].append("a field this code does not have")
+    entry.write_text(json.dumps(data))
+    assert load_suite_cached(suite_path, cache) == first
+    assert len(loads) == 2
+
+
 def test_a_bad_suite_is_reported_every_time_and_never_stored(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: bad\ntargets: [openai:gpt-4o-mini]\nprompt: {user: hi}\ncases: []\n")
