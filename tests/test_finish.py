@@ -204,3 +204,42 @@ def test_a_failed_report_keeps_the_exports(
     assert "report not written: template exploded" in dict(outcome.sections)["llm-harness report"]
     assert {"results.csv", "results.parquet", "summary.json"} <= set(outcome.files)
     assert "report.html" not in outcome.files
+
+
+def test_the_end_of_run_pauses_the_collector_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import harness.run.finish
+
+    seen: list[bool] = []
+    real = harness.run.finish.summarize
+
+    def watched(results: list[Result]) -> object:
+        seen.append(gc.isenabled())
+        return real(results)
+
+    monkeypatch.setattr(harness.run.finish, "summarize", watched)
+    assert gc.isenabled()
+    finish_run(_written_session(tmp_path))
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_paused_collector_is_left_as_it_was_even_after_an_error() -> None:
+    import gc
+
+    from harness.gcpause import collector_paused
+
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("report failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()

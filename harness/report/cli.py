@@ -62,6 +62,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from harness.gcpause import collector_paused
+
+    with collector_paused():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse has printed the usage line already

@@ -71,9 +71,14 @@ def _template_text(name: str) -> str:
     return resources.files("harness.report").joinpath("templates", name).read_text("utf-8")
 
 
+#: One encoder for every script_json call: json.dumps with options builds a new encoder
+#: per call, and a large report calls it three times per case.
+_SCRIPT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def script_json(data: Any) -> str:
     """JSON safe inside a <script> element: '<' never appears literally."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _SCRIPT_JSON.encode(data)
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 

@@ -133,6 +133,13 @@ def _with_prompt(row: tuple[str, ...], prompt: str, show: bool) -> tuple[str, ..
 
 
 def finish_run(session: RunSession) -> FinishOutcome:
+    from harness.gcpause import collector_paused
+
+    with collector_paused():
+        return _finish_run(session)
+
+
+def _finish_run(session: RunSession) -> FinishOutcome:
     outcome = FinishOutcome()
     # Every record is on disk already: RunSession.record writes each as it is reported.
     results = session.results
