@@ -261,6 +261,11 @@ class ResponseCache:
             )
             return None
 
+    @property
+    def read_ahead_full(self) -> bool:
+        """preload() holds PRELOAD_LIMIT entries waiting for their get(): it only checks."""
+        return len(self._preloaded) >= PRELOAD_LIMIT
+
     def preload(self, key: str) -> bool:
         """Read an entry ahead of its get() (the worker does this while pytest collects).
         True when there is one; the next get() of this key then costs no disk read. Past

@@ -209,9 +209,15 @@ class Server:
             if request is None:
                 continue
             key = cache_key(request, cell.target.settings().base_url)
+            held = not cache.read_ahead_full  # this entry, if there is one, is kept
             if not cache.preload(key) and not cell.target.missing_key():
                 need_calls.add(cell.target.provider)
                 targets.append(cell.target)
+            if not held:
+                # Past the read-ahead its answer is not held, and neither is its rendered
+                # request: kept until its Go, a 50,000-cell rerun held every cell's (~1 KB
+                # each). It is rendered again then.
+                self.engine.forget(cell)
         need_calls -= self.warmed
         if need_calls and not cache.mode.offline:
             self.warmed.update(need_calls)
