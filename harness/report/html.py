@@ -294,10 +294,12 @@ def render_report(
     model = model or build_model(results, meta, groups)
     runs = model.runs
     suites = list(dict.fromkeys(r.suite for r in results))
-    chart_data = build_charts(results, model.overall, chart_cache)
     decision = decide(model.overall, results)
     data_text, page_texts = _data_texts(build_data(results), split, data_dir)
     template = env.get_template("report.html.j2")
+    # The charts last: drawing one waits for the end of run's exports child first (see
+    # chartcache.ChartCache), and everything above is done while that child works.
+    chart_data = build_charts(results, model.overall, chart_cache)
     html = template.render(
         title=_title(runs),
         runs=runs,
