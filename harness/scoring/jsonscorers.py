@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from harness.scoring.base import ScoreContext, scorer
@@ -35,6 +34,8 @@ def schema_of(spec: Mapping[str, Any]) -> Any:
 
 
 def _validate_schema_field(spec: Mapping[str, Any]) -> str | None:
+    import jsonschema  # ~35 ms: imported when a schema is checked
+
     name = spec["type"]
     if "schema" in spec and "value" in spec:
         return f"{name}: give the schema as 'schema' or as 'value', not both"
@@ -116,6 +117,8 @@ def check_against(
     Returns (None, reason) when there is nothing to check against, else (ok, reason)
     where a failing reason lists the violating JSON paths.
     """
+    import jsonschema  # ~35 ms: imported when a schema is checked
+
     if "model" in spec:
         import pydantic
 

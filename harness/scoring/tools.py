@@ -19,8 +19,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from harness.scoring.base import ScoreContext, scorer
 from harness.scoring.common import check_all, need_mapping, need_str, render
 from harness.scoring.jsonparse import JSONParseError, parse_json
@@ -28,6 +26,8 @@ from harness.types import Score, ToolCall
 
 
 def _validate(spec: Mapping[str, Any]) -> str | None:
+    import jsonschema  # ~35 ms: imported when a schema is checked
+
     problem = check_all(
         need_str("name", "get_weather"), need_mapping("arguments"), need_mapping("schema")
     )(spec)
@@ -84,6 +84,8 @@ def _subset_problems(expected: Any, got: Any, path: str) -> list[str]:
 def _check_call(
     args: dict[str, Any] | None, raw: str, ctx: ScoreContext, spec: Mapping[str, Any]
 ) -> list[str]:
+    import jsonschema  # ~35 ms: imported when a schema is checked
+
     if args is None:
         return [f"arguments are not a JSON object: {raw[:80]!r}"]
     problems: list[str] = []

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from harness.errors import SuiteError
 from harness.suite import inputguards
 from harness.suite import inputs as suite_inputs
@@ -23,6 +21,8 @@ def load_schema(path: Path, raw: str | dict[str, Any] | None, fail: Fail) -> dic
     """The suite's ``schema:``, read (a path is relative to the suite) and checked."""
     if raw is None:
         return None
+    import jsonschema  # ~35 ms: imported when a schema is checked
+
     if isinstance(raw, str):
         schema_path = path.parent / raw
         if not schema_path.exists():
@@ -76,6 +76,8 @@ def load_tools(
 
 
 def _tool(raw: Any, i: int, fail: Fail) -> Tool:
+    import jsonschema  # ~35 ms: imported when a schema is checked
+
     fields = suite_inputs.tool_fields(raw)
     if fields is None or not isinstance(fields[0], str) or not fields[0]:
         raise fail(
