@@ -8,6 +8,9 @@ Measures, in one script and against one simulator:
 - cached: the same N cells again in the default configuration, every answer replayed from
   the cache (the simulator's request count must not move); compared with the floor;
 - cached, --llm-report=false: the same without the end-of-run files, for comparison;
+- bare SDK: the same N calls by the official OpenAI SDK's async client alone (no pytest, no
+  harness) at the same concurrency, against the same simulator: what the calls cost any
+  Python client on this machine, beside the ideal N x latency / C;
 - for each run, the peak RSS of the whole process tree (pytest, its worker process and any
   other child, such as the one writing the exports), summed over the processes alive at
   the same moment, and the CPU seconds of the tree (steadier than wall time on a shared
@@ -149,6 +152,28 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> Measured:
     return Measured(wall, cpu, peak, at_peak, code, roles)
 
 
+#: The bare-SDK row: N chat completions through AsyncOpenAI, C at a time, as the cells ask.
+BARE_SDK = """
+import asyncio, sys
+import openai
+
+async def main(url, n, c):
+    client = openai.AsyncOpenAI(api_key="sk-bench", base_url=url, max_retries=0)
+    gate = asyncio.Semaphore(c)
+
+    async def one(i):
+        async with gate:
+            await client.chat.completions.create(
+                model="gpt-4o-mini", max_tokens=32, timeout=60,
+                messages=[{"role": "user", "content": f"Echo item {i}"}],
+            )
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+"""
+
+
 def sim_requests(url: str) -> int:
     with urllib.request.urlopen(url + "/stats", timeout=5) as resp:
         return int(json.load(resp).get("total", 0))
@@ -225,7 +250,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="llm-bench-"))
     write_project(work, n)
 
-    rows: dict[str, list[Measured]] = {"floor": [], "cold": [], "cached": [], "no-report": []}
+    rows: dict[str, list[Measured]] = {
+        "floor": [], "bare-sdk": [], "cold": [], "cached": [], "no-report": []
+    }
     calls: dict[str, list[int]] = {"cold": [], "cached": []}
     loads: list[float] = []
     try:
@@ -240,6 +267,9 @@ def main() -> int:
                 })
                 rows["floor"].append(run_measured(
                     [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "noop"], work, env))
+                rows["bare-sdk"].append(run_measured(
+                    [PY, "-c", BARE_SDK, url + "/openai/v1", str(n), str(args.concurrency)],
+                    work, env))
                 for name, extra in (("cold", []), ("cached", []),
                                     ("no-report", ["--llm-report=false"])):
                     before = sim_requests(url)
@@ -259,7 +289,7 @@ def main() -> int:
     print(f"calls to the simulator: cold {calls['cold']}, cached {calls['cached']}")
     for name, measured in rows.items():
         for i, m in enumerate(measured):
-            ratio = (f"{m.wall / ideal:.2f}x ideal" if name == "cold"
+            ratio = (f"{m.wall / ideal:.2f}x ideal" if name in ("cold", "bare-sdk")
                      else f"{m.wall / floor[i].wall:.2f}x floor")
             print(f"{name:9} #{i + 1}: {m.wall:6.2f} s ({ratio}), cpu {m.cpu:5.2f} s, peak tree "
                   f"rss {m.peak:4.0f} MB ({_breakdown(m)}), "
@@ -274,6 +304,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     labels = {
         "floor": f"bare pytest, {n} no-op items (the floor)",
+        "bare-sdk": f"bare OpenAI SDK client alone, {n} calls (no pytest, no harness)",
         "cold": "cold, default run (report + exports)",
         "cached": "cached rerun, default run (report + exports)",
         "no-report": "cached rerun, `--llm-report=false`",
@@ -282,7 +313,7 @@ def main() -> int:
         measured = rows[name]
         if name == "floor":
             ratio = "1x"
-        elif name == "cold":
+        elif name in ("cold", "bare-sdk"):
             ratio = _range([m.wall / ideal for m in measured]) + f"x ideal ({ideal:g} s)"
         else:
             ratio = _range(ratios(name, "floor")) + "x floor"
