@@ -70,6 +70,14 @@ def run(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult:
     )
 
 
+def one_target_suite(pytester: pytest.Pytester, name: str, cases: int) -> None:
+    """evals/<name>.yaml: ``cases`` cases on openai:gpt-4o-mini, one line each."""
+    rows = "".join(f"  - {{id: k{i:03d}, vars: {{n: item{i}}}}}\n" for i in range(cases))
+    pytester.makefile(".yaml", **{f"evals/{name}": (
+        f"name: {name}\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 20\n"
+        "prompt:\n  user: 'Echo {{ n }}'\ncases:\n" + rows)})
+
+
 def records(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
@@ -259,10 +267,7 @@ def test_cells_run_in_another_order_than_collected(
     pytester: pytest.Pytester, sim: Simulator
 ) -> None:
     # 150 cells: the worker looks them up in chunks, and pytest asks for the last first.
-    cases = "".join(f"  - {{id: k{i:03d}, vars: {{n: item{i}}}}}\n" for i in range(150))
-    pytester.makefile(".yaml", **{"evals/order": (
-        "name: order\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 20\n"
-        "prompt:\n  user: 'Echo {{ n }}'\ncases:\n" + cases)})
+    one_target_suite(pytester, "order", 150)
     pytester.makeconftest(
         "def pytest_collection_modifyitems(items):\n    items.reverse()\n"
     )
@@ -330,10 +335,7 @@ def test_untaken_answers_are_bounded_and_never_block_a_cell_waited_for(
     # Room for 3 untaken answers. 150 cells asked for last first, half of them replayed
     # (answered at once) and half live: the reader holds back, yet every cell pytest waits
     # for is read, and a plain test's call through the worker is not stuck behind them.
-    cases = "".join(f"  - {{id: k{i:03d}, vars: {{n: item{i}}}}}\n" for i in range(150))
-    pytester.makefile(".yaml", **{"evals/order": (
-        "name: order\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 20\n"
-        "prompt:\n  user: 'Echo {{ n }}'\ncases:\n" + cases)})
+    one_target_suite(pytester, "order", 150)
     pytester.makepyfile(test_plain=(
         "import pytest\n\n"
         "@pytest.mark.llm(targets=['openai:gpt-4o-mini'], temperatures=[0.0])\n"
@@ -411,11 +413,7 @@ def test_a_long_suite_file_starts_the_worker_before_it_is_parsed(
 ) -> None:
     # 240 cases of one target: the file's 240+ lines start the worker, with openai's SDK to
     # load, before the loader has parsed a case; the cells then go to that same worker.
-    cases = "".join(f"  - {{id: c{i}, vars: {{n: item{i}}}}}\n" for i in range(240))
-    pytester.makefile(".yaml", **{"evals/long": (
-        "name: long\ntargets: [openai:gpt-4o-mini]\nmax_tokens: 5\n"
-        "prompt: {user: 'Echo {{ n }}'}\ncases:\n" + cases
-    )})
+    one_target_suite(pytester, "long", 240)
     pytester.makeconftest(_WATCH_WORKERS)
     out = pytester.path / "run"
     result = run(pytester, out, "-s", "--llm-cache=off")
