@@ -283,22 +283,16 @@ def _write_reports(
         outcome.files.update(waiter.files)
 
 
+@dataclass
 class _ExportsWaiter:
     """results.csv and results.parquet, waited for (or written here, with no child) once."""
 
-    def __init__(
-        self,
-        session: RunSession,
-        out_dir: Path,
-        outcome: FinishOutcome,
-        process: ExportProcess | None,
-    ) -> None:
-        self.session = session
-        self.out_dir = out_dir
-        self.outcome = outcome
-        self.process = process
-        self.done = False
-        self.files: dict[str, Path] = {}
+    session: RunSession
+    out_dir: Path
+    outcome: FinishOutcome
+    process: ExportProcess | None
+    done: bool = False
+    files: dict[str, Path] = field(default_factory=dict)
 
     def wait(self) -> None:
         if self.done:
