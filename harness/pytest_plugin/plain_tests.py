@@ -82,7 +82,8 @@ def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
         temperature,
         repeat,
         case_id=node.nodeid,
-        on_result=node.llm_results.append,
+        # Looked up at each call: the list is moved to the report after each phase.
+        on_result=lambda r: node.llm_results.append(r),
     )
     yield client
 
