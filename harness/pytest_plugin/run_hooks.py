@@ -37,8 +37,9 @@ class HarnessPlugin:
         # Registered before pytest's own cleanups (this plugin configures first), so it runs
         # after them: pytest's closing gc.collect() passes then skip the frozen cells.
         config.add_cleanup(self._release_frozen_cells)
-        global _RUNS_IN_PROCESS
+        global _RUNS_IN_PROCESS, _NESTED_RUN_SEEN
         _RUNS_IN_PROCESS += 1
+        _NESTED_RUN_SEEN = _NESTED_RUN_SEEN or _RUNS_IN_PROCESS > 1
 
     # -- xdist ---------------------------------------------------------------------
 
@@ -304,12 +305,14 @@ class HarnessPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self._froze_gc and _RUNS_IN_PROCESS == 1:
+        if self._froze_gc and _RUNS_IN_PROCESS == 1 and not _NESTED_RUN_SEEN:
             # pytest's closing hooks make full collections of their own, for unraisable
             # exceptions: after 5000 cells each went over every result, record and module
             # the run left (~0.08 s each, twice). One collection here first, while pytest's
             # hook still catches what a finalizer raises, then what survives is frozen and
-            # their passes go over only what is made after this.
+            # their passes go over only what is made after this. Not after runs nested in
+            # this one (pytester): what they leave is still referenced here, and frozen it
+            # would be finalized only at exit, its warnings past pytest's reach.
             gc.collect()
             gc.freeze()
 
@@ -346,6 +349,8 @@ def _skip_final_gc_at_exit() -> None:
 _EXIT_HOOK_REGISTERED = False
 #: pytest runs with this plugin alive in this process: more than one only under pytester.
 _RUNS_IN_PROCESS = 0
+#: A run was nested in another in this process (pytester's in-process runs).
+_NESTED_RUN_SEEN = False
 
 
 def _as_dict(record: Result | dict[str, Any]) -> dict[str, Any]:
