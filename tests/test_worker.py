@@ -458,50 +458,65 @@ def test_the_guess_of_a_suite_s_providers_reads_target_spellings_only() -> None:
     assert _providers_named_in("vars: {text: 'myopenai:x', note: 'mistral: the wind'}") == set()
 
 
-def test_past_the_read_ahead_the_worker_holds_no_rendered_request(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import io
-    import queue
+_READ_AHEAD_SCRIPT = """
+import io, queue, sys
+from pathlib import Path
 
-    import harness.calls.cache as cache_module
-    import harness.run.worker.messages as msg
-    from harness.config import Settings
-    from harness.run.backends import InProcess
-    from harness.run.session import RunSession
-    from harness.run.worker.child import Server
-    from harness.suite.loader import load_suite
+import harness.calls.cache as cache_module
+import harness.run.worker.messages as msg
+from harness.config import Settings
+from harness.run.backends import InProcess
+from harness.run.session import RunSession
+from harness.run.worker.child import Server
+from harness.suite.loader import load_suite
 
-    monkeypatch.setattr(cache_module, "PRELOAD_LIMIT", 3)
-    path = tmp_path / "s.yaml"
-    path.write_text(
-        "name: s\ntargets: [echo:m]\nprompt: {user: 'Echo {{ x }}'}\nmax_tokens: 5\ncases:\n"
-        + "".join(f"  - {{id: c{i}, vars: {{x: '{i}'}}}}\n" for i in range(10))
+cache_module.PRELOAD_LIMIT = 3
+tmp_path = Path(sys.argv[1])
+path = tmp_path / "s.yaml"
+path.write_text(
+    "name: s\\ntargets: [echo:m]\\nprompt: {user: 'Echo {{ x }}'}\\nmax_tokens: 5\\ncases:\\n"
+    + "".join(f"  - {{id: c{i}, vars: {{x: '{i}'}}}}\\n" for i in range(10))
+)
+settings = Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / "run",
+                    worker="off")
+first = RunSession(settings)  # a first run fills the cache
+cells = load_suite(path).cells()
+first.prefetch((c, c.name) for c in cells)
+assert all(first.evaluate(c, c.name).result.status == "passed" for c in cells)
+first.close()
+
+cells = load_suite(path).cells()
+local = InProcess(settings, "rerun")
+events = queue.SimpleQueue()
+server = Server(local, events, io.BytesIO(), live=())
+try:
+    server.on_add_cells(msg.AddCells(tuple(enumerate(cells, start=1))))
+    while not events.empty():  # the lookups, chunk by chunk
+        event = events.get()
+        server.handlers[type(event)](event)
+    held = len(server.engine._requests)
+    assert held == 3, held  # only the cells whose answer is held
+    server.on_go(msg.Go(tuple((job, c.name) for job, c in enumerate(cells, start=1))))
+    while server.cells:
+        event = events.get(timeout=10)
+        server.handlers[type(event)](event)
+    answers = [a for a in server.answers if isinstance(a, msg.CellScored)]
+    assert len(answers) == 10 and all(a.result.cached for a in answers), answers
+    assert server.engine._requests == {}, server.engine._requests
+finally:
+    local.close()
+print("ok")
+"""
+
+
+def test_past_the_read_ahead_the_worker_holds_no_rendered_request(tmp_path: Path) -> None:
+    # The worker's Server, a runner and its lanes, driven directly; in a process of their
+    # own, as the worker is (run inside pytest's process they left its exit noisy).
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_AHEAD_SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
     )
-    settings = Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / "run",
-                        worker="off")
-    first = RunSession(settings)  # a first run fills the cache
-    cells = load_suite(path).cells()
-    first.prefetch((c, c.name) for c in cells)
-    assert all(first.evaluate(c, c.name).result.status == "passed" for c in cells)
-    first.close()
-
-    cells = load_suite(path).cells()
-    local = InProcess(settings, "rerun")
-    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    server = Server(local, events, io.BytesIO(), live=())
-    try:
-        server.on_add_cells(msg.AddCells(tuple(enumerate(cells, start=1))))
-        while not events.empty():  # the lookups, chunk by chunk
-            event = events.get()
-            server.handlers[type(event)](event)
-        assert len(server.engine._requests) == 3  # only the cells whose answer is held
-        server.on_go(msg.Go(tuple((job, c.name) for job, c in enumerate(cells, start=1))))
-        while server.cells:
-            event = events.get(timeout=10)
-            server.handlers[type(event)](event)
-        answers = [a for a in server.answers if isinstance(a, msg.CellScored)]
-        assert len(answers) == 10 and all(a.result.cached for a in answers)
-        assert server.engine._requests == {}
-    finally:
-        local.close()
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
