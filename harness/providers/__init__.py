@@ -61,6 +61,14 @@ class ProviderInfo:
             return os.environ.get(self.base_url_env) or None
         return None
 
+    def missing_key(self, explicit_env: str | None = None) -> str | None:
+        """The environment variable to set when the key is absent (a target's own
+        ``api_key_env``, else this provider's), or None when it is set or none is needed."""
+        env = explicit_env or self.api_key_env
+        if env and not os.environ.get(env):
+            return env
+        return None
+
 
 PROVIDERS: dict[str, ProviderInfo] = {
     info.name: info

@@ -9,7 +9,6 @@ results.jsonl as pytest reports the cell) -> the end of the run (harness.run.fin
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import re
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
-from harness.providers import sdk_distributions
+from harness.providers import PROVIDERS, sdk_distributions
 from harness.results.store import RunStore, new_run_id
 from harness.run.backends import Backend, InProcess, InWorker
 from harness.run.engine import Evaluated
@@ -154,7 +153,7 @@ class RunSession:
         live: set[str] = set()
         if self.settings.cache.surely_misses(self.settings.resolved_cache_dir):
             text = head.decode("utf-8", errors="replace")
-            live = {p for p in _providers_named_in(text) if _key_is_set(p)}
+            live = {p for p in _providers_named_in(text) if PROVIDERS[p].missing_key() is None}
         self._early_worker = self._worker_client(live)
 
     def collection_done(self) -> None:
@@ -344,15 +343,7 @@ def _providers_named_in(text: str) -> set[str]:
     """Providers a suite's text seems to name as targets ("openai:gpt-4o-mini", or
     "provider: openai"): a guess made before the file is parsed, to load their SDKs early.
     A wrong guess costs a worker one import, a missed one only the time it saves."""
-    from harness.providers import PROVIDERS
-
     names = "|".join(re.escape(name) for name in sorted(PROVIDERS, key=len, reverse=True))
     found = re.findall(rf"(?<![\w.-])({names}):(?=[\w.-])|provider:\s*['\"]?({names})\b", text)
     return {a or b for a, b in found}
 
-
-def _key_is_set(provider: str) -> bool:
-    from harness.providers import PROVIDERS
-
-    env = PROVIDERS[provider].api_key_env
-    return env is None or bool(os.environ.get(env))

@@ -10,7 +10,6 @@ Accepted forms:
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,10 +62,7 @@ class TargetSpec:
 
     def missing_key(self) -> str | None:
         """The environment variable to set when this target's key is absent, else None."""
-        env = self.api_key_env or PROVIDERS[self.provider].api_key_env
-        if env and not os.environ.get(env):
-            return env
-        return None
+        return PROVIDERS[self.provider].missing_key(self.api_key_env)
 
     @property
     def marker(self) -> str:
