@@ -520,3 +520,96 @@ def test_past_the_read_ahead_the_worker_holds_no_rendered_request(tmp_path: Path
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+class _HeldRunner:
+    """A runner whose live calls end when the test says; once ``from_cache`` is set, every
+    call it is given answers at once, as a cache hit does."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.from_cache = False
+        self.given: list[tuple[str, Any]] = []  # (the request's prompt, its future)
+
+    def worth_queueing(self, provider: str) -> int:
+        return self.window
+
+    def prepare(self, targets: Any) -> None:
+        pass
+
+    def submit_many(self, calls: Any) -> list[Any]:
+        import concurrent.futures
+
+        from harness.calls.outcome import CallOutcome
+        from harness.types import Completion
+
+        futures = []
+        for _, request in calls:
+            fut: concurrent.futures.Future[CallOutcome] = concurrent.futures.Future()
+            if self.from_cache:
+                fut.set_result(CallOutcome(Completion("cached"), cached=True, cost_usd=0.0))
+            self.given.append((request.messages[-1].content, fut))
+            futures.append(fut)
+        return futures
+
+
+def test_the_worker_hands_a_provider_only_a_window_of_calls_ahead(tmp_path: Path) -> None:
+    # A Go for every cell used to render and submit them all at once, holding the GIL while
+    # the first calls were timed (~380 ms for 100 ms of provider time at 5000 cells).
+    import io
+    import queue
+    from types import SimpleNamespace
+
+    import harness.run.worker.messages as msg
+    from harness.calls.outcome import CallOutcome
+    from harness.config import Settings
+    from harness.run.backends import InProcess
+    from harness.run.worker.child import Server
+    from harness.suite.loader import load_suite
+    from harness.types import Completion
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ntargets: [echo:m]\nprompt: {user: 'Echo {{ x }}'}\nmax_tokens: 5\ncases:\n"
+        + "".join(f"  - {{id: c{i}, vars: {{x: '{i}'}}}}\n" for i in range(10))
+    )
+    settings = Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / "run")
+    real = InProcess(settings, "paced")
+    runner = _HeldRunner(window=3)
+    local = SimpleNamespace(
+        engine=real.engine, cache=real.cache, runner=runner, built_runner=None
+    )
+    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    server = Server(local, events, io.BytesIO(), live=())
+
+    def settle() -> None:
+        while not events.empty():
+            event = events.get()
+            server.handlers[type(event)](event)
+
+    try:
+        cells = load_suite(path).cells()
+        jobs = tuple(enumerate(cells, start=1))
+        server.on_add_cells(msg.AddCells(jobs))
+        settle()
+        server.on_go(msg.Go(tuple((job, c.name) for job, c in jobs)))
+        settle()
+        assert [prompt for prompt, _ in runner.given] == ["Echo 0", "Echo 1", "Echo 2"]
+
+        live = CallOutcome(Completion("Echo 0", latency_ms=100.0))
+        runner.given[0][1].set_result(live)  # a slot comes free: one more call goes out
+        settle()
+        assert [prompt for prompt, _ in runner.given][3:] == ["Echo 3"]
+        assert [type(a) for a in server.answers] == [msg.CellLive]
+
+        # Answers from the cache hold no slot: with two calls still in flight, every
+        # other cell goes out as soon as a slot frees.
+        runner.from_cache = True
+        runner.given[1][1].set_result(live)
+        settle()
+        assert [prompt for prompt, _ in runner.given] == [f"Echo {i}" for i in range(10)]
+        assert sum(isinstance(a, msg.CellScored) for a in server.answers) == 6
+        assert not any(server.waiting.values())
+        assert server.in_flight["echo"] == 2
+    finally:
+        real.close()

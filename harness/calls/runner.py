@@ -279,7 +279,7 @@ class Runner:
                     # (measured: 12% of a 5000-call run). Restored in close().
                     self._switch_interval = sys.getswitchinterval()
                     sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
-                limit = SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
+                limit = self._limit(provider)
                 lane = self._lanes[provider] = Lane(
                     provider,
                     limit,
@@ -289,6 +289,17 @@ class Runner:
                     halted=lambda: self._halted or self._closed,
                 )
             return lane
+
+    def _limit(self, provider: str) -> int:
+        return SERIAL_PROVIDERS.get(provider, self.settings.concurrency)
+
+    def worth_queueing(self, provider: str) -> int:
+        """How many live calls of ``provider`` are worth handing over ahead of their turn:
+        its lane's running and waiting tasks (TASKS_PER_SLOT x its limit) and one limit
+        more in the lane's backlog, so its slots never wait for the next hand-over. A
+        caller with many more (the worker) keeps the rest and renders their requests as
+        calls end, not all at once while the first calls are being timed."""
+        return (TASKS_PER_SLOT + 1) * self._limit(provider)
 
     def _not_started(self, job: Job) -> None:
         _, _, fut, _ = job

@@ -9,6 +9,7 @@ writes results.jsonl: a record it scores goes back encoded, for pytest's process
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import importlib
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from harness.calls.outcome import CallOutcome
     from harness.run.backends import InProcess
     from harness.suite.model import Cell
+    from harness.suite.targets import TargetSpec
     from harness.types import Request
 
 log = logging.getLogger("harness.run.worker.client")
@@ -55,6 +57,11 @@ class _CellRan:
     cell: Cell
     nodeid: str
     future: concurrent.futures.Future[CallOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    """Hand more waiting Go jobs to the runner (Server.release)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,8 @@ class Server:
     ``events`` so that scoring (which may itself make a judge call and wait for it) never
     runs on the loop. Large batches are taken CHUNK cells at a time, the rest put back at
     the end of the queue, so the first answers go out while later cells are still read.
+    Cells pytest asks for (Go) are submitted as their provider's calls end (release), a
+    window ahead, not all at once.
     """
 
     def __init__(
@@ -116,6 +125,13 @@ class Server:
         self.cells: dict[int, Cell] = {}
         #: Jobs submitted to the runner and not yet answered: their lookup is done.
         self.sent: set[int] = set()
+        #: Jobs pytest asked for (Go) and not yet submitted, per provider, in order.
+        self.waiting: dict[str, collections.deque[tuple[int, str]]] = {}
+        #: Submitted jobs whose call went out live, with their provider, and how many of
+        #: each provider's are still open.
+        self.flying: dict[int, str] = {}
+        self.in_flight: collections.Counter[str] = collections.Counter()
+        self.release_queued = False
         # Answers of one burst of work go out as one message: the parent's reader then wakes
         # (and takes the GIL from pytest) once per burst, not once per cell.
         self.answers: list[msg.Answer] = []
@@ -125,6 +141,7 @@ class Server:
             msg.AddCells: self.on_add_cells,
             _Lookup: self.on_lookup,
             msg.Go: self.on_go,
+            _Release: self.on_release,
             _CellRan: self.on_cell_ran,
             msg.RunCalls: self.on_run_calls,
             _CallRan: self.on_call_ran,
@@ -225,21 +242,61 @@ class Server:
             self.local.runner.prepare(targets)
 
     def on_go(self, message: msg.Go) -> None:
-        jobs, calls = [], []
-        for job, nodeid in self.take(message.jobs, msg.Go):
+        for job, nodeid in message.jobs:
             cell = self.cells.get(job)
-            if cell is None:
-                continue  # answered already (its prompt failed to render)
-            request = self.request_or_fail(job, cell)
-            if request is None:
-                continue
-            jobs.append((job, cell, nodeid))
-            calls.append((cell.target, request))
+            if cell is not None:  # else answered already (its prompt failed to render)
+                self.waiting.setdefault(cell.target.provider, collections.deque()).append(
+                    (job, nodeid)
+                )
+        self.queue_release()
+
+    def queue_release(self) -> None:
+        if not self.release_queued:
+            self.release_queued = True
+            self.events.put(_Release())
+
+    def on_release(self, message: _Release) -> None:
+        self.release_queued = False
+        self.release()
+
+    def release(self) -> None:
+        """Submit waiting Go jobs, at most CHUNK now (the rest after the replies queued
+        meanwhile), and of each provider only while its live calls in flight stay within
+        Runner.worth_queueing. Rendering and submitting all 5000 cells of a Go at once held
+        the GIL for ~0.3 s just as the first calls went out, and those calls were timed at
+        ~380 ms for 100 ms of provider time; now a request is rendered as a slot comes free
+        (answers from the cache resolve at once and never hold a slot)."""
+        runner = self.local.runner
+        jobs: list[tuple[int, Cell, str]] = []
+        calls: list[tuple[TargetSpec, Request]] = []
+        for provider, waiting in self.waiting.items():
+            room = runner.worth_queueing(provider) - self.in_flight[provider]
+            while waiting and room > 0 and len(jobs) < CHUNK:
+                job, nodeid = waiting.popleft()
+                cell = self.cells.get(job)
+                if cell is None:
+                    continue
+                request = self.request_or_fail(job, cell)
+                if request is None:
+                    continue
+                jobs.append((job, cell, nodeid))
+                calls.append((cell.target, request))
+                room -= 1
         self.sent.update(job for job, _, _ in jobs)
-        futures = self.local.runner.submit_many(calls)
+        futures = runner.submit_many(calls)
         for (job, cell, nodeid), fut in zip(jobs, futures, strict=True):
+            if not fut.done():  # live: holds a place in its provider's window till it ends
+                self.flying[job] = cell.target.provider
+                self.in_flight[cell.target.provider] += 1
             # Back to this thread as an event: scoring never runs on the runner's loop.
             fut.add_done_callback(functools.partial(self.queue_event, _CellRan, job, cell, nodeid))
+        # More now if a provider still has room: the CHUNK was reached, or some of these
+        # were answered from the cache and took no place after all.
+        if any(
+            waiting and self.in_flight[provider] < runner.worth_queueing(provider)
+            for provider, waiting in self.waiting.items()
+        ):
+            self.queue_release()
 
     def on_cell_ran(self, message: _CellRan) -> None:
         from harness.results.store import encode
@@ -248,6 +305,11 @@ class Server:
         outcome = message.future.result()
         self.cells.pop(job, None)
         self.sent.discard(job)
+        provider = self.flying.pop(job, None)
+        if provider is not None:
+            self.in_flight[provider] -= 1
+            if self.waiting.get(provider):
+                self.queue_release()
         if outcome.completion is not None and not outcome.cached:
             # A live answer: scored by pytest's process (see worker_protocol.CellLive).
             self.answer(msg.CellLive(job, outcome))
