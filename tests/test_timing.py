@@ -409,3 +409,38 @@ def test_giving_way_to_a_busy_lane_is_bounded(
     finally:
         recorder.release.set()
         runner.close()
+
+
+def test_recording_a_cell_first_gives_way_to_calls_timed_in_this_process(
+    tmp_path: Path,
+) -> None:
+    # Without a worker, pytest's thread writes each cell's line while other calls are timed
+    # on the lanes; an answer waiting to be read meanwhile was timed as provider latency.
+    from harness.config import Settings
+    from harness.run.session import RunSession
+    from harness.types import Result
+
+    session = RunSession(Settings(rootdir=tmp_path, out=tmp_path / "run"))
+    lines_when_giving_way: list[int] = []
+
+    class Backend:
+        in_worker = False
+
+        def give_way(self) -> None:
+            jsonl = session.out_dir / "results.jsonl"
+            lines_when_giving_way.append(
+                len(jsonl.read_text().splitlines()) if jsonl.exists() else 0
+            )
+
+        def close(self) -> None:
+            pass
+
+    session.backend = Backend()  # type: ignore[assignment]
+    try:
+        for case in ("a", "b"):
+            session.record(Result(run_id="r", suite="s", case_id=case, target="t:m",
+                                  provider="t", model="m", temperature=None, repeat=0,
+                                  status="passed", passed=True))
+    finally:
+        session.close()
+    assert lines_when_giving_way == [0, 1]  # before each line is written

@@ -530,6 +530,10 @@ class _HeldRunner:
         self.window = window
         self.from_cache = False
         self.given: list[tuple[str, Any]] = []  # (the request's prompt, its future)
+        self.gave_way = 0
+
+    def give_way(self) -> None:
+        self.gave_way += 1
 
     def worth_queueing(self, provider: str) -> int:
         return self.window
@@ -553,20 +557,18 @@ class _HeldRunner:
         return futures
 
 
-def test_the_worker_hands_a_provider_only_a_window_of_calls_ahead(tmp_path: Path) -> None:
-    # A Go for every cell used to render and submit them all at once, holding the GIL while
-    # the first calls were timed (~380 ms for 100 ms of provider time at 5000 cells).
+@pytest.fixture
+def held_server(tmp_path: Path) -> Iterator[tuple[Any, _HeldRunner, tuple[tuple[int, Any], ...]]]:
+    """The worker's Server over a _HeldRunner (window 3), its 10 cells added and looked up."""
     import io
     import queue
     from types import SimpleNamespace
 
     import harness.run.worker.messages as msg
-    from harness.calls.outcome import CallOutcome
     from harness.config import Settings
     from harness.run.backends import InProcess
     from harness.run.worker.child import Server
     from harness.suite.loader import load_suite
-    from harness.types import Completion
 
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -576,40 +578,71 @@ def test_the_worker_hands_a_provider_only_a_window_of_calls_ahead(tmp_path: Path
     settings = Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / "run")
     real = InProcess(settings, "paced")
     runner = _HeldRunner(window=3)
-    local = SimpleNamespace(
-        engine=real.engine, cache=real.cache, runner=runner, built_runner=None
-    )
+    local = SimpleNamespace(engine=real.engine, cache=real.cache, runner=runner, built_runner=None)
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
     server = Server(local, events, io.BytesIO(), live=())
-
-    def settle() -> None:
-        while not events.empty():
-            event = events.get()
-            server.handlers[type(event)](event)
-
     try:
-        cells = load_suite(path).cells()
-        jobs = tuple(enumerate(cells, start=1))
+        jobs = tuple(enumerate(load_suite(path).cells(), start=1))
         server.on_add_cells(msg.AddCells(jobs))
-        settle()
-        server.on_go(msg.Go(tuple((job, c.name) for job, c in jobs)))
-        settle()
-        assert [prompt for prompt, _ in runner.given] == ["Echo 0", "Echo 1", "Echo 2"]
-
-        live = CallOutcome(Completion("Echo 0", latency_ms=100.0))
-        runner.given[0][1].set_result(live)  # a slot comes free: one more call goes out
-        settle()
-        assert [prompt for prompt, _ in runner.given][3:] == ["Echo 3"]
-        assert [type(a) for a in server.answers] == [msg.CellLive]
-
-        # Answers from the cache hold no slot: with two calls still in flight, every
-        # other cell goes out as soon as a slot frees.
-        runner.from_cache = True
-        runner.given[1][1].set_result(live)
-        settle()
-        assert [prompt for prompt, _ in runner.given] == [f"Echo {i}" for i in range(10)]
-        assert sum(isinstance(a, msg.CellScored) for a in server.answers) == 6
-        assert not any(server.waiting.values())
-        assert server.in_flight["echo"] == 2
+        _settle(server)
+        yield server, runner, jobs
     finally:
         real.close()
+
+
+def _settle(server: Any) -> None:
+    """Handle every event the Server has queued (and those they queue), as serve() would."""
+    while not server.events.empty():
+        event = server.events.get()
+        server.handlers[type(event)](event)
+
+
+def test_the_worker_hands_a_provider_only_a_window_of_calls_ahead(held_server: Any) -> None:
+    # A Go for every cell used to render and submit them all at once, holding the GIL while
+    # the first calls were timed (~380 ms for 100 ms of provider time at 5000 cells).
+    import harness.run.worker.messages as msg
+    from harness.calls.outcome import CallOutcome
+    from harness.types import Completion
+
+    server, runner, jobs = held_server
+    server.on_go(msg.Go(tuple((job, c.name) for job, c in jobs)))
+    _settle(server)
+    assert [prompt for prompt, _ in runner.given] == ["Echo 0", "Echo 1", "Echo 2"]
+
+    live = CallOutcome(Completion("Echo 0", latency_ms=100.0))
+    runner.given[0][1].set_result(live)  # a slot comes free: one more call goes out
+    _settle(server)
+    assert [prompt for prompt, _ in runner.given][3:] == ["Echo 3"]
+    assert [type(a) for a in server.answers] == [msg.CellLive]
+
+    # Answers from the cache hold no slot: with two calls still in flight, every
+    # other cell goes out as soon as a slot frees.
+    runner.from_cache = True
+    runner.given[1][1].set_result(live)
+    _settle(server)
+    assert [prompt for prompt, _ in runner.given] == [f"Echo {i}" for i in range(10)]
+    assert sum(isinstance(a, msg.CellScored) for a in server.answers) == 6
+    assert not any(server.waiting.values())
+    assert server.in_flight["echo"] == 2
+
+
+def test_the_worker_gives_way_to_calls_in_flight_before_its_own_work(held_server: Any) -> None:
+    # Its bursts (rendering, pickling answers) took the GIL while answers waited on the lanes
+    # to be read, and that wait was timed as the provider's latency.
+    import harness.run.worker.messages as msg
+    from harness.calls.outcome import CallOutcome
+    from harness.types import Completion
+
+    server, runner, jobs = held_server
+    server.events.put(msg.Go(tuple((job, c.name) for job, c in jobs)))
+    server.events.put(msg.Close())
+    server.serve()
+    assert runner.gave_way == 0  # nothing was in flight yet
+    _settle(server)  # the release queued behind the Close
+    assert len(runner.given) == 3
+
+    server.closed = False
+    runner.given[0][1].set_result(CallOutcome(Completion("Echo 0", latency_ms=100.0)))
+    server.events.put(msg.Close())
+    server.serve()
+    assert runner.gave_way == 1  # two calls still in flight when the answer came

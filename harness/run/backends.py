@@ -66,6 +66,12 @@ class Backend(Protocol):
         """The run was interrupted: send no new call (harness.run.signals)."""
         ...
 
+    def give_way(self) -> None:
+        """Before a burst of this thread's own work (recording a cell): wait briefly until
+        no answer that arrived waits to be read by a call timed in this process
+        (Runner.give_way); at once when none is."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -180,6 +186,10 @@ class InProcess:
             self.runner.give_way()
         return self.engine.evaluate(cell, outcome, nodeid)
 
+    def give_way(self) -> None:
+        if self._runner is not None:
+            self._runner.give_way()
+
     def progress(self) -> Progress | None:
         return self._runner.progress if self._runner is not None else None
 
@@ -241,6 +251,9 @@ class InWorker:
         except WorkerGone as exc:
             return self.engine.failed(cell, exc, nodeid)
         return answer.evaluated(self.engine, cell, nodeid)
+
+    def give_way(self) -> None:
+        """Nothing is timed in this process: the worker gives way in its own."""
 
     def progress(self) -> Progress | None:
         return self.client.progress

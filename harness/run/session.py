@@ -248,6 +248,8 @@ class RunSession:
             return
         store = self.run_store()
         assert store is not None
+        # Writing the line takes this thread's GIL while calls may be timed on the lanes.
+        self.backend.give_way()
         # The dict or line given is encoded or written as it is (a Result would be turned
         # into a dict again first).
         store.append(line if line is not None else data if data is not None else result)
