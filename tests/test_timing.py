@@ -7,6 +7,7 @@ with a deliberately blocked loop, asserting the recorded overlap against the mea
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import threading
 import time
@@ -84,6 +85,8 @@ class Recorder:
         #: When set, a "block" call holds its loop until this event instead of block_s.
         self.release: threading.Event | None = None
         self.blocking = threading.Event()
+        #: When each call reached the provider (time.perf_counter()).
+        self.sent_at: list[float] = []
 
     def create(self, settings: object) -> Recorder:
         # A slow SDK import and client construction; where it runs is recorded.
@@ -100,6 +103,7 @@ class Recorder:
     async def complete(self, request: Request) -> Completion:
         self.events.append(("call", self.name, threading.current_thread().name))
         started = time.perf_counter()
+        self.sent_at.append(started)
         if self.block_s and request.messages[0].content == "block":
             await asyncio.sleep(0.05)  # let the other calls start first
             t0 = time.perf_counter()
@@ -444,3 +448,40 @@ def test_recording_a_cell_first_gives_way_to_calls_timed_in_this_process(
     finally:
         session.close()
     assert lines_when_giving_way == [0, 1]  # before each line is written
+
+
+def test_the_gap_between_a_lanes_calls_never_holds_it_below_its_limit() -> None:
+    from harness.calls.lanes import FIRST_WAVE_S, START_GAP_S, start_gap
+
+    assert start_gap(16, 0.1) == START_GAP_S  # 100 ms calls, 16 at a time: 2 ms apart
+    # Fast calls or a high limit: at most half a call's time for the whole limit, so the
+    # lane can still send `limit` calls per call time twice over.
+    assert start_gap(200, 0.1) == pytest.approx(0.1 / 400)
+    assert start_gap(4, 0.001) == pytest.approx(0.001 / 8)
+    # Nothing has ended yet: the first wave is spread over at most FIRST_WAVE_S.
+    assert start_gap(200, None) == pytest.approx(FIRST_WAVE_S / 200)
+    assert start_gap(1, None) == START_GAP_S
+
+
+def test_calls_released_together_are_sent_spaced_and_the_wait_is_queueing(
+    tmp_path: Path, recorders: dict[str, Recorder]
+) -> None:
+    # Sent all at once, each call's window took in the others' request building: 16 calls
+    # on four lanes carried 50-100 ms of stall each. The spacing is waited for before the
+    # clock starts, so it shows as queue_ms, never as latency.
+    from harness.calls.lanes import start_gap
+
+    target = TargetSpec(id="slow_a:m", provider="slow_a", model="m")
+    recorders["slow_a"].delay_s = 0.05  # none ends before all have started
+    runner = _runner(tmp_path)
+    try:
+        futures = runner.submit_many((target, _request("slow_a", f"q{i}")) for i in range(6))
+        outcomes = [f.result(timeout=10) for f in futures]
+    finally:
+        runner.close()
+    sent = sorted(recorders["slow_a"].sent_at)
+    gap = start_gap(runner.settings.concurrency, None)
+    assert len(sent) == 6
+    assert all(b - a >= gap * 0.95 for a, b in itertools.pairwise(sent)), sent
+    queued = sorted(o.queue_ms for o in outcomes)
+    assert queued[-1] >= 5 * gap * 1000 * 0.95  # the last one waited for five turns

@@ -447,6 +447,7 @@ class Runner:
         while True:
             queued = time.perf_counter()
             async with sem:
+                await lane.take_turn()
                 outcome.queue_ms += (time.perf_counter() - queued) * 1000
                 if self._halted:
                     raise _not_sent()
@@ -464,6 +465,7 @@ class Runner:
                     async with asyncio.timeout(request.timeout_s + TIMEOUT_GRACE_S):
                         sent = time.perf_counter()
                         completion = await provider.complete(request)
+                    lane.call_took(time.perf_counter() - sent)
                     return _with_stall(completion, lane.stall_ms(sent))
                 except TimeoutError:
                     error: ProviderError = TransientError(
