@@ -221,9 +221,11 @@ class Lane:
                 if len(self.lag_ms) < MAX_LAG_SAMPLES:
                     self.lag_ms.append(max(0.0, (woke - due) * 1000))
 
-    async def take_turn(self) -> float:
-        """Space the calls this lane sends: wait, if need be, until a gap after its previous
-        call was sent; returns the seconds waited (the caller counts them as queueing).
+    async def take_turn(self) -> None:
+        """Space the calls this lane sends: wait, if need be, until a gap after the time
+        given to the previous call (the caller, holding the call's slot, counts the wait as
+        queueing). The times are given in order, from a schedule: a wake-up that comes late
+        does not push back the calls after it, so spacing never adds up to a slower lane.
 
         Calls released together (the first wave, or the slots a burst of answers freed) were
         all sent at once, and each one's timing window took in the others' request building
@@ -234,10 +236,8 @@ class Lane:
         now = time.perf_counter()
         at = max(now, self._next_start)
         self._next_start = at + gap
-        if at <= now:
-            return 0.0
-        await asyncio.sleep(at - now)
-        return time.perf_counter() - now
+        if at > now:
+            await asyncio.sleep(at - now)
 
     def call_took(self, seconds: float) -> None:
         """A call of this lane ended after ``seconds`` on the wire (its running mean sets
