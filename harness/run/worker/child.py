@@ -274,7 +274,7 @@ class Server:
         jobs: list[tuple[int, Cell, str]] = []
         calls: list[tuple[TargetSpec, Request]] = []
         for provider, waiting in self.waiting.items():
-            room = runner.worth_queueing(provider) - self.in_flight[provider]
+            room = self.room(provider)
             while waiting and room > 0 and len(jobs) < CHUNK:
                 job, nodeid = waiting.popleft()
                 cell = self.cells.get(job)
@@ -296,11 +296,12 @@ class Server:
             fut.add_done_callback(functools.partial(self.queue_event, _CellRan, job, cell, nodeid))
         # More now if a provider still has room: the CHUNK was reached, or some of these
         # were answered from the cache and took no place after all.
-        if any(
-            waiting and self.in_flight[provider] < runner.worth_queueing(provider)
-            for provider, waiting in self.waiting.items()
-        ):
+        if any(waiting and self.room(provider) > 0 for provider, waiting in self.waiting.items()):
             self.queue_release()
+
+    def room(self, provider: str) -> int:
+        """How many more of ``provider``'s calls may be submitted now (release)."""
+        return self.local.runner.worth_queueing(provider) - self.in_flight[provider]
 
     def on_cell_ran(self, message: _CellRan) -> None:
         from harness.results.store import encode
