@@ -250,3 +250,23 @@ def test_preload_keeps_at_most_its_limit_and_still_answers_every_key(
         hit = cache.get(f"k{i}")
         assert hit is not None and hit[0].text == f"answer {i}"
     cache.close()
+
+
+def test_the_cache_keeps_a_small_sqlite_page_cache_even_in_a_db_made_with_the_default(
+    tmp_path: Path,
+) -> None:
+    import diskcache
+
+    import harness.calls.cache as cache_module
+    from harness.calls.cachedisk import DataDisk
+
+    folder = tmp_path / "c"
+    # A db written with diskcache's default page cache (8192 pages: 32 MB per connection).
+    diskcache.Cache(str(folder), disk=DataDisk, cull_limit=0).close()
+    cache = ResponseCache(folder, CacheMode.USE)
+    cache.put("k", Completion(text="answer"), 0.001)
+    (pages,) = cache._cache._sql("PRAGMA cache_size").fetchone()
+    assert pages == cache_module.SQLITE_CACHE_PAGES < 8192
+    hit = cache.get("k")
+    assert hit is not None and hit[0].text == "answer"
+    cache.close()
