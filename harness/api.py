@@ -173,10 +173,10 @@ def run_suites(
         for i, cell in enumerate(cells, start=1):
             reason = session.skip_reason(cell)
             if reason:
-                session.record(session.skipped(cell, reason))
+                session.record(session.skipped(cell, reason), owned=True)
             else:
                 evaluated = session.evaluate(cell)
-                session.record(evaluated.result, evaluated.line)
+                session.record(evaluated.result, evaluated.line, owned=True)
             done = session.progress()
             if progress and done is not None and (i % 50 == 0 or i == len(cells)):
                 progress(f"{i}/{len(cells)} cells; " + done.line())
@@ -184,7 +184,8 @@ def run_suites(
         if progress:
             for title, text in finish.sections:
                 progress(f"== {title} ==\n{text}")
-        return session.results
+        # In full: with a worker, the session holds its records slim.
+        return list(session.details())
     finally:
         session.close()
 

@@ -126,6 +126,64 @@ def test_worker_run_gives_the_in_process_records_and_a_cached_rerun_sends_nothin
         assert r["cost_if_live_usd"] == live[r["nodeid"]]["cost_usd"]
 
 
+def _report_blob(out: Path) -> dict[str, Any]:
+    html = (out / "report.html").read_text("utf-8")
+    start = html.index(">", html.index('<script type="application/json" id="report-data">')) + 1
+    data: dict[str, Any] = json.loads(html[start : html.index("</script>", start)])
+    return data
+
+
+def test_records_held_slim_beside_a_worker_still_give_the_report_and_baseline_every_detail(
+    project: pytest.Pytester, sim: Simulator
+) -> None:
+    # pytest's process holds a worker's records without their prompts and vars (read back
+    # from results.jsonl for the report's case details); the folder of the run with the
+    # worker already holds another run's lines, which must not be read back as this run's.
+    seen = {}
+    for mode in ("off", "on"):
+        out = project.path / mode
+        if mode == "on":
+            run(project, out, "--llm-worker=on", "-k", "c0").assert_outcomes(passed=8)
+        baseline = project.path / f"{mode}.json"
+        run(
+            project, out, f"--llm-worker={mode}", "--llm-report=true",
+            f"--llm-save-baseline={baseline}",
+        ).assert_outcomes(passed=CELLS)
+        data = _report_blob(out)
+        seen[mode] = (
+            data["cases"], data["prompts"], len(data["cells"]),
+            json.loads(baseline.read_text())["prompts"],
+        )
+    assert meta(project.path / "on")["worker"] is True
+    cases, prompts, cells, samples = seen["on"]
+    assert seen["on"] == seen["off"]
+    assert cells == CELLS
+    assert sorted(c[2]["n"] for c in cases) == [f"item{i}" for i in range(CASES)]
+    assert sorted(p[0][1] for p in prompts) == [f"Invoice item{i}" for i in range(CASES)]
+    assert [s["messages"] for s in samples] == [[["user", "Invoice item0"]]]
+
+
+def test_the_library_api_returns_whole_records_of_a_run_with_a_worker(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    from harness.api import run_suites
+
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "evals" / "w.yaml").write_text(SUITE)
+    (tmp_path / "evals" / "schema.json").write_text(json.dumps(SCHEMA))
+    out = tmp_path / "run"
+    results = run_suites(
+        [tmp_path / "evals" / "w.yaml"], rootdir=tmp_path, out=str(out), worker="on",
+        report=False,
+    )
+    assert meta(out)["worker"] is True
+    assert len(results) == CELLS
+    assert sorted({r.prompt[0]["content"] for r in results}) == [
+        f"Invoice item{i}" for i in range(CASES)
+    ]
+    assert all(r.vars == {"n": r.prompt[0]["content"].split()[-1]} for r in results)
+
+
 def test_both_processes_append_whole_lines_to_one_results_file(
     project: pytest.Pytester, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

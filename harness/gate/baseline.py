@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.results.samples import prompt_samples
 from harness.results.stats import summarize
 from harness.types import DEFAULT_PROMPT_ID, Result
 
@@ -201,8 +202,13 @@ class Baseline:
 
 
 def baseline_from_results(
-    results: Iterable[Result], meta: Mapping[str, Any] | None = None, source: str = ""
+    results: Iterable[Result],
+    meta: Mapping[str, Any] | None = None,
+    source: str = "",
+    prompts: list[dict[str, Any]] | None = None,
 ) -> Baseline:
+    """``prompts``: the run's prompt samples (harness.results.samples) when ``results`` are
+    held without their rendered prompts (RunSession.record); else taken from them."""
     results = list(results)
     cells = sorted((CellOutcome.from_result(r) for r in results), key=lambda c: _sort_key(c.key))
     groups = []
@@ -211,29 +217,12 @@ def baseline_from_results(
         groups.append({k: data[k] for k in GROUP_KEYS})
     kept = {k: v for k, v in (meta or {}).items() if k in META_KEYS and v is not None}
     return Baseline(
-        cells=cells, meta=kept, groups=groups, source=source, prompts=prompt_samples(results)
+        cells=cells,
+        meta=kept,
+        groups=groups,
+        source=source,
+        prompts=prompt_samples(results) if prompts is None else prompts,
     )
-
-
-def prompt_samples(results: Iterable[Result]) -> list[dict[str, Any]]:
-    """The rendered prompt of each (suite, variant)'s first case (by id): what a template
-    diff compares when the variant's prompt changed."""
-    first: dict[tuple[str, str], Result] = {}
-    for r in results:
-        if not r.prompt:
-            continue
-        key = (r.suite, getattr(r, "prompt_id", None) or DEFAULT_PROMPT_ID)
-        if key not in first or r.case_id < first[key].case_id:
-            first[key] = r
-    return [
-        {
-            "suite": suite,
-            "prompt": prompt,
-            "case": r.case_id,
-            "messages": [[str(m.get("role", "")), str(m.get("content", ""))] for m in r.prompt],
-        }
-        for (suite, prompt), r in sorted(first.items())
-    ]
 
 
 def _line(data: Mapping[str, Any]) -> str:
@@ -257,12 +246,18 @@ def dumps(baseline: Baseline) -> str:
     )
 
 
-def save_baseline(results: list[Result], path: str | Path, meta: Mapping[str, Any]) -> None:
-    """Write ``results`` as a baseline file (atomically: a crash leaves the old one intact)."""
+def save_baseline(
+    results: list[Result],
+    path: str | Path,
+    meta: Mapping[str, Any],
+    prompts: list[dict[str, Any]] | None = None,
+) -> None:
+    """Write ``results`` as a baseline file (atomically: a crash leaves the old one intact);
+    ``prompts`` as for baseline_from_results."""
     path = Path(path)
     data = dict(meta)
     data.setdefault("created_at", time.time())
-    baseline = baseline_from_results(results, data)
+    baseline = baseline_from_results(results, data, prompts=prompts)
     baseline.meta["created_at"] = data["created_at"]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

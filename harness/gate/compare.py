@@ -22,6 +22,7 @@ import difflib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from harness.gate.baseline import Baseline, CellOutcome, baseline_from_results
 from harness.gate.comparison import (
@@ -62,11 +63,17 @@ __all__ = [
 ]
 
 
-def compare(baseline: Baseline, results: list[Result], settings: GateSettings) -> Comparison:
-    """Compare this run's results with a baseline."""
+def compare(
+    baseline: Baseline,
+    results: list[Result],
+    settings: GateSettings,
+    prompts: list[dict[str, Any]] | None = None,
+) -> Comparison:
+    """Compare this run's results with a baseline (``prompts``: see baseline_from_results)."""
     run_ids = sorted({r.run_id for r in results if r.run_id})
     label = "this run" + (f" ({', '.join(run_ids)})" if run_ids else "")
-    return compare_baselines(baseline, baseline_from_results(results, source=label), settings)
+    current = baseline_from_results(results, source=label, prompts=prompts)
+    return compare_baselines(baseline, current, settings)
 
 
 def _by_group(cells: Iterable[CellOutcome]) -> dict[GroupKey, dict[str, list[CellOutcome]]]:

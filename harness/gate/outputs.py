@@ -38,13 +38,18 @@ class GateView:
 
 
 def judge(
-    baseline_spec: Path, results: Sequence[Result], settings: GateSettings, cwd: Path
+    baseline_spec: Path,
+    results: Sequence[Result],
+    settings: GateSettings,
+    cwd: Path,
+    prompts: list[dict[str, Any]] | None = None,
 ) -> GateView:
-    """Load the baseline (file or git:REF:PATH) and compare; ConfigError when unreadable."""
+    """Load the baseline (file or git:REF:PATH) and compare; ConfigError when unreadable.
+    ``prompts``: see harness.gate.baseline.baseline_from_results."""
     from harness.gate.baseline import load_baseline
 
     baseline = load_baseline(baseline_spec, cwd=cwd)
-    comparison = compare(baseline, list(results), settings)
+    comparison = compare(baseline, list(results), settings, prompts)
     cases = pair_cells(cells_from_baseline(baseline), cells_from_results(results))
     return GateView(comparison, cases)
 

@@ -225,9 +225,11 @@ class HarnessPlugin:
             return
         self._recorded.add(report.nodeid)
         line = getattr(report, "llm_line", None)
+        # A cell's Result is held by nothing else from here on (a plain test's by the test).
+        owned = bool(getattr(report, "llm_cell", False))
         for record in results:
             # Written now, as the cell is reported: a reported cell is on disk.
-            self.session.record(record, line)
+            self.session.record(record, line, owned=owned)
         # Recorded: the session holds the records from here on. Reports live to the end of
         # the session (the terminal keeps them), and a second reference to every record
         # kept each one alive beside its Result at the end (~4 KB a cell).

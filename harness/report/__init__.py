@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ def write_reports(
     groups: Sequence[GroupStats],
     *,
     html_path: Path | None = None,
+    details: Callable[[], Iterable[Result]] | None = None,
     comparisons: dict[str, Any] | None = None,
     exports: bool = True,
     chart_cache: Path | None = None,
@@ -52,6 +53,8 @@ def write_reports(
     drawn charts are kept for a rerun that shows the same numbers (harness.report.chartcache).
     ``before_drawing`` is called once before matplotlib draws anything: with a chart cache,
     only when a chart is not in it; without one, before the report is rendered.
+    ``details`` gives ``results`` again in full, one at a time, for the case details, when
+    ``results`` are held without their prompts and vars (harness.run.session.RunSession.record).
     """
     from harness.report.exports import write_exports
     from harness.report.html import render_report
@@ -77,7 +80,7 @@ def write_reports(
         before_drawing()
     rendered = render_report(
         results, meta, groups, model=model, comparisons=comparisons, data_dir=folder.name,
-        chart_cache=cache,
+        chart_cache=cache, details=details,
     )
     # The pages first: report.html never names a page that is not there yet.
     pages_dir = write_pages(html_target, rendered.pages)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -111,8 +111,11 @@ def _ms(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
 
-def build_data(results: Sequence[Result]) -> dict[str, Any]:
-    """The blob behind the matrix and case details; prompts and suites are interned."""
+def build_data(
+    results: Sequence[Result], details: Iterable[Result] | None = None
+) -> dict[str, Any]:
+    """The blob behind the matrix and case details; prompts and suites are interned.
+    ``details``: the same results in full, when ``results`` are held slim."""
     labels = column_labels(results)
     col_index = {key: i for i, key in enumerate(labels)}
     suites: dict[str, int] = {}
@@ -122,7 +125,7 @@ def build_data(results: Sequence[Result]) -> dict[str, Any]:
     prompt_rows: list[Any] = []
     cells: list[list[Any]] = []
     runs: dict[str, int] = {}
-    for r in results:
+    for r in results if details is None else details:
         s = suites.setdefault(r.suite, len(suites))
         ckey = (r.suite, r.case_id)
         c = cases.get(ckey)
@@ -271,10 +274,12 @@ def render_report(
     data_dir: str = "report-data",
     split: bool = True,
     chart_cache: ChartCache | None = None,
+    details: Callable[[], Iterable[Result]] | None = None,
 ) -> Rendered:
     """report.html, with its cell details in page files (report/pages.py) under
     ``data_dir`` (a folder name beside the page) when ``split`` is on and there are more
-    than ``pages.SPLIT_OVER`` cells or their details pass ``pages.SPLIT_BYTES``."""
+    than ``pages.SPLIT_OVER`` cells or their details pass ``pages.SPLIT_BYTES``.
+    ``details``: ``results`` in full for the case details (see write_reports)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -295,7 +300,8 @@ def render_report(
     runs = model.runs
     suites = list(dict.fromkeys(r.suite for r in results))
     decision = decide(model.overall, results)
-    data_text, page_texts = _data_texts(build_data(results), split, data_dir)
+    full = details() if details is not None else None
+    data_text, page_texts = _data_texts(build_data(results, full), split, data_dir)
     template = env.get_template("report.html.j2")
     # The charts last: drawing one waits for the end of run's exports child first (see
     # chartcache.ChartCache), and everything above is done while that child works.

@@ -46,6 +46,9 @@ class RunStore:
         self.results_path = self.out_dir / "results.jsonl"
         self._lock = threading.Lock()
         self._fd: int | None = None
+        #: Where this writer's first line starts (a reused --llm-out folder has older
+        #: ones); None until it writes one.
+        self._start: int | None = None
 
     def append(self, result: Result | dict[str, Any] | bytes) -> None:
         """Write one record at once (no buffer), so a crash keeps every finished cell.
@@ -56,9 +59,17 @@ class RunStore:
                 self._fd = os.open(
                     self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
                 )
+                if self._start is None:
+                    self._start = os.fstat(self._fd).st_size
             view = memoryview(line)
             while view:  # a regular file takes it whole; loop only for the odd short write
                 view = view[os.write(self._fd, view) :]
+
+    def read_back(self) -> Iterator[Result]:
+        """The records this writer appended, read back one at a time in the order written."""
+        if self._start is None:
+            return iter(())
+        return map(Result.from_dict, iter_records(self.results_path, self._start))
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.out_dir / name
@@ -88,18 +99,19 @@ REQUIRED_FIELDS = frozenset(
 )
 
 
-def iter_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Each whole record of results.jsonl as its dict, in file order. A line torn by a
-    crash mid-write (not JSON, or lacking a field every record has) is skipped; the rest of
-    the run is intact."""
-    with open(results_file(path), encoding="utf-8") as fh:
+def iter_records(path: Path, start: int = 0) -> Iterator[dict[str, Any]]:
+    """Each whole record of results.jsonl (from byte ``start``) as its dict, in file order.
+    A line torn by a crash mid-write (not JSON, or lacking a field every record has) is
+    skipped; the rest of the run is intact."""
+    with open(results_file(path), "rb") as fh:
+        fh.seek(start)
         for line in fh:
             line = line.strip()
             if not line:
                 continue
             try:
                 data = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
             if isinstance(data, dict) and data.keys() >= REQUIRED_FIELDS:
                 yield data

@@ -215,7 +215,7 @@ def _finish_run(session: RunSession) -> FinishOutcome:
     if settings.save_baseline is not None:
         from harness.gate import save_baseline
 
-        save_baseline(results, settings.save_baseline, meta)
+        save_baseline(results, settings.save_baseline, meta, session.prompt_samples())
         outcome.sections.append(
             ("llm-harness baseline", f"baseline written to {settings.save_baseline}")
         )
@@ -267,6 +267,7 @@ def _write_reports(
             session.results,
             meta,
             groups,
+            details=session.details,
             comparisons=comparisons,
             exports=False,
             chart_cache=(
@@ -303,7 +304,7 @@ class _ExportsWaiter:
 
         try:
             if self.process is None:
-                exported, notes = write_exports(self.session.results, self.out_dir)
+                exported, notes = write_exports(self.session.details(), self.out_dir)
             else:
                 exported, notes = self.process.wait(timeout=EXPORT_TIMEOUT_S)
             for note in notes:
@@ -359,7 +360,14 @@ def _judge(session: RunSession) -> tuple[GateView | None, ConfigError | None]:
     assert settings.baseline is not None
     try:
         gate_settings = load_gate_settings(settings.rootdir)
-        return judge(settings.baseline, session.results, gate_settings, settings.rootdir), None
+        view = judge(
+            settings.baseline,
+            session.results,
+            gate_settings,
+            settings.rootdir,
+            session.prompt_samples(),
+        )
+        return view, None
     except ConfigError as exc:
         return None, exc
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.providers import PROVIDERS, sdk_distributions
+from harness.results.samples import PromptSamples
 from harness.results.store import RunStore, new_run_id
 from harness.run.backends import Backend, InProcess, InWorker
 from harness.run.engine import Evaluated
@@ -78,8 +79,12 @@ class RunSession:
         self.out_dir = settings.out or settings.rootdir / "reports" / "runs" / self.run_id
         self.write = write
         self.store: RunStore | None = None
-        #: Every result recorded, in order.
+        #: Every result recorded, in order; some held slim (see record).
         self._recorded: list[Result] = []
+        self._held_slim = False
+        self._samples = PromptSamples()
+        #: One dict per distinct derived_metrics held (a suite's are on each of its records).
+        self._formulas: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self.started_at = time.time()
         # The Engine's own calls (judges, the llm fixture) go wherever the cells' calls go.
         # write=False: a pytest-xdist worker, one of several processes making the run's
@@ -231,19 +236,36 @@ class RunSession:
 
     @property
     def results(self) -> list[Result]:
-        """Every result recorded so far, in the order recorded."""
+        """Every result recorded so far, in the order recorded. Their rendered prompts,
+        vars, tool calls, node ids and case metadata may be left out: what needs them
+        reads details()."""
         return self._recorded
 
-    def record(self, record: Result | dict[str, Any], line: bytes | None = None) -> None:
+    def details(self) -> Iterable[Result]:
+        """Every result recorded, in full, in the order recorded: read back from
+        results.jsonl one at a time when some are held slim (see record)."""
+        if self._held_slim and self.store is not None:
+            return self.store.read_back()
+        return iter(self._recorded)
+
+    def prompt_samples(self) -> list[dict[str, Any]]:
+        """The rendered prompt of each (suite, variant)'s first case (harness.results.samples)."""
+        return self._samples.rows()
+
+    def record(
+        self, record: Result | dict[str, Any], line: bytes | None = None, *, owned: bool = False
+    ) -> None:
         """Keep a cell's result and append it to results.jsonl at once: called as pytest
         reports the cell, so a reported cell is on disk. ``record`` is a Result, or its dict
         when it came on a test report from an xdist worker; ``line`` is the record the
-        worker process encoded, written as it is."""
+        worker process encoded, written as it is. ``owned``: nothing but this session keeps
+        the Result (a cell's; a plain test's is also the test's own), so it may be held slim."""
         data = record if isinstance(record, dict) else None
         # Kept as a slotted Result: a record's dict of ~45 keys costs ~3.5 KB a cell more,
         # for as long as the run lasts.
         result = Result.from_dict(record) if isinstance(record, dict) else record
         self._recorded.append(result)
+        self._samples.add(result)
         if not self.write:
             return
         store = self.run_store()
@@ -253,6 +275,13 @@ class RunSession:
         # The dict or line given is encoded or written as it is (a Result would be turned
         # into a dict again first).
         store.append(line if line is not None else data if data is not None else result)
+        if owned or data is not None:
+            # Only this session holds the Result, and its whole record is on disk now: the
+            # fields only the report's case details need are dropped (~0.9 KB a cell on the
+            # bench suite, far more with long prompts or dataset rows; details() reads them
+            # back).
+            _hold_slim(result, self._formulas)
+            self._held_slim = True
 
     def run_store(self) -> RunStore | None:
         """The run directory's writer once anything was recorded (None when this process
@@ -335,6 +364,21 @@ class RunSession:
         self._local.close()
         if self.store is not None:
             self.store.close()
+
+
+#: Fields only the report's case details use; a record held slim shares these empties (a
+#: recorded Result is never changed).
+_SLIM_EMPTY: dict[str, Any] = {
+    "prompt": [], "vars": {}, "tool_calls": [], "metadata": {}, "description": None, "nodeid": "",
+}
+
+
+def _hold_slim(result: Result, formulas: dict[tuple[tuple[str, str], ...], dict[str, str]]) -> None:
+    for name, empty in _SLIM_EMPTY.items():
+        setattr(result, name, empty)
+    if result.derived_metrics:
+        key = tuple(sorted(result.derived_metrics.items()))
+        result.derived_metrics = formulas.setdefault(key, result.derived_metrics)
 
 
 #: How much of a suite file expect_suite reads for its guess.
