@@ -227,6 +227,15 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
+        if data.keys() == _RESULT_FIELD_SET:
+            # A whole record of this version (every line it writes): its fields set as they
+            # are, ~4x faster than __init__'s 45 keywords (a 50,000-cell report reads them all).
+            result = object.__new__(cls)
+            for name, value in data.items():
+                object.__setattr__(result, name, value)
+            return result
+        # An older record (fields added since take their defaults) or a newer one (fields
+        # this version does not know are left out).
         return cls(**{k: v for k, v in data.items() if k in _RESULT_FIELD_SET})
 
 

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.results.store import load_meta, results_file
+from harness.results.store import load_meta, parse_line, results_file
 from harness.types import Result
 
-_FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
 _REQUIRED = tuple(
     f.name
     for f in dataclasses.fields(Result)
@@ -66,14 +65,13 @@ def load_run(path: Path) -> Run:
             continue
         torn_tail = no == len(lines) and not raw.endswith("\n")
         try:
-            data = json.loads(line)
+            data = parse_line(line)
             if not isinstance(data, dict):
                 raise ValueError("a result line must be a JSON object")
             missing = [k for k in _REQUIRED if k not in data]
             if missing:
                 raise ValueError(f"missing field(s) {', '.join(missing)}")
-            # Result.from_dict, with the field set computed once instead of per line.
-            results.append(Result(**{k: v for k, v in data.items() if k in _FIELDS}))
+            results.append(Result.from_dict(data))
         except (ValueError, TypeError) as exc:
             if torn_tail and isinstance(exc, json.JSONDecodeError):
                 warnings.append(f"{file}:{no}: skipped a torn last line (interrupted run?)")

@@ -1,0 +1,58 @@
+"""results.jsonl read back: records in full, older and newer records, lines json writes
+that the fast parser refuses, and a reused folder's older lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.results.store import RunStore, encode, iter_records, load_results, parse_line
+from harness.types import Result
+
+
+def result(case: str, **fields: object) -> Result:
+    base: dict[str, object] = {
+        "run_id": "r1", "suite": "s", "case_id": case, "target": "openai:gpt-4o-mini",
+        "provider": "openai", "model": "gpt-4o-mini", "temperature": 0.0, "repeat": 0,
+        "status": "passed", "passed": True,
+    }
+    base.update(fields)
+    return Result(**base)  # type: ignore[arg-type]
+
+
+def test_a_record_reads_back_equal_whether_whole_older_or_newer() -> None:
+    r = result("c1", output="hi", prompt=[{"role": "user", "content": "x"}], vars={"a": 1},
+               latency_ms=12.5, scores=[{"name": "contains", "passed": True}])
+    whole = json.loads(encode(r))
+    assert Result.from_dict(whole) == r
+    older = {k: v for k, v in whole.items() if k not in ("stall_ms", "prompt_id", "metadata")}
+    back = Result.from_dict(older)
+    assert back.prompt_id == "default" and back.metadata == {} and back.stall_ms is None
+    assert back.output == "hi" and back.vars == {"a": 1}
+    newer = {**whole, "field_of_a_later_version": 1}
+    assert Result.from_dict(newer) == r
+
+
+def test_a_line_json_writes_but_the_fast_parser_refuses_still_reads() -> None:
+    line = json.dumps({"output": "half \ud800 a surrogate", "n": 1.5}).encode()
+    assert parse_line(line) == {"output": "half \ud800 a surrogate", "n": 1.5}
+    with pytest.raises(json.JSONDecodeError):  # what the readers' messages are made of
+        parse_line(b'{"torn": ')
+
+
+def test_a_writer_reads_back_only_its_own_lines_in_order(tmp_path: Path) -> None:
+    earlier = RunStore(tmp_path)
+    earlier.append(result("old"))
+    earlier.close()
+    store = RunStore(tmp_path)
+    assert list(store.read_back()) == []  # nothing written by this one yet
+    mine = [result(f"c{i}", output=f"answer {i}") for i in range(3)]
+    for r in mine:
+        store.append(r)
+    assert list(store.read_back()) == mine
+    store.close()
+    assert list(store.read_back()) == mine  # still, once closed
+    assert [r.case_id for r in load_results(tmp_path)] == ["old", "c0", "c1", "c2"]
+    assert sum(1 for _ in iter_records(tmp_path)) == 4
