@@ -111,37 +111,38 @@ def _ms(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
 
-def build_data(
-    results: Sequence[Result], details: Iterable[Result] | None = None
-) -> dict[str, Any]:
-    """The blob behind the matrix and case details; prompts and suites are interned.
-    ``details``: the same results in full, when ``results`` are held slim."""
-    labels = column_labels(results)
-    col_index = {key: i for i, key in enumerate(labels)}
-    suites: dict[str, int] = {}
-    cases: dict[tuple[str, str], int] = {}
-    case_rows: list[list[Any]] = []
-    prompts: dict[tuple[tuple[tuple[str, Any], ...], ...], int] = {}
-    prompt_rows: list[Any] = []
-    cells: list[list[Any]] = []
-    runs: dict[str, int] = {}
-    for r in results if details is None else details:
-        s = suites.setdefault(r.suite, len(suites))
+class CellRows:
+    """Each record's row of CELL_FIELDS, one record at a time, with the suite, case, prompt
+    and run it names interned (an index, in order of first sight). build_data keeps every
+    row and each case's vars as objects; pages.split_records keeps their JSON text only, so
+    a 50,000-cell report never holds every cell's details as objects."""
+
+    def __init__(self, labels: dict[ColumnKey, str]) -> None:
+        self.labels = labels
+        self._col = {key: i for i, key in enumerate(labels)}
+        self.suites: dict[str, int] = {}
+        #: (suite, case id) -> case index.
+        self.cases: dict[tuple[str, str], int] = {}
+        #: A prompt's messages ([role, clipped text] each) as script JSON -> its index.
+        self.prompts: dict[str, int] = {}
+        self.runs: dict[str, int] = {}
+
+    def row(self, r: Result) -> tuple[list[Any], bool]:
+        """The record's cell row, and whether it is the first of its case (whose vars the
+        caller then keeps)."""
+        self.suites.setdefault(r.suite, len(self.suites))
         ckey = (r.suite, r.case_id)
-        c = cases.get(ckey)
+        c = self.cases.get(ckey)
+        first = c is None
         if c is None:
-            c = cases[ckey] = len(case_rows)
-            case_rows.append([s, r.case_id, r.vars or None])
-        pkey = tuple(tuple(sorted(m.items())) for m in r.prompt)
-        p = prompts.get(pkey)
-        if p is None:
-            p = prompts[pkey] = len(prompt_rows)
-            prompt_rows.append(
-                [
-                    [m.get("role", ""), clip(str(m.get("content", "")), MAX_MESSAGE_CHARS)]
-                    for m in r.prompt
-                ]
-            )
+            c = self.cases[ckey] = len(self.cases)
+        messages = script_json(
+            [
+                [m.get("role", ""), clip(str(m.get("content", "")), MAX_MESSAGE_CHARS)]
+                for m in r.prompt
+            ]
+        )
+        p = self.prompts.setdefault(messages, len(self.prompts))
         scores = [
             [
                 s_.get("name", ""),
@@ -152,10 +153,10 @@ def build_data(
             ]
             for s_ in r.scores
         ]
+        run = self.runs.setdefault(r.run_id, len(self.runs))
         # fmt: off
-        run = runs.setdefault(r.run_id, len(runs))
-        cells.append([
-            c, col_index[column_key(r)], r.repeat, STATUS_CODE.get(r.status, "S"),
+        return [
+            c, self._col[column_key(r)], r.repeat, STATUS_CODE.get(r.status, "S"),
             1 if r.cached else 0, clip(r.output, MAX_OUTPUT_CHARS), p, scores,
             _ms(r.latency_ms), _ms(r.ttft_ms), _ms(r.queue_ms), _ms(r.tokens_per_s),
             r.input_tokens, r.output_tokens,
@@ -164,20 +165,43 @@ def build_data(
             r.error_kind, r.error, r.skip_reason, r.tool_calls or None, r.schema_valid,
             r.retries, run,
             _ms(r.provider_ms), _ms(r.stall_ms),
-        ])
+        ], first
         # fmt: on
-    return {
-        "fields": CELL_FIELDS,
-        "suites": list(suites),
-        "columns": [
-            {"label": label, "target": key[0], "temp": temp_label(key[1]), "prompt": key[2]}
-            for key, label in labels.items()
-        ],
-        "runs": list(runs),
-        "cases": case_rows,
-        "prompts": prompt_rows,
-        "cells": cells,
-    }
+
+    def blob(self, cells: list[list[Any]], case_vars: list[Any]) -> dict[str, Any]:
+        """build_data's blob of these rows; ``case_vars``: each case's vars (None: none)."""
+        suites = list(self.suites)
+        return {
+            "fields": CELL_FIELDS,
+            "suites": suites,
+            "columns": [
+                {"label": label, "target": key[0], "temp": temp_label(key[1]), "prompt": key[2]}
+                for key, label in self.labels.items()
+            ],
+            "runs": list(self.runs),
+            "cases": [
+                [self.suites[suite], case, case_vars[c]]
+                for (suite, case), c in self.cases.items()
+            ],
+            "prompts": [json.loads(text) for text in self.prompts],
+            "cells": cells,
+        }
+
+
+def build_data(
+    results: Sequence[Result], details: Iterable[Result] | None = None
+) -> dict[str, Any]:
+    """The blob behind the matrix and case details; prompts and suites are interned.
+    ``details``: the same results in full, when ``results`` are held slim."""
+    rows = CellRows(column_labels(results))
+    cells: list[list[Any]] = []
+    case_vars: list[Any] = []
+    for r in results if details is None else details:
+        row, first = rows.row(r)
+        if first:
+            case_vars.append(r.vars or None)
+        cells.append(row)
+    return rows.blob(cells, case_vars)
 
 
 def build_charts(
@@ -301,7 +325,18 @@ def render_report(
     suites = list(dict.fromkeys(r.suite for r in results))
     decision = decide(model.overall, results)
     full = details() if details is not None else None
-    data_text, page_texts = _data_texts(build_data(results, full), split, data_dir)
+    if split and len(results) > pages.SPLIT_OVER:
+        # Paged in any case: made from the records one at a time, keeping text, not rows.
+        cut = pages.split_records(
+            results if full is None else full,
+            column_labels(results),
+            data_dir,
+            pages.PAGE_CELLS,
+            pages.PAGE_BYTES,
+        )
+        data_text, page_texts = script_json(cut.index), cut.pages
+    else:
+        data_text, page_texts = _data_texts(build_data(results, full), split, data_dir)
     template = env.get_template("report.html.j2")
     # The charts last: drawing one waits for the end of run's exports child first (see
     # chartcache.ChartCache), and everything above is done while that child works.
@@ -334,10 +369,8 @@ def render_report(
 def _data_texts(data: dict[str, Any], split: bool, data_dir: str) -> tuple[str, list[str]]:
     """The blob's JSON for report.html, and the page files' texts when it is split. (A
     function of its own so the full blob is freed before the page is rendered.)"""
-    if not split:
-        return script_json(data), []
-    text = None if len(data["cells"]) > pages.SPLIT_OVER else script_json(data)
-    if text is not None and len(text.encode("utf-8")) <= pages.SPLIT_BYTES:
+    text = script_json(data)
+    if not split or len(text.encode("utf-8")) <= pages.SPLIT_BYTES:
         return text, []
     cut = pages.split(data, data_dir, pages.PAGE_CELLS, pages.PAGE_BYTES)
     return script_json(cut.index), cut.pages

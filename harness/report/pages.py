@@ -19,9 +19,13 @@ of the pages, so a page left over from another rendering is refused, never mixed
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.types import Result
 
 #: A report of more cells than this is split into pages.
 SPLIT_OVER = 5000
@@ -62,13 +66,72 @@ def split(
     from harness.report.html import script_json
 
     cells: list[list[Any]] = data["cells"]
-    cases: list[list[Any]] = data["cases"]
-    prompts: list[Any] = data["prompts"]
     case_field = data["fields"].index("case")
     prompt_field = data["fields"].index("prompt")
-    by_case: list[list[int]] = [[] for _ in cases]
-    for i, cell in enumerate(cells):
-        by_case[cell[case_field]].append(i)
+    texts = _Texts(
+        rows=[script_json([i, cell]) for i, cell in enumerate(cells)],
+        vars=[script_json([c, vs]) if vs else "" for c, (_, _, vs) in enumerate(data["cases"])],
+        prompts=[script_json(messages) for messages in data["prompts"]],
+        cell_case=[cell[case_field] for cell in cells],
+        cell_prompt=[cell[prompt_field] for cell in cells],
+    )
+    index = {
+        **data,
+        "cells": [cell[:LIGHT_FIELDS] for cell in cells],
+        "cases": [[case[0], case[1], None] for case in data["cases"]],
+        "prompts": [],
+    }
+    return _paged(index, texts, dir_name, page_cells, page_bytes)
+
+
+def split_records(
+    records: Iterable[Result],
+    labels: dict[Any, str],
+    dir_name: str,
+    page_cells: int = PAGE_CELLS,
+    page_bytes: int = PAGE_BYTES,
+) -> Split:
+    """What split(build_data(records)) gives, from records read one at a time: each cell's
+    details are kept as the JSON text of its page row, never as objects, so the records
+    (read back from results.jsonl) and their rows come and go one by one."""
+    from harness.report.html import CELL_FIELDS, CellRows, script_json
+
+    prompt_field = CELL_FIELDS.index("prompt")
+    rows = CellRows(labels)
+    texts = _Texts()
+    light: list[list[Any]] = []
+    for i, r in enumerate(records):
+        row, first = rows.row(r)
+        if first:
+            texts.vars.append(script_json([row[0], r.vars]) if r.vars else "")
+        texts.rows.append(script_json([i, row]))
+        texts.cell_case.append(row[0])
+        texts.cell_prompt.append(row[prompt_field])
+        light.append(row[:LIGHT_FIELDS])
+    texts.prompts = list(rows.prompts)
+    index = rows.blob(light, [None] * len(rows.cases))
+    index["prompts"] = []
+    return _paged(index, texts, dir_name, page_cells, page_bytes)
+
+
+@dataclass
+class _Texts:
+    """The JSON texts pages are made of: each cell's row (``[i,[...]]``), each case's vars
+    (``[c,{...}]``, "" for none), each prompt's messages; each cell's case and prompt."""
+
+    rows: list[str] = field(default_factory=list)
+    vars: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
+    cell_case: list[int] = field(default_factory=list)
+    cell_prompt: list[int] = field(default_factory=list)
+
+
+def _paged(
+    index: dict[str, Any], texts: _Texts, dir_name: str, page_cells: int, page_bytes: int
+) -> Split:
+    by_case: list[list[int]] = [[] for _ in texts.vars]
+    for i, c in enumerate(texts.cell_case):
+        by_case[c].append(i)
     prompt_text: dict[int, str] = {}  # a prompt's JSON, made once however many pages use it
 
     # Each page as JSON fragments, sized as they are made: the page cut is exact in bytes.
@@ -76,13 +139,13 @@ def split(
     page = Page()
     case_page: list[int] = []
     for c, idxs in enumerate(by_case):
-        rows = script_json([[i, cells[i]] for i in idxs])[1:-1]
-        var = script_json([c, cases[c][2]]) if cases[c][2] else ""
-        used = {cells[i][prompt_field] for i in idxs}
+        rows = ",".join(texts.rows[i] for i in idxs)
+        var = texts.vars[c]
+        used = {texts.cell_prompt[i] for i in idxs}
         for p in used:
             # (not ``used - prompt_text.keys()``: that walks every key made so far, per case)
             if p not in prompt_text:
-                prompt_text[p] = script_json([p, prompts[p]])
+                prompt_text[p] = f"[{p},{texts.prompts[p]}]"
         own = _size(rows) + _size(var)
         if page.cells and (
             page.cells + len(idxs) > page_cells
@@ -104,17 +167,11 @@ def split(
     for body in bodies:
         digest.update(body.encode("utf-8"))
     token = digest.hexdigest()[:16]
-    index = {
-        **data,
-        "cells": [cell[:LIGHT_FIELDS] for cell in cells],
-        "cases": [[case[0], case[1], None] for case in cases],
-        "prompts": [],
-        "paging": {
-            "dir": dir_name,
-            "token": token,
-            "names": [PAGE_NAME.format(k + 1) for k in range(len(bodies))],
-            "case_page": case_page,
-        },
+    index["paging"] = {
+        "dir": dir_name,
+        "token": token,
+        "names": [PAGE_NAME.format(k + 1) for k in range(len(bodies))],
+        "case_page": case_page,
     }
     pages = [f'window.llmReportPage("{token}",{k},{body});\n' for k, body in enumerate(bodies)]
     return Split(index=index, pages=pages)

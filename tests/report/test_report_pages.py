@@ -14,7 +14,7 @@ import pytest
 from reportkit import META, XSS, blob, make_result
 
 from harness.report import pages, write_reports
-from harness.report.html import CELL_FIELDS
+from harness.report.html import CELL_FIELDS, build_data, column_labels
 from harness.results.stats import summarize
 from harness.types import Result
 
@@ -104,6 +104,19 @@ def test_a_big_report_is_split_and_each_page_holds_its_share(
     # the policy lets the page load its own folder's scripts, still nothing from a network
     assert "script-src 'unsafe-inline' 'self';" in html
     assert "report-data/" in html and "17 files" in html
+
+
+def test_records_read_one_at_a_time_give_the_pages_of_the_whole_blob() -> None:
+    # The end of a big run pages the records as it reads them back (split_records); a
+    # blob of a few cells with long answers is paged whole (split): the same index and pages.
+    results = _results(cases=17, repeats=2)
+    results[4].vars = {}  # a case without vars
+    results[7].prompt = [{"role": "user", "content": "question 1"}]  # a prompt used twice
+    whole = pages.split(build_data(results), "report-data", 10, 3000)
+    streamed = pages.split_records(iter(results), column_labels(results), "report-data", 10, 3000)
+    assert streamed.index == whole.index
+    assert streamed.pages == whole.pages
+    assert len(whole.pages) > 5
 
 
 def test_a_case_bigger_than_a_page_stays_whole(tmp_path: Path, small_pages: None) -> None:
