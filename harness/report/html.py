@@ -271,7 +271,7 @@ class Rendered:
     """report.html's text, and the page files beside it (none for a one-file report)."""
 
     html: str
-    pages: list[str]
+    pages: Sequence[str]
 
 
 def render_html(
@@ -366,7 +366,9 @@ def render_report(
     return Rendered(html=html, pages=page_texts)
 
 
-def _data_texts(data: dict[str, Any], split: bool, data_dir: str) -> tuple[str, list[str]]:
+def _data_texts(
+    data: dict[str, Any], split: bool, data_dir: str
+) -> tuple[str, Sequence[str]]:
     """The blob's JSON for report.html, and the page files' texts when it is split. (A
     function of its own so the full blob is freed before the page is rendered.)"""
     text = script_json(data)

@@ -19,10 +19,10 @@ of the pages, so a page left over from another rendering is refused, never mixed
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from harness.types import Result
@@ -51,7 +51,7 @@ class Split:
     """The blob left in report.html, and the text of each page file in order."""
 
     index: dict[str, Any]
-    pages: list[str]
+    pages: Sequence[str]
 
 
 def split(
@@ -135,23 +135,28 @@ def _paged(
     prompt_text: dict[int, str] = {}  # a prompt's JSON, made once however many pages use it
 
     # Each page as JSON fragments, sized as they are made: the page cut is exact in bytes.
-    groups: list[Page] = []
+    # Each text is dropped once it is in its page's body, and each page's fragments once
+    # the body is made: at 50,000 cells every copy held is another ~12 MB.
+    bodies: list[str] = []
     page = Page()
     case_page: list[int] = []
     for c, idxs in enumerate(by_case):
         rows = ",".join(texts.rows[i] for i in idxs)
+        for i in idxs:
+            texts.rows[i] = ""
         var = texts.vars[c]
         used = {texts.cell_prompt[i] for i in idxs}
         for p in used:
             # (not ``used - prompt_text.keys()``: that walks every key made so far, per case)
             if p not in prompt_text:
                 prompt_text[p] = f"[{p},{texts.prompts[p]}]"
+                texts.prompts[p] = ""
         own = _size(rows) + _size(var)
         if page.cells and (
             page.cells + len(idxs) > page_cells
             or page.size + own + page.new_prompts(used, prompt_text) > page_bytes
         ):
-            groups.append(page)
+            bodies.append(page.body())
             page = Page()
         page.size += own + page.new_prompts(used, prompt_text)
         page.cells += len(idxs)
@@ -160,9 +165,8 @@ def _paged(
             page.vars.append(var)
         for p in used:
             page.prompts[p] = prompt_text[p]
-        case_page.append(len(groups))
-    groups.append(page)
-    bodies = [g.body() for g in groups]
+        case_page.append(len(bodies))
+    bodies.append(page.body())
     digest = hashlib.sha256()
     for body in bodies:
         digest.update(body.encode("utf-8"))
@@ -173,8 +177,28 @@ def _paged(
         "names": [PAGE_NAME.format(k + 1) for k in range(len(bodies))],
         "case_page": case_page,
     }
-    pages = [f'window.llmReportPage("{token}",{k},{body});\n' for k, body in enumerate(bodies)]
-    return Split(index=index, pages=pages)
+    return Split(index=index, pages=PageTexts(token, bodies))
+
+
+class PageTexts(Sequence[str]):
+    """Each page file's text, made when asked for (write_pages writes one at a time): the
+    bodies alone are the pages' size already."""
+
+    def __init__(self, token: str, bodies: list[str]) -> None:
+        self.token = token
+        self._bodies = bodies
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    @overload
+    def __getitem__(self, k: int) -> str: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[str]: ...
+    def __getitem__(self, k: int | slice) -> str | list[str]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(len(self))[k]]
+        return f'window.llmReportPage("{self.token}",{k % len(self)},{self._bodies[k]});\n'
 
 
 @dataclass
@@ -201,7 +225,7 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def write_pages(html_path: Path, pages: list[str]) -> Path | None:
+def write_pages(html_path: Path, pages: Sequence[str]) -> Path | None:
     """Write the pages of the report at ``html_path`` (replacing any earlier rendering's);
     with no pages, remove earlier pages. Returns the folder when it holds pages."""
     folder = data_dir(html_path)
