@@ -139,14 +139,15 @@ def test_records_held_slim_beside_a_worker_still_give_the_report_and_baseline_ev
     # pytest's process holds a worker's records without their prompts and vars (read back
     # from results.jsonl for the report's case details); the folder of the run with the
     # worker already holds another run's lines, which must not be read back as this run's.
+    # Under xdist the controller holds the records its workers report slim too.
     seen = {}
-    for mode in ("off", "on"):
+    for mode, extra in (("off", ()), ("on", ()), ("xdist", ("--llm-worker=off", "-n", "2"))):
         out = project.path / mode
         if mode == "on":
             run(project, out, "--llm-worker=on", "-k", "c0").assert_outcomes(passed=8)
         baseline = project.path / f"{mode}.json"
         run(
-            project, out, f"--llm-worker={mode}", "--llm-report=true",
+            project, out, *(extra or (f"--llm-worker={mode}",)), "--llm-report=true",
             f"--llm-save-baseline={baseline}",
         ).assert_outcomes(passed=CELLS)
         data = _report_blob(out)
@@ -157,6 +158,11 @@ def test_records_held_slim_beside_a_worker_still_give_the_report_and_baseline_ev
     assert meta(project.path / "on")["worker"] is True
     cases, prompts, cells, samples = seen["on"]
     assert seen["on"] == seen["off"]
+    # xdist runs the cells in another order: the same cases, prompts and samples
+    x_cases, x_prompts, x_cells, x_samples = seen["xdist"]
+    assert sorted(map(repr, x_cases)) == sorted(map(repr, cases))
+    assert sorted(map(repr, x_prompts)) == sorted(map(repr, prompts))
+    assert (x_cells, x_samples) == (cells, samples)
     assert cells == CELLS
     assert sorted(c[2]["n"] for c in cases) == [f"item{i}" for i in range(CASES)]
     assert sorted(p[0][1] for p in prompts) == [f"Invoice item{i}" for i in range(CASES)]
