@@ -146,10 +146,17 @@ def test_records_held_slim_beside_a_worker_still_give_the_report_and_baseline_ev
         if mode == "on":
             run(project, out, "--llm-worker=on", "-k", "c0").assert_outcomes(passed=8)
         baseline = project.path / f"{mode}.json"
+        # ... and judged against the first run's baseline: the case-by-case table shows
+        # this run's answers (a baseline keeps verdicts only).
+        gate = () if mode == "off" else (f"--llm-baseline={project.path / 'off.json'}",)
         run(
             project, out, *(extra or (f"--llm-worker={mode}",)), "--llm-report=true",
-            f"--llm-save-baseline={baseline}",
+            f"--llm-save-baseline={baseline}", *gate,
         ).assert_outcomes(passed=CELLS)
+        if gate:
+            html = (out / "report.html").read_text("utf-8")
+            assert html.count("no output stored") == CELLS  # the baseline's side only
+            assert html.count("&#34;vendor&#34;") >= CELLS  # this run's answers
         data = _report_blob(out)
         seen[mode] = (
             data["cases"], data["prompts"], len(data["cells"]),

@@ -9,7 +9,7 @@ cannot judge reports why instead).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,14 +43,17 @@ def judge(
     settings: GateSettings,
     cwd: Path,
     prompts: list[dict[str, Any]] | None = None,
+    details: Iterable[Result] | None = None,
 ) -> GateView:
     """Load the baseline (file or git:REF:PATH) and compare; ConfigError when unreadable.
-    ``prompts``: see harness.gate.baseline.baseline_from_results."""
+    ``prompts``: see harness.gate.baseline.baseline_from_results; ``details``: ``results``
+    in full (with their answers), for the case-level diff, when they are held slim."""
     from harness.gate.baseline import load_baseline
 
     baseline = load_baseline(baseline_spec, cwd=cwd)
     comparison = compare(baseline, list(results), settings, prompts)
-    cases = pair_cells(cells_from_baseline(baseline), cells_from_results(results))
+    after = cells_from_results(results if details is None else details)
+    cases = pair_cells(cells_from_baseline(baseline), after)
     return GateView(comparison, cases)
 
 
@@ -88,13 +91,18 @@ class VariantView:
         return "\n".join(lines)
 
 
-def variant_view(results: Sequence[Result], settings: GateSettings) -> VariantView | None:
+def variant_view(
+    results: Sequence[Result],
+    settings: GateSettings,
+    details: Iterable[Result] | None = None,
+) -> VariantView | None:
+    """Each prompt variant against its suite's first; ``details`` as for judge."""
     comparison = variant_comparison(results, settings)
     if comparison is None:
         return None
     from harness.gate.diff import pair_columns
 
-    cells = cells_from_results(results)
+    cells = cells_from_results(results if details is None else details)
     cases: list[DiffRow] = []
     for g in comparison.groups:
         if g.status != "compared":

@@ -331,7 +331,9 @@ def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None
     from harness.gate.outputs import variant_view
 
     try:
-        view = variant_view(session.results, load_gate_settings(session.settings.rootdir))
+        view = variant_view(
+            session.results, load_gate_settings(session.settings.rootdir), session.details()
+        )
     except ConfigError as exc:
         outcome.sections.append(("llm-harness prompt variants", f"not compared: {exc}"))
         return None
@@ -366,6 +368,7 @@ def _judge(session: RunSession) -> tuple[GateView | None, ConfigError | None]:
             gate_settings,
             settings.rootdir,
             session.prompt_samples(),
+            session.details(),
         )
         return view, None
     except ConfigError as exc:

@@ -236,9 +236,9 @@ class RunSession:
 
     @property
     def results(self) -> list[Result]:
-        """Every result recorded so far, in the order recorded. Their rendered prompts,
-        vars, tool calls, node ids and case metadata may be left out: what needs them
-        reads details()."""
+        """Every result recorded so far, in the order recorded. Their answers, rendered
+        prompts, vars, tool calls, node ids and case metadata may be left out: what needs
+        them reads details()."""
         return self._recorded
 
     def details(self) -> Iterable[Result]:
@@ -277,9 +277,9 @@ class RunSession:
         store.append(line if line is not None else data if data is not None else result)
         if owned or data is not None:
             # Only this session holds the Result, and its whole record is on disk now: the
-            # fields only the report's case details need are dropped (~0.9 KB a cell on the
-            # bench suite, far more with long prompts or dataset rows; details() reads them
-            # back).
+            # fields only the report's case details and the gate's case diffs need are
+            # dropped (~1 KB a cell on the bench suite, far more with long answers, prompts
+            # or dataset rows; details() reads them back).
             _hold_slim(result, self._formulas)
             self._held_slim = True
 
@@ -366,10 +366,11 @@ class RunSession:
             self.store.close()
 
 
-#: Fields only the report's case details use; a record held slim shares these empties (a
-#: recorded Result is never changed).
+#: Fields only the report's case details and the gate's case diffs use; a record held slim
+#: shares these empties (a recorded Result is never changed).
 _SLIM_EMPTY: dict[str, Any] = {
-    "prompt": [], "vars": {}, "tool_calls": [], "metadata": {}, "description": None, "nodeid": "",
+    "output": None, "prompt": [], "vars": {}, "tool_calls": [], "metadata": {},
+    "description": None, "nodeid": "",
 }
 
 
