@@ -453,10 +453,11 @@ def test_recording_a_cell_first_gives_way_to_calls_timed_in_this_process(
 def test_the_gap_between_a_lanes_calls_never_holds_it_below_its_limit() -> None:
     from harness.calls.lanes import FIRST_WAVE_S, START_GAP_S, start_gap
 
-    assert start_gap(16, 0.1) == START_GAP_S  # 100 ms calls, 16 at a time: 2 ms apart
+    assert start_gap(4, 0.1) == START_GAP_S  # 100 ms calls, 4 at a time: 6 ms apart
     # Fast calls or a high limit: at most half a call's time for the whole limit, so the
     # lane can still send `limit` calls per call time twice over.
     assert start_gap(200, 0.1) == pytest.approx(0.1 / 400)
+    assert start_gap(16, 0.1) == pytest.approx(0.1 / 32)
     assert start_gap(4, 0.001) == pytest.approx(0.001 / 8)
     # Nothing has ended yet: the first wave is spread over at most FIRST_WAVE_S.
     assert start_gap(200, None) == pytest.approx(FIRST_WAVE_S / 200)

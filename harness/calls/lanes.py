@@ -37,8 +37,10 @@ LAG_SAMPLE_S = 0.01
 MAX_LAG_SAMPLES = 200_000
 #: The spacing of the calls a lane sends (Lane.take_turn): at most this gap, the first
 #: wave over at most this time, and the weight of each call in the running mean of their
-#: time.
-START_GAP_S = 0.002
+#: time. 6 ms, not 2: four providers' first waves of 16 sent 2 ms apart still took in one
+#: another's request building (largest call 146-223 ms for 100 ms; 113-197 ms at 6 ms,
+#: bench/bench_latency_truth.py). A lane with a high limit is spaced by the half-mean rule.
+START_GAP_S = 0.006
 FIRST_WAVE_S = 0.1
 MEAN_WEIGHT = 0.1
 #: Prefix of every lane thread's name (the provider's name follows).
