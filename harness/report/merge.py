@@ -18,14 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.results.store import load_meta, parse_line, results_file
+from harness.results.store import REQUIRED_ORDER, load_meta, parse_line, results_file
 from harness.types import Result
-
-_REQUIRED = tuple(
-    f.name
-    for f in dataclasses.fields(Result)
-    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-)
 
 
 class ReportInputError(HarnessError):
@@ -68,7 +62,7 @@ def load_run(path: Path) -> Run:
             data = parse_line(line)
             if not isinstance(data, dict):
                 raise ValueError("a result line must be a JSON object")
-            missing = [k for k in _REQUIRED if k not in data]
+            missing = [k for k in REQUIRED_ORDER if k not in data]
             if missing:
                 raise ValueError(f"missing field(s) {', '.join(missing)}")
             results.append(Result.from_dict(data))

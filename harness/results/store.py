@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class RunStore:
         """The records this writer appended, read back one at a time in the order written."""
         if self._start is None:
             return iter(())
-        return map(Result.from_dict, iter_records(self.results_path, self._start))
+        return iter_results(self.results_path, self._start)
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.out_dir / name
@@ -91,12 +91,14 @@ def results_file(path: Path) -> Path:
     return path / "results.jsonl" if path.is_dir() else path
 
 
-#: Fields every record has (no default): a line without one of them is not a whole record.
-REQUIRED_FIELDS = frozenset(
+#: Fields every record has (no default), in field order: a line without one of them is not
+#: a whole record.
+REQUIRED_ORDER = tuple(
     f.name
     for f in dataclasses.fields(Result)
     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 )
+REQUIRED_FIELDS = frozenset(REQUIRED_ORDER)
 
 
 def iter_records(path: Path, start: int = 0) -> Iterator[dict[str, Any]]:
@@ -130,8 +132,8 @@ def parse_line(line: bytes | str) -> Any:
         return json.loads(line)
 
 
-def iter_results(path: Path) -> Iterable[Result]:
-    return map(Result.from_dict, iter_records(path))
+def iter_results(path: Path, start: int = 0) -> Iterator[Result]:
+    return map(Result.from_dict, iter_records(path, start))
 
 
 def load_results(path: Path) -> list[Result]:
