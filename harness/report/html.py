@@ -168,8 +168,11 @@ class CellRows:
         ], first
         # fmt: on
 
-    def blob(self, cells: list[list[Any]], case_vars: list[Any]) -> dict[str, Any]:
-        """build_data's blob of these rows; ``case_vars``: each case's vars (None: none)."""
+    def blob(
+        self, cells: list[list[Any]], case_vars: list[Any], *, prompts: bool = True
+    ) -> dict[str, Any]:
+        """build_data's blob of these rows; ``case_vars``: each case's vars (None: none);
+        ``prompts=False`` leaves the prompts out (a paged report's index has none)."""
         suites = list(self.suites)
         return {
             "fields": CELL_FIELDS,
@@ -183,7 +186,7 @@ class CellRows:
                 [self.suites[suite], case, case_vars[c]]
                 for (suite, case), c in self.cases.items()
             ],
-            "prompts": [json.loads(text) for text in self.prompts],
+            "prompts": [json.loads(text) for text in self.prompts] if prompts else [],
             "cells": cells,
         }
 

@@ -109,8 +109,7 @@ def split_records(
         texts.cell_prompt.append(row[prompt_field])
         light.append(row[:LIGHT_FIELDS])
     texts.prompts = list(rows.prompts)
-    index = rows.blob(light, [None] * len(rows.cases))
-    index["prompts"] = []
+    index = rows.blob(light, [None] * len(rows.cases), prompts=False)
     return _paged(index, texts, dir_name, page_cells, page_bytes)
 
 
