@@ -9,13 +9,19 @@ cannot judge reports why instead).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.gate.compare import Comparison, compare
-from harness.gate.diff import DiffRow, cells_from_baseline, cells_from_results, pair_cells
+from harness.gate.diff import (
+    DiffCell,
+    DiffRow,
+    cells_from_baseline,
+    cells_from_results,
+    pair_cells,
+)
 from harness.gate.render import render_markdown, render_text
 from harness.gate.settings import GateSettings
 from harness.gate.within import column_rows, render_columns, variant_comparison
@@ -43,16 +49,17 @@ def judge(
     settings: GateSettings,
     cwd: Path,
     prompts: list[dict[str, Any]] | None = None,
-    details: Iterable[Result] | None = None,
+    cells: list[DiffCell] | None = None,
 ) -> GateView:
     """Load the baseline (file or git:REF:PATH) and compare; ConfigError when unreadable.
-    ``prompts``: see harness.gate.baseline.baseline_from_results; ``details``: ``results``
-    in full (with their answers), for the case-level diff, when they are held slim."""
+    ``prompts``: see harness.gate.baseline.baseline_from_results; ``cells``: the run's
+    cells_from_results made from its full records (with their answers), for the case-level
+    diff, when ``results`` are held slim."""
     from harness.gate.baseline import load_baseline
 
     baseline = load_baseline(baseline_spec, cwd=cwd)
     comparison = compare(baseline, list(results), settings, prompts)
-    after = cells_from_results(results if details is None else details)
+    after = cells_from_results(results) if cells is None else cells
     cases = pair_cells(cells_from_baseline(baseline), after)
     return GateView(comparison, cases)
 
@@ -94,15 +101,16 @@ class VariantView:
 def variant_view(
     results: Sequence[Result],
     settings: GateSettings,
-    details: Iterable[Result] | None = None,
+    cells: list[DiffCell] | None = None,
 ) -> VariantView | None:
-    """Each prompt variant against its suite's first; ``details`` as for judge."""
+    """Each prompt variant against its suite's first; ``cells`` as for judge."""
     comparison = variant_comparison(results, settings)
     if comparison is None:
         return None
     from harness.gate.diff import pair_columns
 
-    cells = cells_from_results(results if details is None else details)
+    if cells is None:
+        cells = cells_from_results(results)
     cases: list[DiffRow] = []
     for g in comparison.groups:
         if g.status != "compared":

@@ -6,7 +6,9 @@ API). Each step is independent: a failing report never hides the summary or the 
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from harness.run.session import RunSession
 from harness.types import DEFAULT_PROMPT_ID
 
 if TYPE_CHECKING:
+    from harness.gate.diff import DiffCell
     from harness.gate.outputs import GateView, VariantView
     from harness.run.export_child import ExportProcess
 
@@ -193,9 +196,13 @@ def _finish_run(session: RunSession) -> FinishOutcome:
     if metrics:
         outcome.sections.append(("llm-harness metrics", named_metrics.metrics_text(metrics)))
 
-    variants = _variants(session, outcome)
+    # The run's answers for the case-by-case diffs (variants, gate): read back once.
+    case_cells = functools.cache(functools.partial(_case_cells, session))
+    variants = _variants(session, outcome, case_cells)
     # Judge before the report is written, so report.html shows the gate's verdicts.
-    gate, gate_error = _judge(session) if settings.baseline is not None else (None, None)
+    gate, gate_error = (
+        _judge(session, case_cells) if settings.baseline is not None else (None, None)
+    )
 
     if store is not None:
         summary = [_with_metrics(g, metrics) for g in groups]
@@ -323,7 +330,9 @@ class _ExportsWaiter:
         self.files = exported
 
 
-def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None:
+def _variants(
+    session: RunSession, outcome: FinishOutcome, case_cells: Callable[[], list[DiffCell]]
+) -> VariantView | None:
     """Each prompt variant against its suite's first, when a suite has several."""
     if not any(r.prompt_id != DEFAULT_PROMPT_ID for r in session.results):
         return None
@@ -332,7 +341,7 @@ def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None
 
     try:
         view = variant_view(
-            session.results, load_gate_settings(session.settings.rootdir), session.details()
+            session.results, load_gate_settings(session.settings.rootdir), case_cells()
         )
     except ConfigError as exc:
         outcome.sections.append(("llm-harness prompt variants", f"not compared: {exc}"))
@@ -345,6 +354,13 @@ def _variants(session: RunSession, outcome: FinishOutcome) -> VariantView | None
     return view
 
 
+def _case_cells(session: RunSession) -> list[DiffCell]:
+    """The run's cells for case-by-case diffs, from its full records (held slim here)."""
+    from harness.gate.diff import cells_from_results
+
+    return cells_from_results(session.details())
+
+
 def _attach_variant_rows(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
     """Each non-reference variant's group in summary.json gets ``versus_reference``."""
     by_key = {(r["suite"], r["target"], r["temperature"], r["prompt"]): r for r in rows}
@@ -354,7 +370,9 @@ def _attach_variant_rows(summary: list[dict[str, Any]], rows: list[dict[str, Any
             g["versus_reference"] = row
 
 
-def _judge(session: RunSession) -> tuple[GateView | None, ConfigError | None]:
+def _judge(
+    session: RunSession, case_cells: Callable[[], list[DiffCell]]
+) -> tuple[GateView | None, ConfigError | None]:
     from harness.gate import load_gate_settings
     from harness.gate.outputs import judge
 
@@ -368,7 +386,7 @@ def _judge(session: RunSession) -> tuple[GateView | None, ConfigError | None]:
             gate_settings,
             settings.rootdir,
             session.prompt_samples(),
-            session.details(),
+            case_cells(),
         )
         return view, None
     except ConfigError as exc:
