@@ -200,3 +200,39 @@ def test_every_provider_has_its_marker(pytester: pytest.Pytester) -> None:
          for info in PROVIDERS.values()]
     )
     assert {info.marker for info in PROVIDERS.values()} >= {"openai_compatible", "local"}
+
+
+def test_the_terminal_keeps_no_passed_setup_or_teardown_report_of_a_cell(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest's terminal keeps every report it logs until the session ends, and never reads
+    # a passed setup or teardown again: the run takes a cell's back (two of its three
+    # reports), and what the terminal shows stays the same. A plain test's are left alone.
+    pytest.importorskip("xdist")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    pytester.makefile(".yaml", **{"evals/s": (
+        "name: s\ntargets: [echo:m, openai:gpt-4o-mini]\nprompt: {user: 'Echo {{ x }}'}\n"
+        "max_tokens: 5\nassert:\n  - {type: contains, value: '1'}\n"
+        "cases:\n  - {id: a, vars: {x: '1'}}\n  - {id: b, vars: {x: '2'}}\n"
+    )})
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    pytester.makeconftest(
+        "def pytest_terminal_summary(terminalreporter):\n"
+        "    kept = terminalreporter.stats.get('', [])\n"
+        "    print('KEPT', sorted(r.nodeid.split('::')[-1] + ':' + r.when for r in kept))\n"
+        "    print('CALLS', sorted(r.nodeid.split('::')[-1] for r in\n"
+        "        terminalreporter.stats.get('passed', []) + terminalreporter.stats.get('failed', [])))\n"
+    )
+    for extra in ((), ("-n", "2")):
+        result = pytester.runpytest_subprocess(
+            "evals", "test_plain.py", "-rA", "--llm-report=false", "--llm-out=run", *extra
+        )
+        result.assert_outcomes(passed=2, failed=1, skipped=2)
+        lines = result.stdout.lines
+        assert "KEPT ['test_plain:setup', 'test_plain:teardown']" in lines
+        assert "CALLS ['a[echo:m-tdefault-r0]', 'b[echo:m-tdefault-r0]', 'test_plain']" in lines
+        result.stdout.fnmatch_lines([
+            "*PASSED evals/s.yaml::a?echo:m-tdefault-r0?*",
+            "*SKIPPED*OPENAI_API_KEY*",
+            "*FAILED evals/s.yaml::b?echo:m-tdefault-r0?*",
+        ])

@@ -56,3 +56,33 @@ def test_a_writer_reads_back_only_its_own_lines_in_order(tmp_path: Path) -> None
     assert list(store.read_back()) == mine  # still, once closed
     assert [r.case_id for r in load_results(tmp_path)] == ["old", "c0", "c1", "c2"]
     assert sum(1 for _ in iter_records(tmp_path)) == 4
+
+
+def test_records_held_slim_share_equal_score_lists_but_never_mix_values_of_other_types() -> None:
+    from harness.run import session
+
+    shared = session._SharedParts()
+    ok = [{"name": "contains", "passed": True, "value": True, "reason": "", "weight": 1.0}]
+    first, same = result("a", scores=ok), result("b", scores=[dict(ok[0])])
+    for r in (first, same):
+        session._hold_slim(r, shared)
+    assert same.scores is first.scores
+    # True == 1 == 1.0, but a score of 1 is not the score True.
+    one = result("c", scores=[{**ok[0], "value": 1}])
+    session._hold_slim(one, shared)
+    assert one.scores is not first.scores and one.scores[0]["value"] is not True
+    # A value that cannot be hashed is held as it came.
+    listed = result("d", scores=[{**ok[0], "value": [1, 2]}])
+    session._hold_slim(listed, shared)
+    assert listed.scores[0]["value"] == [1, 2]
+    assert first.output is None and first.prompt == []
+
+
+def test_the_table_of_shared_score_lists_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.run import session
+
+    monkeypatch.setattr(session, "SHARED_SCORE_LISTS", 3)
+    shared = session._SharedParts()
+    for i in range(10):
+        shared.scores_of([{"name": "similar", "value": i / 10}])
+    assert len(shared.scores) == 3

@@ -91,6 +91,22 @@ def test_fingerprint_tracks_rendered_prompt(tmp_path: Path) -> None:
     assert a != b
 
 
+def test_a_cell_pickled_for_the_worker_is_the_same_cell(
+    tmp_path: Path,
+) -> None:
+    import pickle
+
+    cells = load_suite(write_project(tmp_path)).cells()
+    cell = cells[5]
+    expected = (cell.name, cell.fingerprint, cell.test_fingerprint, cell.request())
+    back = pickle.loads(pickle.dumps(cells, protocol=pickle.HIGHEST_PROTOCOL))[5]
+    # The cached values are recomputed on the other side, equal.
+    assert (back.name, back.fingerprint, back.test_fingerprint, back.request()) == expected
+    assert back.case == cell.case and back.variant == cell.variant
+    # Cases are slotted: no instance dict for pickle to build on each of them.
+    assert not hasattr(cell.case, "__dict__")
+
+
 def problem(tmp_path: Path, suite: str, rows: list[dict] | None = None) -> SuiteError:
     with pytest.raises(SuiteError) as info:
         load_suite(write_project(tmp_path, suite, rows))

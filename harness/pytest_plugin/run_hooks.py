@@ -30,6 +30,7 @@ class HarnessPlugin:
         self._queued_seen: set[int] = set()
         self._last_progress = 0.0
         self._recorded: set[str] = set()
+        self._terminal: Any = None
         #: Failed tests that are not suite cells (plain tests, setup errors): the gate never
         #: overrules these.
         self.other_failures = 0
@@ -193,10 +194,15 @@ class HarnessPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if isinstance(item, CellItem) and call.when == "call":
-            # Rides to the xdist controller with the report. Only the call phase: a cell
-            # whose setup crashed recorded nothing the gate could judge.
-            report.llm_cell = True
+        if isinstance(item, CellItem):
+            if call.when == "call":
+                # Rides to the xdist controller with the report. Only the call phase: a
+                # cell whose setup crashed recorded nothing the gate could judge.
+                report.llm_cell = True
+            elif report.passed:
+                # A passed setup or teardown of a cell: nothing reads it once it is logged
+                # (see pytest_runtest_logreport_forget_phase).
+                report.llm_phase = True
         results = getattr(item, "llm_results", None)
         if results and (call.when == "call" or report.skipped):
             if self.is_worker:
@@ -205,7 +211,9 @@ class HarnessPlugin:
             report.llm_results = list(results)
             # Moved, so a later phase of this item finds none to report again (and items
             # live to the end of the session).
-            item.llm_results = []  # type: ignore[attr-defined]
+            # A cell's is an empty tuple (one list less per cell); a plain test's a list its
+            # llm fixture may still append to.
+            item.llm_results = () if isinstance(item, CellItem) else []  # type: ignore[attr-defined]
             # The record as the worker process encoded it (None: encoded when written).
             # Moved, not copied: items and reports live to the end of the session.
             report.llm_line = getattr(item, "llm_line", None)
@@ -233,9 +241,27 @@ class HarnessPlugin:
         # Recorded: the session holds the records from here on. Reports live to the end of
         # the session (the terminal keeps them), and a second reference to every record
         # kept each one alive beside its Result at the end (~4 KB a cell).
-        report.llm_results = []  # type: ignore[attr-defined]
+        report.llm_results = ()  # type: ignore[attr-defined]
         report.llm_line = None  # type: ignore[attr-defined]
         self._maybe_progress()
+
+    @pytest.hookimpl(specname="pytest_runtest_logreport", trylast=True)
+    def pytest_runtest_logreport_forget_phase(self, report: pytest.TestReport) -> None:
+        """Take a cell's passed setup or teardown report back out of the terminal's stats.
+
+        The terminal keeps every report it logs to the end of the session; it files these
+        under "" and never reads them again ("setup/teardown reports ... ignore them", in
+        TerminalReporter._set_main_color). Two of a cell's three reports, ~1.5 KB a cell:
+        75 MB at 50,000 cells. Only the report it has just filed is taken back.
+        """
+        if not getattr(report, "llm_phase", False):
+            return
+        tr = self._terminal
+        if tr is None:
+            tr = self._terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        filed = getattr(tr, "stats", {}).get("")
+        if filed and filed[-1] is report:
+            filed.pop()
 
     def _maybe_progress(self) -> None:
         p = self.session.progress()

@@ -83,8 +83,8 @@ class RunSession:
         self._recorded: list[Result] = []
         self._held_slim = False
         self._samples = PromptSamples()
-        #: One dict per distinct derived_metrics held (a suite's are on each of its records).
-        self._formulas: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        #: Equal parts of the records held slim, held once.
+        self._shared = _SharedParts()
         self.started_at = time.time()
         # The Engine's own calls (judges, the llm fixture) go wherever the cells' calls go.
         # write=False: a pytest-xdist worker, one of several processes making the run's
@@ -280,7 +280,7 @@ class RunSession:
             # fields only the report's case details and the gate's case diffs need are
             # dropped (~1 KB a cell on the bench suite, far more with long answers, prompts
             # or dataset rows; details() reads them back).
-            _hold_slim(result, self._formulas)
+            _hold_slim(result, self._shared)
             self._held_slim = True
 
     def run_store(self) -> RunStore | None:
@@ -374,12 +374,43 @@ _SLIM_EMPTY: dict[str, Any] = {
 }
 
 
-def _hold_slim(result: Result, formulas: dict[tuple[tuple[str, str], ...], dict[str, str]]) -> None:
+#: At most this many distinct score lists are kept to be shared: a run whose scores all
+#: differ (a float value each) keeps a bounded table, not a second copy of every list.
+SHARED_SCORE_LISTS = 4096
+
+
+class _SharedParts:
+    """Equal parts of slim records held once: a suite's derived_metrics are on each of its
+    records, and most cells of a suite pass (or fail) their checks with the same scores."""
+
+    def __init__(self) -> None:
+        self.formulas: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self.scores: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+
+    def formulas_of(self, formulas: dict[str, str]) -> dict[str, str]:
+        return self.formulas.setdefault(tuple(sorted(formulas.items())), formulas)
+
+    def scores_of(self, scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Each value's type is part of the key: True == 1 == 1.0, yet they are not the same.
+        key = tuple(tuple((k, type(v), v) for k, v in score.items()) for score in scores)
+        try:
+            shared = self.scores.get(key)
+        except TypeError:  # a value that cannot be hashed (a list, a dict)
+            return scores
+        if shared is not None:
+            return shared
+        if len(self.scores) < SHARED_SCORE_LISTS:
+            self.scores[key] = scores
+        return scores
+
+
+def _hold_slim(result: Result, shared: _SharedParts) -> None:
     for name, empty in _SLIM_EMPTY.items():
         setattr(result, name, empty)
     if result.derived_metrics:
-        key = tuple(sorted(result.derived_metrics.items()))
-        result.derived_metrics = formulas.setdefault(key, result.derived_metrics)
+        result.derived_metrics = shared.formulas_of(result.derived_metrics)
+    if result.scores:
+        result.scores = shared.scores_of(result.scores)
 
 
 #: How much of a suite file expect_suite reads for its guess.

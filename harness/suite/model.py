@@ -19,7 +19,9 @@ from harness.suite.targets import TargetSpec, selected
 from harness.types import DEFAULT_PROMPT_ID, Message, Request, Tool
 
 
-@dataclass(frozen=True)
+# Slotted: a run holds every case (50,000 of them in a large one), and pickling a case to
+# the worker would otherwise leave its instance dict built.
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     vars: Mapping[str, Any]
@@ -115,6 +117,13 @@ class Cell:
     temperature: float | None
     repeat: int
     variant: PromptVariant | None = None  # None: the suite's first (a one-prompt suite)
+
+    def __reduce__(self) -> tuple[type[Cell], tuple[Any, ...]]:
+        # Pickled (to the worker) as its fields: by default pickle reads the instance's
+        # __dict__, which Python then keeps built on every cell it pickled (6 MB at 50k).
+        # Cached values (messages, fingerprints) are recomputed where they are needed.
+        fields = (self.suite, self.case, self.target, self.temperature, self.repeat)
+        return (Cell, (*fields, self.variant))
 
     @property
     def prompt(self) -> PromptVariant:
