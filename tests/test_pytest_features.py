@@ -208,6 +208,8 @@ def test_the_terminal_keeps_no_passed_setup_or_teardown_report_of_a_cell(
     # pytest's terminal keeps every report it logs until the session ends, and never reads
     # a passed setup or teardown again: the run takes a cell's back (two of its three
     # reports), and what the terminal shows stays the same. A plain test's are left alone.
+    # The call report's keywords are read from its item, not copied; a report serialized
+    # (pytest-reportlog's JSON lines) still gives them, and its records, as plain data.
     pytest.importorskip("xdist")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     pytester.makefile(".yaml", **{"evals/s": (
@@ -217,12 +219,25 @@ def test_the_terminal_keeps_no_passed_setup_or_teardown_report_of_a_cell(
     )})
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     pytester.makeconftest(
+        "import json\n\n"
+        "def pytest_runtest_logreport(report):\n"
+        "    if report.when == 'call' and 'a[' in report.nodeid:\n"
+        "        with open('keywords.txt', 'a') as f:\n"
+        "            f.write(repr(sorted(report.keywords.items())) + '\\n')\n\n"
+        "def pytest_report_teststatus(report, config):\n"
+        "    # (not on an xdist controller: its reports carry their worker object)\n"
+        "    if report.when == 'call' and 'a[' in report.nodeid and not hasattr(report, 'node'):\n"
+        "        data = config.hook.pytest_report_to_serializable(config=config, report=report)\n"
+        "        with open('keywords.txt', 'a') as f:\n"
+        "            f.write(repr(sorted(json.loads(json.dumps(data))['keywords'])) + '\\n')\n\n"
         "def pytest_terminal_summary(terminalreporter):\n"
         "    kept = terminalreporter.stats.get('', [])\n"
         "    print('KEPT', sorted(r.nodeid.split('::')[-1] + ':' + r.when for r in kept))\n"
         "    print('CALLS', sorted(r.nodeid.split('::')[-1] for r in\n"
         "        terminalreporter.stats.get('passed', []) + terminalreporter.stats.get('failed', [])))\n"
     )
+    cell = "a[echo:m-tdefault-r0]"
+    names = sorted([cell, "echo", "s.yaml", "evals", pytester.path.name, ""])
     for extra in ((), ("-n", "2")):
         result = pytester.runpytest_subprocess(
             "evals", "test_plain.py", "-rA", "--llm-report=false", "--llm-out=run", *extra
@@ -236,3 +251,8 @@ def test_the_terminal_keeps_no_passed_setup_or_teardown_report_of_a_cell(
             "*SKIPPED*OPENAI_API_KEY*",
             "*FAILED evals/s.yaml::b?echo:m-tdefault-r0?*",
         ])
+        # The call report's keywords read as pytest's dict of them, and leave as one.
+        lines = (pytester.path / "keywords.txt").read_text().splitlines()
+        assert repr([(name, 1) for name in names]) in lines
+        assert repr(names) in lines  # (under xdist: as the worker sends it)
+        (pytester.path / "keywords.txt").unlink()

@@ -5,9 +5,9 @@ scored Result and reports it."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import pytest
 
@@ -88,6 +88,32 @@ def _skip(reason: str) -> NoReturn:
 
 
 _NO_EXTRA_KEYWORDS: frozenset[str] = frozenset()
+
+
+class ReportKeywords(Mapping[str, Literal[1]]):
+    """A cell report's ``keywords``: the names in its item's keywords, each mapping to 1, as
+    pytest's own dict of them, read from the item (which lives as long as the report) instead
+    of copied: a dict of six names per report is 360 bytes, 18 MB at 50,000 cells. Not for a
+    report that leaves its process (an xdist worker's): those must be plain data."""
+
+    __slots__ = ("_item",)
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def __getitem__(self, name: str) -> Literal[1]:
+        if name in self._item.keywords:
+            return 1
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._item.keywords)
+
+    def __len__(self) -> int:
+        return len(self._item.keywords)
+
+    def __repr__(self) -> str:
+        return repr(dict.fromkeys(self, 1))
 
 
 class CellItem(pytest.Item):

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from harness.pytest_plugin.items import CellItem, SuiteFile
+from harness.heap import give_back_free_memory
+from harness.pytest_plugin.items import CellItem, ReportKeywords, SuiteFile
 from harness.run.session import RunSession
 from harness.types import Result
 
@@ -104,6 +105,9 @@ class HarnessPlugin:
             # (about a tenth of a 5000-cell cached run). Undone by the last config cleanup.
             gc.freeze()
             self._froze_gc = True
+            # Parsing the suites freed far more than their cases keep (a YAML node per
+            # value): give those pages back before the run's records start to arrive.
+            give_back_free_memory()
 
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         if self.session.settings.estimate:
@@ -199,6 +203,9 @@ class HarnessPlugin:
                 # Rides to the xdist controller with the report. Only the call phase: a
                 # cell whose setup crashed recorded nothing the gate could judge.
                 report.llm_cell = True
+                if not self.is_worker:
+                    # Kept to the end of the session by the terminal (see ReportKeywords).
+                    report.keywords = ReportKeywords(item)
             elif report.passed:
                 # A passed setup or teardown of a cell: nothing reads it once it is logged
                 # (see pytest_runtest_logreport_forget_phase).
@@ -224,6 +231,22 @@ class HarnessPlugin:
                 report.llm_results = [_failed_by_test(_as_dict(r), report) for r in results]
                 report.llm_line = None
         return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(
+        self, config: pytest.Config, report: pytest.TestReport
+    ) -> Generator[None, Any, Any]:
+        # A report leaving as data (pytest-reportlog's JSON lines, or any plugin's) carries
+        # pytest's own dict of keywords, and its records as plain data.
+        if isinstance(getattr(report, "keywords", None), ReportKeywords):
+            report.keywords = dict(report.keywords)
+        data = yield
+        if not self.is_worker and isinstance(data, dict) and data.get("llm_results"):
+            # (An xdist worker's records are dicts already, and its encoded line goes to
+            # the controller as bytes, which execnet carries.)
+            data["llm_results"] = [_as_dict(r) for r in data["llm_results"]]
+            data["llm_line"] = None
+        return data
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed and not getattr(report, "llm_cell", False):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import harness.run.worker.messages as msg
+from harness.heap import give_back_free_memory
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -62,6 +63,11 @@ class _CellRan:
 @dataclass(frozen=True, slots=True)
 class _Release:
     """Hand more waiting Go jobs to the runner (Server.release)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _GiveBack:
+    """Return freed heap pages to the system (harness.heap), once a batch is looked up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,7 @@ class Server:
             _CellRan: self.on_cell_ran,
             msg.RunCalls: self.on_run_calls,
             _CallRan: self.on_call_ran,
+            _GiveBack: lambda _: give_back_free_memory(),
             msg.AskLoopLag: self.on_ask_loop_lag,
             msg.Close: self.on_close,
         }
@@ -222,6 +229,10 @@ class Server:
         cache = self.local.cache
         need_calls = set()
         targets = []
+        if len(message.cells) <= CHUNK:
+            # The last chunk of a batch: what rendering and looking up its cells freed
+            # (requests past the read-ahead, cache rows) goes back to the system after it.
+            self.events.put(_GiveBack())
         for job, cell in self.take(message.cells, _Lookup):
             if job not in self.cells or job in self.sent or cell.target.provider in self.live:
                 # Answered or submitted already, or nothing in the cache to find.
