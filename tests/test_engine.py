@@ -80,7 +80,7 @@ def test_a_scored_answer_is_a_passed_or_failed_record(tmp_path: Path) -> None:
     assert failed.result.status == "failed" and failed.result.cached is True
     assert failed.message is not None and "output: 'Cusco.'" in failed.message
     # The rendered request is dropped once the cell has its result.
-    assert "messages" not in fr.__dict__
+    assert fr._messages is None and fr._test_fingerprint is None
 
 
 @pytest.mark.parametrize(

@@ -99,9 +99,7 @@ class Engine:
         """Drop what was worked out for a cell once its result exists: its request and
         rendered prompt would otherwise stay for the whole run (megabytes over thousands)."""
         self._requests.pop(id(cell), None)
-        cell.__dict__.pop("messages", None)
-        for name in ("fingerprint", "test_fingerprint", "prompt_fingerprint"):
-            cell.__dict__.pop(name, None)
+        cell.drop_cached()
 
     def skip_reason(self, cell: Cell) -> str | None:
         """Why a cell is skipped before any call, or None. A missing key is a skip naming

@@ -11,7 +11,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,7 +108,14 @@ class Suite:
         ]
 
 
-@dataclass(frozen=True, eq=False)
+#: A cell's values worked out on first use (see Cell): the rendered prompt, the fingerprints.
+_CELL_CACHES = ("_messages", "_fingerprint", "_test_fingerprint", "_prompt_fingerprint")
+
+
+# Slotted, its worked-out values kept in slots of their own: a run holds every cell in
+# pytest's process and the worker (50,000 in a large one), and an instance dict (which
+# cached_property needs) was ~100-200 bytes more each.
+@dataclass(frozen=True, eq=False, slots=True)
 class Cell:
     suite: Suite
     case: Case
@@ -117,13 +123,22 @@ class Cell:
     temperature: float | None
     repeat: int
     variant: PromptVariant | None = None  # None: the suite's first (a one-prompt suite)
+    _messages: tuple[Message, ...] | None = field(default=None, init=False, repr=False)
+    _fingerprint: str | None = field(default=None, init=False, repr=False)
+    _test_fingerprint: str | None = field(default=None, init=False, repr=False)
+    _prompt_fingerprint: str | None = field(default=None, init=False, repr=False)
 
     def __reduce__(self) -> tuple[type[Cell], tuple[Any, ...]]:
-        # Pickled (to the worker) as its fields: by default pickle reads the instance's
-        # __dict__, which Python then keeps built on every cell it pickled (6 MB at 50k).
-        # Cached values (messages, fingerprints) are recomputed where they are needed.
+        # Pickled (to the worker) as its fields; what was worked out is worked out again
+        # there if it is needed.
         fields = (self.suite, self.case, self.target, self.temperature, self.repeat)
         return (Cell, (*fields, self.variant))
+
+    def drop_cached(self) -> None:
+        """Forget the rendered prompt and fingerprints (worked out again if asked): once a
+        cell has its result they would stay for the whole run (megabytes over thousands)."""
+        for name in _CELL_CACHES:
+            object.__setattr__(self, name, None)
 
     @property
     def prompt(self) -> PromptVariant:
@@ -173,14 +188,18 @@ class Cell:
     def name(self) -> str:
         return f"{self.case.id}[{self.param_id}]"
 
-    @cached_property
+    @property
     def messages(self) -> tuple[Message, ...]:
-        from harness.suite import templating
+        messages = self._messages
+        if messages is None:
+            from harness.suite import templating
 
-        return tuple(
-            Message(role, templating.render(src, self.case.vars))
-            for role, src in self.prompt.templates
-        )
+            messages = tuple(
+                Message(role, templating.render(src, self.case.vars))
+                for role, src in self.prompt.templates
+            )
+            object.__setattr__(self, "_messages", messages)
+        return messages
 
     def request(self) -> Request:
         s = self.suite
@@ -201,10 +220,15 @@ class Cell:
             options=dict(self.target.options),
         )
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
         """Test and prompt together (the version-1 baseline fingerprint, kept so those
         baselines still pair: with them a changed prompt is 'not comparable')."""
+        if self._fingerprint is None:
+            object.__setattr__(self, "_fingerprint", self._v1_fingerprint())
+        return self._fingerprint  # type: ignore[return-value]
+
+    def _v1_fingerprint(self) -> str:
         s = self.suite
         # The exact version-1 formula: any change here breaks pairing with those files. The
         # effective settings equal the suite's unless a target or transform overrides them.
@@ -221,17 +245,21 @@ class Cell:
             }
         )
 
-    @cached_property
+    @property
     def test_fingerprint(self) -> str:
         """What the answer is checked against: case vars, assertions, schema, threshold,
         tools. The gate pairs a cell with its baseline while this is unchanged."""
-        return _digest(self._test_data())
+        if self._test_fingerprint is None:
+            object.__setattr__(self, "_test_fingerprint", _digest(self._test_data()))
+        return self._test_fingerprint  # type: ignore[return-value]
 
-    @cached_property
+    @property
     def prompt_fingerprint(self) -> str:
         """What the model is asked: rendered messages and the generation settings. A
         change is reported as 'prompt changed' and still compared."""
-        return _digest(self._prompt_data())
+        if self._prompt_fingerprint is None:
+            object.__setattr__(self, "_prompt_fingerprint", _digest(self._prompt_data()))
+        return self._prompt_fingerprint  # type: ignore[return-value]
 
     def _test_data(self) -> dict[str, Any]:
         s = self.suite
