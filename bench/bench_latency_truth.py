@@ -8,6 +8,10 @@ same simulator process:
   at the same per-provider concurrency, all four providers at once, each on an event loop
   of its own thread as the harness's lanes run them, each call timed around its create()
   (a separate process);
+- paced (for comparison): the bare reference with its sends spaced as the harness's lanes
+  space theirs (harness.calls.lanes.start_gap), so that what is compared is the harness's
+  own work, not the bare clients' burst of 16 requests built at once, which they time as
+  latency and the harness does not send;
 - shared (for comparison): the same with all four SDKs on one event loop, where one SDK's
   CPU (mistralai builds two pydantic models per call) is timed as the others' latency;
 - harness: a pytest run of a suite with the four targets x CASES cases (fresh cache), its
@@ -123,10 +127,11 @@ def _bare(url: str, calls: int, layout: str, transport: str) -> dict[str, list[f
         return asyncio.run(_timed(clients, list(MODELS), calls))
     results: dict[str, list[float]] = {}
     start = threading.Barrier(len(MODELS))
+    paced = layout == "paced"
 
     def lane(provider: str) -> None:
         start.wait()
-        results.update(asyncio.run(_timed(clients, [provider], calls)))
+        results.update(asyncio.run(_timed(clients, [provider], calls, paced)))
 
     threads = [threading.Thread(target=lane, args=(p,)) for p in MODELS]
     for t in threads:
@@ -136,8 +141,12 @@ def _bare(url: str, calls: int, layout: str, transport: str) -> dict[str, list[f
     return {p: results[p] for p in MODELS}
 
 
-async def _timed(clients: dict[str, Any], providers: list[str], calls: int
+async def _timed(clients: dict[str, Any], providers: list[str], calls: int, paced: bool = False
                  ) -> dict[str, list[float]]:
+    """Each provider's calls, CONCURRENCY at a time; ``paced``: sent no closer together than
+    the harness's lanes send them (harness.calls.lanes.start_gap, with the same running mean
+    of call time), so that a bare client's own burst of request building is not timed."""
+    from harness.calls.lanes import MEAN_WEIGHT, start_gap
 
     async def one(provider: str, i: int) -> float:
         client, model = clients[provider], MODELS[provider]
@@ -157,10 +166,21 @@ async def _timed(clients: dict[str, Any], providers: list[str], calls: int
 
     async def provider_calls(provider: str) -> list[float]:
         sem = asyncio.Semaphore(CONCURRENCY)
+        pace: dict[str, Any] = {"next": 0.0, "mean_s": None}
 
         async def limited(i: int) -> float:
             async with sem:
-                return await one(provider, i)
+                if paced:
+                    now = time.perf_counter()
+                    at = max(now, pace["next"])
+                    pace["next"] = at + start_gap(CONCURRENCY, pace["mean_s"])
+                    if at > now:
+                        await asyncio.sleep(at - now)
+                ms = await one(provider, i)
+                mean = pace["mean_s"]
+                pace["mean_s"] = ms / 1000 if mean is None else (
+                    mean + MEAN_WEIGHT * (ms / 1000 - mean))
+                return ms
 
         return list(await asyncio.gather(*(limited(i) for i in range(calls))))
 
@@ -267,10 +287,11 @@ def main() -> int:
             print(f"\n{cases} cases x {len(MODELS)} providers = {cells} cells "
                   f"({'worker' if cells >= 200 else 'no worker'} expected)")
             bare: dict[str, list[float]] = {p: [] for p in MODELS}
+            paced: dict[str, list[float]] = {p: [] for p in MODELS}
             shared: dict[str, list[float]] = {p: [] for p in MODELS}
             records: dict[str, list[dict[str, Any]]] = {p: [] for p in MODELS}
             for round_ in range(args.rounds):
-                for layout, into in (("lanes", bare), ("shared", shared)):
+                for layout, into in (("lanes", bare), ("paced", paced), ("shared", shared)):
                     measured = json.loads(subprocess.run(
                         [PY, __file__, "--bare", url, "--calls", str(cases), "--layout", layout,
                          "--bare-transport", args.bare_transport],
@@ -283,8 +304,9 @@ def main() -> int:
                     records[provider] += recs
                 print(f"  round {round_ + 1}: harness wall {wall:.1f} s")
             print(f"  {'provider':<10} {'shared p50':>10} {'bare p50':>9} {'bare max':>9} "
-                  f"{'harness p50':>12} {'diff':>7} {'max':>8} {'max stall':>10} "
-                  f"{'max net':>8} {'provider p50':>13} {'ok':>4}")
+                  f"{'paced p50':>10} {'harness p50':>12} {'diff':>7} {'diff paced':>10} "
+                  f"{'max':>8} {'max stall':>10} {'max net':>8} {'provider p50':>13} "
+                  f"{'ok':>4} {'ok paced':>8}")
             for provider in MODELS:
                 recs = [r for r in records[provider] if r.get("latency_ms") is not None]
                 lat = [r["latency_ms"] for r in recs]
@@ -293,14 +315,18 @@ def main() -> int:
                 net = [r["latency_ms"] - (r.get("stall_ms") or 0.0) for r in recs]
                 reported = [r["provider_ms"] for r in recs if r.get("provider_ms") is not None]
                 diff = p50(lat) - p50(bare[provider])
+                diff_paced = p50(lat) - p50(paced[provider])
                 timed = len(lat) == cases * args.rounds
-                ok = abs(diff) <= 15 and max(lat, default=0.0) < limit and timed
+                under = max(lat, default=0.0) < limit and timed
+                ok = abs(diff) <= 15 and under
+                ok_paced = abs(diff_paced) <= 15 and under
                 print(f"  {provider:<10} {p50(shared[provider]):10.1f} "
-                      f"{p50(bare[provider]):9.1f} {max(bare[provider]):9.1f} {p50(lat):12.1f} "
-                      f"{diff:+7.1f} {max(lat, default=float('nan')):8.1f} "
+                      f"{p50(bare[provider]):9.1f} {max(bare[provider]):9.1f} "
+                      f"{p50(paced[provider]):10.1f} {p50(lat):12.1f} "
+                      f"{diff:+7.1f} {diff_paced:+10.1f} {max(lat, default=float('nan')):8.1f} "
                       f"{max(stalls, default=0.0):10.1f} {max(net, default=float('nan')):8.1f} "
                       f"{(p50(reported) if reported else float('nan')):13.1f} "
-                      f"{'yes' if ok else 'NO':>4}")
+                      f"{'yes' if ok else 'NO':>4} {'yes' if ok_paced else 'NO':>8}")
                 if not timed:
                     errors = {r.get("error") for r in records[provider] if r.get("error")}
                     print(f"    only {len(lat)}/{cases * args.rounds} calls timed; "

@@ -105,6 +105,10 @@ def test_a_cell_pickled_for_the_worker_is_the_same_cell(
     assert back.case == cell.case and back.variant == cell.variant
     # Cases are slotted: no instance dict for pickle to build on each of them.
     assert not hasattr(cell.case, "__dict__")
+    # The suite travels without its cases (each cell carries its own, so the worker frees a
+    # case with its last cell); everything else about it is the same.
+    assert back.suite.cases == () and len(cell.suite.cases) == 2
+    assert back.suite.name == cell.suite.name and back.suite.prompts == cell.suite.prompts
 
 
 def problem(tmp_path: Path, suite: str, rows: list[dict] | None = None) -> SuiteError:

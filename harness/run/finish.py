@@ -259,13 +259,6 @@ def _write_reports(
     report or export never costs the user their results or the gate."""
     settings = session.settings
     waiter = _ExportsWaiter(session, out_dir, outcome, exports)
-    from harness.report.pages import SPLIT_OVER
-
-    if len(session.results) > SPLIT_OVER:
-        # A paged report's case details take this process tens of megabytes more (~40 MB
-        # at 50,000 cells) while the child holds pandas and pyarrow (~70 MB): one after
-        # the other, not both at once (~1 s more at 50,000 cells).
-        waiter.wait()
     try:
         comparisons = None
         if gate is not None or variants is not None:
