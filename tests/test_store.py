@@ -86,3 +86,19 @@ def test_the_table_of_shared_score_lists_is_bounded(monkeypatch: pytest.MonkeyPa
     for i in range(10):
         shared.scores_of([{"name": "similar", "value": i / 10}])
     assert len(shared.scores) == 3
+
+
+def test_records_held_slim_share_repeated_numbers_of_the_same_type_only() -> None:
+    from harness.run import session
+
+    shared = session._SharedParts()
+    costs = [float("0.000123"), float("0.000123")]
+    first = result("a", cost_usd=costs[0], input_tokens=1200, cost_if_live_usd=1200.0)
+    second = result("b", cost_usd=costs[1], input_tokens=int("1200"), cost_if_live_usd=1.5)
+    assert second.cost_usd is not first.cost_usd and second.input_tokens is not first.input_tokens
+    for r in (first, second):
+        session._hold_slim(r, shared)
+    assert second.cost_usd is first.cost_usd and second.input_tokens is first.input_tokens
+    # A count of 1200 and a cost of 1200.0 are equal numbers, not the same value.
+    assert type(first.input_tokens) is int and type(first.cost_if_live_usd) is float
+    assert second.cost_if_live_usd == 1.5 and first.latency_ms is None

@@ -379,13 +379,41 @@ _SLIM_EMPTY: dict[str, Any] = {
 SHARED_SCORE_LISTS = 4096
 
 
+#: Numeric fields of a record whose values repeat from cell to cell (a replay's cost of 0,
+#: its queue time, token counts, a model's price per call), and at most how many distinct
+#: values of them are kept to be shared.
+_REPEATED_NUMBERS = (
+    "temperature", "queue_ms", "stall_ms", "provider_ms", "input_tokens", "output_tokens",
+    "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "cost_usd",
+    "cost_if_live_usd",
+)
+SHARED_NUMBERS = 4096
+
+
 class _SharedParts:
     """Equal parts of slim records held once: a suite's derived_metrics are on each of its
-    records, and most cells of a suite pass (or fail) their checks with the same scores."""
+    records, most cells of a suite pass (or fail) their checks with the same scores, and
+    many numbers repeat (each a 24-32 byte object as the record arrives)."""
 
     def __init__(self) -> None:
         self.formulas: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self.scores: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self.numbers: dict[tuple[type, float], float] = {}
+
+    def numbers_of(self, result: Result) -> None:
+        numbers = self.numbers
+        for name in _REPEATED_NUMBERS:
+            value = getattr(result, name)
+            # Small ints are shared by Python already; a bool is never one of these.
+            if value is None or (type(value) is int and -5 <= value <= 256):
+                continue
+            key = (type(value), value)  # 1 == 1.0, yet a count is not a cost
+            shared = numbers.get(key)
+            if shared is None:
+                if len(numbers) < SHARED_NUMBERS:
+                    numbers[key] = value
+            elif shared is not value:
+                setattr(result, name, shared)
 
     def formulas_of(self, formulas: dict[str, str]) -> dict[str, str]:
         return self.formulas.setdefault(tuple(sorted(formulas.items())), formulas)
@@ -411,6 +439,7 @@ def _hold_slim(result: Result, shared: _SharedParts) -> None:
         result.derived_metrics = shared.formulas_of(result.derived_metrics)
     if result.scores:
         result.scores = shared.scores_of(result.scores)
+    shared.numbers_of(result)
 
 
 #: How much of a suite file expect_suite reads for its guess.

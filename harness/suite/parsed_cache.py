@@ -33,6 +33,9 @@ from harness.types import Message, Tool
 
 log = logging.getLogger("harness.suite.parsed_cache")
 
+#: A suite of at least this many cases is rebuilt from its stored form after its YAML parse
+#: (load_suite_cached): what the parse freed is then given back whole.
+COMPACT_CASES = 10_000
 #: Bump when the entry layout changes.
 ENTRY_FORMAT = 3  # 2: JSON; 3: a suite's cases as one table of rows
 
@@ -156,7 +159,15 @@ def load_suite_cached(
     from harness.suite.loader import load_suite
 
     suite = load_suite(path, judge)  # raises SuiteError for a bad suite: nothing is stored
-    write = functools.partial(_write, entry_path, suite, suite_digest, judge)
+    verified = False
+    if len(suite.cases) >= COMPACT_CASES:
+        # The cases built from YAML sit among the freed nodes of its parse, which then stay
+        # in the process (~45 MB at 50,000 cases): the same suite decoded from its stored
+        # form is built apart from them, and what the parse used is freed whole.
+        compact = _round_trip(suite)
+        if compact is not None:
+            suite, verified = compact, True
+    write = functools.partial(_write, entry_path, suite, suite_digest, judge, verified=verified)
     if deferred is None:
         write()
     else:
@@ -200,18 +211,31 @@ def _read(
     return suite
 
 
+def _round_trip(suite: Suite) -> Suite | None:
+    """The suite decoded from its stored form, or None when that does not give back an
+    equal suite (a value JSON cannot carry exactly: it is then never stored)."""
+    try:
+        back = _decode(json.loads(json.dumps(_encode(suite), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        log.debug("the parsed suite %s has no stored form: %s", suite.path, exc)
+        return None
+    return back if back == suite else None
+
+
 def _write(
-    entry_path: Path, suite: Suite, suite_digest: str | None, judge: str | None = None
+    entry_path: Path,
+    suite: Suite,
+    suite_digest: str | None,
+    judge: str | None = None,
+    *,
+    verified: bool = False,
 ) -> None:
+    """Store ``suite``; ``verified``: it came from _round_trip (so it is not checked again)."""
     if suite_digest is None:
         return
-    try:
-        encoded = _encode(suite)
-        if _decode(json.loads(json.dumps(encoded, allow_nan=False))) != suite:
-            raise TypeError("the stored form does not give back the same suite")
-    except (TypeError, ValueError) as exc:  # only costs the next run a parse
-        log.debug("not storing the parsed suite %s: %s", suite.path, exc)
-        return
+    if not verified and _round_trip(suite) is None:
+        return  # only costs the next run a parse
+    encoded = _encode(suite)
     entry = {
         "format": ENTRY_FORMAT,
         "code": _code_version(),

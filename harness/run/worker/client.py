@@ -197,6 +197,8 @@ class WorkerClient:
         with self._lock:
             # A job answers once: a cell run again (a rerun plugin) is sent again.
             go = [(self._cell_jobs.pop(id(cell)), nodeid) for cell, nodeid in jobs]
+            if not self._cell_jobs:
+                self._cell_jobs = {}  # not the table of the most it ever held
         if go and self._gone is None:
             self._send(msg.Go(tuple(go)))
         return [job for job, _ in go]
