@@ -33,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from bench_report import browse  # noqa: E402
-from bench_run import run_measured, sim_requests, simulator, write_project  # noqa: E402
+from bench_run import _breakdown, run_measured, sim_requests, simulator, write_project  # noqa: E402
 
 PY = sys.executable
 
@@ -108,13 +108,15 @@ def show(r: dict[str, Any]) -> None:
     print(f"bare pytest, {n} no-op items: {floor.wall:.2f} s, {floor.cpu:.1f} s CPU, "
           f"rss {floor.peak:.0f} MB")
     print(f"cold (report on): {cold.wall:.2f} s = {cold.wall / r['ideal']:.2f}x ideal; "
-          f"{cold.cpu:.1f} s CPU; {r['cold_calls']} calls; peak rss {cold.peak:.0f} MB; "
+          f"{cold.cpu:.1f} s CPU; {r['cold_calls']} calls; peak rss {cold.peak:.0f} MB "
+          f"({_breakdown(cold)}); "
           f"exit {cold.code}")
     print(f"cached (report on): {cached.wall:.2f} s = {cached.wall / floor.wall:.2f}x floor; "
           f"{cached.cpu:.1f} s CPU = {cached.cpu / floor.cpu:.2f}x; {r['cached_calls']} calls; "
-          f"peak rss {cached.peak:.0f} MB; exit {cached.code}")
+          f"peak rss {cached.peak:.0f} MB ({_breakdown(cached)}); exit {cached.code}")
     print(f"cached, --llm-report=false: {bare.wall:.2f} s, {bare.cpu:.1f} s CPU, peak rss "
-          f"{bare.peak:.0f} MB (report + exports add {cached.wall - bare.wall:.2f} s, "
+          f"{bare.peak:.0f} MB ({_breakdown(bare)}; "
+          f"report + exports add {cached.wall - bare.wall:.2f} s, "
           f"{cached.cpu - bare.cpu:.1f} s CPU)")
     wall, cpu = r["report_cli"]
     print(f"llm-harness report RUN (fresh process): {wall:.2f} s, {cpu:.1f} s CPU")

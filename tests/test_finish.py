@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,6 +171,33 @@ def test_the_exports_child_is_waited_for_before_a_chart_is_drawn_not_before_a_ke
     for outcome in (first, second):
         assert {"report.html", "results.csv", "results.parquet"} <= set(outcome.files)
         assert all(path.is_file() for path in outcome.files.values())
+
+
+def test_a_run_with_a_paged_report_waits_for_the_exports_before_building_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past pages.SPLIT_OVER cells the report's details take this process tens of megabytes,
+    # the child ~70 MB: one after the other, not both at once.
+    from harness.report import pages
+    from harness.run import export_child
+
+    events: list[str] = []
+    real_wait, real_split = export_child.ExportProcess.wait, pages.split_records
+
+    def waited(self: export_child.ExportProcess, timeout: float | None = None) -> object:
+        events.append("exports waited")
+        return real_wait(self, timeout)
+
+    def splitting(*args: Any, **kwargs: Any) -> pages.Split:
+        events.append("pages built")
+        return real_split(*args, **kwargs)
+
+    monkeypatch.setattr(export_child.ExportProcess, "wait", waited)
+    monkeypatch.setattr(pages, "split_records", splitting)
+    monkeypatch.setattr(pages, "SPLIT_OVER", 1)
+    outcome = finish_run(_written_session(tmp_path))
+    assert events == ["exports waited", "pages built"]
+    assert {"report.html", "results.csv", "results.parquet"} <= set(outcome.files)
 
 
 def test_a_failed_export_costs_neither_the_report_nor_the_results(

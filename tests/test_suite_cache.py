@@ -278,3 +278,42 @@ def test_a_change_to_a_target_s_tools_file_means_a_fresh_load(
     suite = load_suite_cached(path, cache)
     assert len(loads) == 2
     assert suite.targets[0].tools[0].description == "define it"
+
+
+def test_a_large_suite_is_rebuilt_from_its_stored_form_after_its_parse(
+    suite_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the YAML parse freed is then given back whole; the suite is the same, and its
+    # entry is written as for any other (checked once, not twice).
+    from harness.suite import parsed_cache
+
+    monkeypatch.setattr(parsed_cache, "COMPACT_CASES", 1)
+    trips: list[object] = []
+    real_trip = parsed_cache._round_trip
+    monkeypatch.setattr(parsed_cache, "_round_trip", lambda s: trips.append(s) or real_trip(s))
+    parsed = harness.suite.loader.load_suite(suite_path)
+    deferred: list[Callable[[], None]] = []
+    rebuilt = load_suite_cached(suite_path, tmp_path / "cache", deferred=deferred)
+    assert rebuilt == parsed and rebuilt.cases[0] is not parsed.cases[0]
+    deferred[0]()
+    assert len(trips) == 1
+    assert load_suite_cached(suite_path, tmp_path / "cache") == parsed
+
+
+def test_a_large_suite_json_cannot_carry_is_used_as_parsed_and_never_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.suite import parsed_cache
+
+    monkeypatch.setattr(parsed_cache, "COMPACT_CASES", 1)
+    path = tmp_path / "dated.yaml"
+    path.write_text(
+        "name: dated\ntargets: [echo:m]\nprompt: {user: 'On {{ day }}'}\n"
+        "cases:\n  - {id: a, vars: {day: 2026-11-30}}\n"
+    )
+    deferred: list[Callable[[], None]] = []
+    suite = load_suite_cached(path, tmp_path / "cache", deferred=deferred)
+    assert suite == harness.suite.loader.load_suite(path)
+    assert type(suite.cases[0].vars["day"]).__name__ == "date"
+    deferred[0]()
+    assert not (tmp_path / "cache" / "suites").exists()
