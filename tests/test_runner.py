@@ -252,7 +252,7 @@ def test_preload_keeps_at_most_its_limit_and_still_answers_every_key(
     cache.close()
 
 
-def test_the_cache_keeps_a_small_sqlite_page_cache_even_in_a_db_made_with_the_default(
+def test_the_cache_keeps_a_small_sqlite_page_cache_and_no_map_even_in_a_db_made_with_the_default(
     tmp_path: Path,
 ) -> None:
     import diskcache
@@ -267,6 +267,10 @@ def test_the_cache_keeps_a_small_sqlite_page_cache_even_in_a_db_made_with_the_de
     cache.put("k", Completion(text="answer"), 0.001)
     (pages,) = cache._cache._sql("PRAGMA cache_size").fetchone()
     assert pages == cache_module.SQLITE_CACHE_PAGES < 8192
+    # Nor is the file mapped into memory (diskcache maps 64 MB of it by default): pages read
+    # through a mapping count in the process's resident size.
+    (mapped,) = cache._cache._sql("PRAGMA mmap_size").fetchone()
+    assert mapped == cache_module.SQLITE_MMAP_BYTES == 0
     hit = cache.get("k")
     assert hit is not None and hit[0].text == "answer"
     cache.close()
