@@ -256,3 +256,26 @@ def test_the_terminal_keeps_no_passed_setup_or_teardown_report_of_a_cell(
         assert repr([(name, 1) for name in names]) in lines
         assert repr(names) in lines  # (under xdist: as the worker sends it)
         (pytester.path / "keywords.txt").unlink()
+
+
+def test_k_matches_cells_and_names_a_plugin_adds_to_one(pytester: pytest.Pytester) -> None:
+    # A cell makes its set of extra -k names only when asked for it: -k still matches its
+    # name and its provider's mark, and a name a plugin adds selects it.
+    pytester.makefile(".yaml", **{"evals/s": (
+        "name: s\ntargets: [echo:m]\nprompt: {user: 'Echo {{ x }}'}\nmax_tokens: 5\n"
+        "cases:\n  - {id: first, vars: {x: '1'}}\n  - {id: second, vars: {x: '2'}}\n"
+    )})
+    pytester.makeconftest(
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        if item.name.startswith('second['):\n"
+        "            item.extra_keyword_matches.add('special')\n"
+    )
+    cases = (("special", ["second"]), ("first and echo", ["first"]), ("not special", ["first"]))
+    for expr, expected in cases:
+        result = pytester.runpytest(
+            "evals", "-k", expr, "--llm-report=false", "--llm-out=run", "-q", "--co"
+        )
+        ids = [line.split("::")[1].split("[")[0] for line in result.stdout.lines
+               if line.startswith("evals/s.yaml::")]
+        assert ids == expected, (expr, result.stdout.lines)

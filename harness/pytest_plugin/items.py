@@ -87,9 +87,6 @@ def _skip(reason: str) -> NoReturn:
     raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
-_NO_EXTRA_KEYWORDS: frozenset[str] = frozenset()
-
-
 class ReportKeywords(Mapping[str, Literal[1]]):
     """A cell report's ``keywords``: the names in its item's keywords, each mapping to 1, as
     pytest's own dict of them, read from the item (which lives as long as the report) instead
@@ -124,14 +121,27 @@ class CellItem(pytest.Item):
             # parametrized test; built the same way, --lf and --sw recognise this cell.
             kwargs["nodeid"] = parent.id.child(str(cell.case.id)).with_params(cell.param_id)
         super().__init__(**kwargs)
-        # pytest gives every node an empty set of extra -k names that only plugins of their
-        # own items fill (216 bytes a cell, 11 MB at 50,000); a cell's stays empty.
-        self.extra_keyword_matches = _NO_EXTRA_KEYWORDS  # type: ignore[assignment]
+        self._extra_keywords = None  # the empty set pytest made (see extra_keyword_matches)
         self.cell = cell
         #: The cell's record for its report: a Result (a dict on its way to the xdist
         #: controller, see HarnessPlugin.pytest_runtest_makereport).
         self.llm_results: Sequence[Result | dict[str, Any]] = ()
         self.llm_line: bytes | None = None
+
+    # pytest gives every node an empty set of extra -k names, which plugins rarely fill:
+    # 216 bytes a cell, 11 MB at 50,000. A cell makes its set when it is first asked for
+    # (with -k, or by a plugin that adds a name), not when it is built.
+    _extra_keywords: set[str] | None = None
+
+    @property
+    def extra_keyword_matches(self) -> set[str]:
+        if self._extra_keywords is None:
+            self._extra_keywords = set()
+        return self._extra_keywords
+
+    @extra_keyword_matches.setter
+    def extra_keyword_matches(self, names: set[str]) -> None:
+        self._extra_keywords = names
 
     @property
     def _harness(self) -> HarnessPlugin:
