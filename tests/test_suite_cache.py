@@ -289,8 +289,8 @@ def test_a_large_suite_is_rebuilt_from_its_stored_form_after_its_parse(
 
     monkeypatch.setattr(parsed_cache, "COMPACT_CASES", 1)
     trips: list[object] = []
-    real_trip = parsed_cache._round_trip
-    monkeypatch.setattr(parsed_cache, "_round_trip", lambda s: trips.append(s) or real_trip(s))
+    real_trip = parsed_cache._stored_form
+    monkeypatch.setattr(parsed_cache, "_stored_form", lambda s: trips.append(s) or real_trip(s))
     parsed = harness.suite.loader.load_suite(suite_path)
     deferred: list[Callable[[], None]] = []
     rebuilt = load_suite_cached(suite_path, tmp_path / "cache", deferred=deferred)

@@ -263,9 +263,9 @@ def _write_reports(
 
     if len(session.results) > SPLIT_OVER:
         # A paged report (tens of thousands of cells) takes this process ~40-65 MB more
-        # while the child holds pandas and pyarrow (~70 MB): one after the other, the end
-        # of the run is never the peak of a large run (~2 s more at 50,000 cells, 1.22x ->
-        # ~1.35x the floor; docs/performance.md). Smaller reports are built beside it.
+        # while the child holds pandas and pyarrow (~70 MB): one after the other, so that
+        # the end of a large run is not its peak (~2 s more at 50,000 cells, 1.22x ->
+        # 1.37x the floor; docs/performance.md). Smaller reports are built beside it.
         waiter.wait()
     try:
         comparisons = None

@@ -164,9 +164,10 @@ def load_suite_cached(
         # The cases built from YAML sit among the freed nodes of its parse, which then stay
         # in the process (~45 MB at 50,000 cases): the same suite decoded from its stored
         # form is built apart from them, and what the parse used is freed whole.
-        compact = _round_trip(suite)
-        if compact is not None:
-            suite, verified = compact, True
+        stored = _stored_form(suite)
+        if stored is not None:
+            # (Its encoded form refers to the parsed objects: encoded again when written.)
+            suite, verified = stored[0], True
     write = functools.partial(_write, entry_path, suite, suite_digest, judge, verified=verified)
     if deferred is None:
         write()
@@ -211,15 +212,17 @@ def _read(
     return suite
 
 
-def _round_trip(suite: Suite) -> Suite | None:
-    """The suite decoded from its stored form, or None when that does not give back an
-    equal suite (a value JSON cannot carry exactly: it is then never stored)."""
+def _stored_form(suite: Suite) -> tuple[Suite, Any] | None:
+    """The suite decoded from its stored form, and that form (encoded); None when decoding
+    does not give back an equal suite (a value JSON cannot carry exactly: it is then never
+    stored)."""
     try:
-        back = _decode(json.loads(json.dumps(_encode(suite), allow_nan=False)))
+        encoded = _encode(suite)
+        back = _decode(json.loads(json.dumps(encoded, allow_nan=False)))
     except (TypeError, ValueError) as exc:
         log.debug("the parsed suite %s has no stored form: %s", suite.path, exc)
         return None
-    return back if back == suite else None
+    return (back, encoded) if back == suite else None
 
 
 def _write(
@@ -230,12 +233,17 @@ def _write(
     *,
     verified: bool = False,
 ) -> None:
-    """Store ``suite``; ``verified``: it came from _round_trip (so it is not checked again)."""
+    """Store ``suite``; ``verified``: it was decoded from its stored form (_stored_form),
+    so that form is not checked again."""
     if suite_digest is None:
         return
-    if not verified and _round_trip(suite) is None:
-        return  # only costs the next run a parse
-    encoded = _encode(suite)
+    if verified:
+        encoded = _encode(suite)
+    else:
+        stored = _stored_form(suite)
+        if stored is None:
+            return  # only costs the next run a parse
+        encoded = stored[1]
     entry = {
         "format": ENTRY_FORMAT,
         "code": _code_version(),
