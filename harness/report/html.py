@@ -328,7 +328,7 @@ def render_report(
     suites = list(dict.fromkeys(r.suite for r in results))
     decision = decide(model.overall, results)
     full = details() if details is not None else None
-    if split and len(results) > pages.SPLIT_OVER:
+    if split and pages.paged_by_count(len(results)):
         # Paged in any case: made from the records one at a time, keeping text, not rows.
         cut = pages.split_records(
             results if full is None else full,

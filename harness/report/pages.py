@@ -41,6 +41,12 @@ PAGE_NAME = "cells-{:04d}.js"
 _PAGE_GLOB = "cells-*.js"
 
 
+def paged_by_count(cells: int) -> bool:
+    """Whether a (split) report of this many cells is paged whatever its details weigh:
+    its pages are then made from the records one at a time (split_records)."""
+    return cells > SPLIT_OVER
+
+
 def data_dir(html_path: Path) -> Path:
     """Where the pages of ``html_path`` go: ``report.html`` -> ``report-data/``."""
     return html_path.with_name(f"{html_path.stem}-data")

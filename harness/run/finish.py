@@ -259,9 +259,9 @@ def _write_reports(
     report or export never costs the user their results or the gate."""
     settings = session.settings
     waiter = _ExportsWaiter(session, out_dir, outcome, exports)
-    from harness.report.pages import SPLIT_OVER
+    from harness.report.pages import paged_by_count
 
-    if len(session.results) > SPLIT_OVER:
+    if paged_by_count(len(session.results)):
         # A paged report (tens of thousands of cells) takes this process ~40-65 MB more
         # while the child holds pandas and pyarrow (~70 MB): one after the other, so that
         # the end of a large run is not its peak (~2 s more at 50,000 cells, 1.22x ->

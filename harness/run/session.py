@@ -401,18 +401,14 @@ class _SharedParts:
         self.numbers: dict[tuple[type, float], float] = {}
 
     def numbers_of(self, result: Result) -> None:
-        numbers = self.numbers
         for name in _REPEATED_NUMBERS:
             value = getattr(result, name)
             # Small ints are shared by Python already; a bool is never one of these.
             if value is None or (type(value) is int and -5 <= value <= 256):
                 continue
-            key = (type(value), value)  # 1 == 1.0, yet a count is not a cost
-            shared = numbers.get(key)
-            if shared is None:
-                if len(numbers) < SHARED_NUMBERS:
-                    numbers[key] = value
-            elif shared is not value:
+            # 1 == 1.0, yet a count is not a cost.
+            shared = _share(self.numbers, (type(value), value), value, SHARED_NUMBERS)
+            if shared is not value:
                 setattr(result, name, shared)
 
     def formulas_of(self, formulas: dict[str, str]) -> dict[str, str]:
@@ -422,14 +418,20 @@ class _SharedParts:
         # Each value's type is part of the key: True == 1 == 1.0, yet they are not the same.
         key = tuple(tuple((k, type(v), v) for k, v in score.items()) for score in scores)
         try:
-            shared = self.scores.get(key)
+            return _share(self.scores, key, scores, SHARED_SCORE_LISTS)
         except TypeError:  # a value that cannot be hashed (a list, a dict)
             return scores
-        if shared is not None:
-            return shared
-        if len(self.scores) < SHARED_SCORE_LISTS:
-            self.scores[key] = scores
-        return scores
+
+
+def _share(table: dict[Any, Any], key: Any, value: Any, limit: int) -> Any:
+    """The value held for ``key``, else ``value`` (then held too while ``table`` has fewer
+    than ``limit`` entries). TypeError when ``key`` cannot be hashed."""
+    shared = table.get(key)
+    if shared is not None:
+        return shared
+    if len(table) < limit:
+        table[key] = value
+    return value
 
 
 def _hold_slim(result: Result, shared: _SharedParts) -> None:
