@@ -717,3 +717,42 @@ def test_the_worker_gives_way_to_calls_in_flight_before_its_own_work(held_server
     server.events.put(msg.Close())
     server.serve()
     assert runner.gave_way == 1  # two calls still in flight when the answer came
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize(("user_sets", "expected"), [(None, "malloc"), ("pymalloc", "pymalloc")])
+def test_the_worker_runs_on_the_c_allocator_unless_the_user_chose_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_sets: str | None, expected: str
+) -> None:
+    # Under Python's allocator the cells the worker freed stayed resident (see WORKER_ENV).
+    from harness.config import Settings
+    from harness.run.worker.client import WorkerClient
+
+    if user_sets is None:
+        monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONMALLOC", user_sets)
+    settings = Settings(rootdir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / "run")
+    client = WorkerClient(settings, "alloc", tmp_path / "worker.log")
+    try:
+        environ = Path(f"/proc/{client._proc.pid}/environ").read_bytes().split(b"\0")
+        assert f"PYTHONMALLOC={expected}".encode() in environ
+    finally:
+        client.close()
+
+
+def test_the_worker_gives_memory_back_as_cells_end(
+    held_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.run.worker.child as child
+    import harness.run.worker.messages as msg
+
+    trims: list[int] = []
+    monkeypatch.setattr(child, "GIVE_BACK_EVERY", 4)
+    monkeypatch.setattr(child, "give_back_free_memory", lambda: trims.append(server.ended))
+    server, runner, jobs = held_server
+    runner.from_cache = True
+    server.on_go(msg.Go(tuple((job, c.name) for job, c in jobs)))
+    _settle(server)
+    assert server.ended == 10
+    assert trims == [4, 8]

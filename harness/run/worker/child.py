@@ -41,6 +41,10 @@ log = logging.getLogger("harness.run.worker.client")
 
 #: Cells the worker takes from a batch before it lets replies and other work through.
 CHUNK = 64
+#: After this many cells have ended, what they held goes back to the system
+#: (harness.heap; the worker runs on the C allocator, see client.WORKER_ENV). A trim takes
+#: a few milliseconds, off the GIL.
+GIVE_BACK_EVERY = 2000
 
 
 # Events of the worker's own, queued beside the parent's messages so that one thread handles
@@ -138,6 +142,8 @@ class Server:
         self.flying: dict[int, str] = {}
         self.in_flight: collections.Counter[str] = collections.Counter()
         self.release_queued = False
+        #: Cells ended so far (their memory is given back every GIVE_BACK_EVERY).
+        self.ended = 0
         # Answers of one burst of work go out as one message: the parent's reader then wakes
         # (and takes the GIL from pytest) once per burst, not once per cell.
         self.answers: list[msg.Answer] = []
@@ -321,6 +327,9 @@ class Server:
         outcome = message.future.result()
         self.cells.pop(job, None)
         self.sent.discard(job)
+        self.ended += 1
+        if self.ended % GIVE_BACK_EVERY == 0:
+            give_back_free_memory()
         provider = self.flying.pop(job, None)
         if provider is not None:
             self.in_flight[provider] -= 1
