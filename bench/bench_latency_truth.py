@@ -90,10 +90,10 @@ def _clients(url: str, transport: str) -> dict[str, Any]:
     from mistralai.client import Mistral
 
     from harness.providers._transport import sdk_http_client
-    from harness.providers.mistral import reuse_sdk_models
+    from harness.providers.mistral import spare_sdk_work
 
     if transport == "harness":
-        reuse_sdk_models()
+        spare_sdk_work()
 
     def http(httpx_name: str) -> Any:
         return sdk_http_client({"transport": "aiohttp" if transport == "harness" else "httpx"},

@@ -1,19 +1,22 @@
-"""The mistral adapter makes the SDK's serializers reuse the pydantic model class they build
-around a body type on every call: same class for the same type, results unchanged."""
+"""The mistral adapter makes the SDK do once what it did on every call: its serializers reuse
+the pydantic model class they build around a body type, its request helpers read a class's
+type hints once, its packages bind a lazily imported name on first use. Results unchanged."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import typing
+from typing import Annotated, Any
 
+import pytest
 from mistralai.client import models
 from mistralai.client.utils import serializers
 
-from harness.providers.mistral import reuse_sdk_models
+from harness.providers.mistral import spare_sdk_work
 
 
 def test_the_serializers_build_one_model_per_body_type() -> None:
-    assert reuse_sdk_models() is True
-    assert reuse_sdk_models() is True  # idempotent: wrapped once
+    assert spare_sdk_work() is True
+    assert spare_sdk_work() is True  # idempotent: wrapped once
     assert serializers.create_model.harness_reuses  # type: ignore[attr-defined]
     one = serializers.create_model("Unmarshaller", body=(int, ...))
     assert serializers.create_model("Unmarshaller", body=(int, ...)) is one
@@ -22,7 +25,7 @@ def test_the_serializers_build_one_model_per_body_type() -> None:
 
 
 def test_a_body_type_that_cannot_be_a_key_is_built_each_time() -> None:
-    reuse_sdk_models()
+    spare_sdk_work()
     unhashable = Annotated[int, {"not": "hashable"}]
     first = serializers.create_model("Unmarshaller", body=(unhashable, ...))
     assert serializers.create_model("Unmarshaller", body=(unhashable, ...)) is not first
@@ -30,7 +33,7 @@ def test_a_body_type_that_cannot_be_a_key_is_built_each_time() -> None:
 
 
 def test_bodies_are_read_and_written_as_before() -> None:
-    reuse_sdk_models()
+    spare_sdk_work()
     raw = {
         "id": "x", "object": "chat.completion", "model": "m", "created": 1,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
@@ -45,3 +48,42 @@ def test_bodies_are_read_and_written_as_before() -> None:
         )
         written = serializers.marshal_json(request, models.ChatCompletionRequest)
         assert '"content":"q"' in written
+
+
+def test_the_request_helpers_read_a_class_s_type_hints_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mistralai.client.utils import queryparams
+
+    spare_sdk_work()
+    reads: list[Any] = []
+    read = typing.get_type_hints
+
+    def counted(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(obj)
+        return read(obj, *args, **kwargs)
+
+    monkeypatch.setattr(typing, "get_type_hints", counted)
+
+    class Params:
+        limit: int
+        cursor: str | None
+
+    first = queryparams.get_type_hints(Params)
+    first["limit"] = str  # a caller's change is its own
+    assert queryparams.get_type_hints(Params) == {"limit": int, "cursor": str | None}
+    assert reads == [Params]
+    assert queryparams.get_type_hints(spare_sdk_work) == read(spare_sdk_work)  # not a class
+
+
+def test_a_lazily_imported_name_is_bound_in_its_package_on_first_use() -> None:
+    from mistralai.client import utils
+
+    spare_sdk_work()
+    spare_sdk_work()  # wrapped once
+    utils.__dict__.pop("unmarshal", None)
+    found = utils.unmarshal
+    assert found is serializers.unmarshal
+    assert utils.__dict__["unmarshal"] is found
+    with pytest.raises(AttributeError):
+        utils.no_such_name  # noqa: B018
