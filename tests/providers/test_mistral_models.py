@@ -87,3 +87,55 @@ def test_a_lazily_imported_name_is_bound_in_its_package_on_first_use() -> None:
     assert utils.__dict__["unmarshal"] is found
     with pytest.raises(AttributeError):
         utils.no_such_name  # noqa: B018
+
+
+class _ThreadOf:
+    """A before-request hook that notes the thread it ran on."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def before_request(self, hook_ctx: Any, request: Any) -> Any:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return request
+
+
+def test_the_adapter_s_own_hooks_run_on_the_loop_and_any_other_client_s_in_a_thread(
+    cloud_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thread hops, twice a call, were timed as latency under a busy GIL.
+    import asyncio
+    import threading
+
+    from cloudkit import KEY, key_env, request, settings_for
+    from mistralai.client import Mistral
+
+    from harness.providers import create_provider
+
+    monkeypatch.setenv(key_env("mistral"), KEY)
+    url = cloud_sim.base_url("mistral")
+    own, other = _ThreadOf(), _ThreadOf()
+
+    async def through_the_adapter() -> str:
+        provider: Any = create_provider(settings_for("mistral", url))
+        try:
+            vars(provider.client.sdk_configuration)["_hooks"].register_before_request_hook(own)
+            return (await provider.complete(request("mistral"))).text
+        finally:
+            await provider.aclose()
+
+    async def through_a_client_of_its_own() -> str:
+        async with Mistral(api_key=KEY, server_url=url) as client:
+            vars(client.sdk_configuration)["_hooks"].register_before_request_hook(other)
+            response = await client.chat.complete_async(
+                model="mistral-small-latest", messages=[{"role": "user", "content": "hi"}],
+                max_tokens=5,
+            )
+            return str(response.choices[0].message.content)
+
+    assert asyncio.run(through_the_adapter())
+    assert asyncio.run(through_a_client_of_its_own())
+    assert own.threads == [threading.get_ident()]  # asyncio.run's loop is this thread's
+    assert len(other.threads) == 1 and other.threads != own.threads
