@@ -360,10 +360,11 @@ _LAZY_PACKAGES = ("mistralai.client.utils", "mistralai.client.models", "mistrala
 def spare_sdk_work() -> bool:
     """Make the SDK do once what it does on every call (see the module docstring): its
     serializers reuse the model class they build around a body type, its request helpers
-    read each class's type hints once, and a lazily imported name is found directly after
-    its first use. Idempotent. False (the model classes left as they are) when the SDK's
-    serializers are not laid out as this expects, so a future SDK is used as it comes;
-    each other step likewise leaves what it does not recognise alone."""
+    read each class's type hints once, a lazily imported name is found directly after its
+    first use, and the hooks of a client marked HOOKS_INLINE run on the loop. Idempotent.
+    False (the model classes left as they are) when the SDK's serializers are not laid out
+    as this expects, so a future SDK is used as it comes; each other step likewise leaves
+    what it does not recognise alone."""
     import importlib
     import typing
 
