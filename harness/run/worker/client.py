@@ -105,7 +105,8 @@ def start_python_child(
 #: of 1 MiB, none returned, 35 MB of them empty pools), because an arena goes back to the
 #: system only when every object in it is gone. Under the C allocator the worker gives the
 #: pages back as it goes (child.GIVE_BACK_EVERY, harness.heap): 147 -> ~116 MB by the end
-#: of that run's calls, at no measured cost in time (docs/performance.md).
+#: of that run's calls, at no measured cost in time (docs/performance.md). A process the
+#: worker starts (a user's scorer may) inherits it; any Python runs correctly under it.
 WORKER_ENV = {"PYTHONMALLOC": "malloc"}
 #: How long close() waits for the worker to cancel its calls and exit before killing it.
 CLOSE_TIMEOUT_S = 30.0
