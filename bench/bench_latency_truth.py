@@ -90,7 +90,7 @@ def _clients(url: str, transport: str) -> dict[str, Any]:
     from mistralai.client import Mistral
 
     from harness.providers._transport import sdk_http_client
-    from harness.providers.mistral import HOOKS_INLINE, spare_sdk_work
+    from harness.providers.mistral import run_hooks_inline, spare_sdk_work
 
     if transport == "harness":
         spare_sdk_work()
@@ -111,7 +111,7 @@ def _clients(url: str, transport: str) -> dict[str, Any]:
                            async_client=http("httpx2")),
     }
     if transport == "harness":  # its own hooks on the loop, as the adapter runs them
-        setattr(vars(clients["mistral"].sdk_configuration)["_hooks"], HOOKS_INLINE, True)
+        run_hooks_inline(clients["mistral"])
     return clients
 
 

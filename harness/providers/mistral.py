@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -348,8 +349,11 @@ async def _capture_timing(response: httpx2.Response) -> None:
         slot.append(common.header_ms(response.headers, TIMING_HEADER))
 
 
-#: Set on a client's hooks object: its hooks run on the loop, not in a thread-pool thread.
+#: Set on a client's hooks object (run_hooks_inline): its hooks run on the loop, not in a
+#: thread-pool thread.
 HOOKS_INLINE = "harness_inline"
+#: Set on each SDK function this module has wrapped, so that it is wrapped once.
+_WRAPPED = "harness_wrapped"
 #: The SDK's modules that read a request class's type hints on every call.
 _TYPE_HINT_READERS = ("queryparams", "url", "forms")
 #: The SDK's packages whose names are imported on first use, by a module ``__getattr__``
@@ -366,7 +370,6 @@ def spare_sdk_work() -> bool:
     as this expects, so a future SDK is used as it comes; each other step likewise leaves
     what it does not recognise alone."""
     import importlib
-    import typing
 
     from mistralai.client import basesdk
     from mistralai.client.utils import serializers
@@ -384,13 +387,13 @@ def spare_sdk_work() -> bool:
         except ImportError:
             continue
         lookup = package.__dict__.get("__getattr__")
-        if callable(lookup) and not getattr(lookup, "harness_remembers", False):
+        if callable(lookup) and not getattr(lookup, _WRAPPED, False):
             package.__getattr__ = _remembering(package, lookup)  # type: ignore[method-assign]
     to_thread = getattr(basesdk, "run_sync_in_thread", None)
-    if callable(to_thread) and not getattr(to_thread, "harness_inline", False):
+    if callable(to_thread) and not getattr(to_thread, _WRAPPED, False):
         basesdk.run_sync_in_thread = _inline_for_marked_hooks(to_thread)
     build = getattr(serializers, "create_model", None)
-    if build is None or getattr(build, "harness_reuses", False):
+    if build is None or getattr(build, _WRAPPED, False):
         return build is not None
     if not callable(build) or getattr(build, "__module__", "").split(".")[0] != "pydantic":
         return False
@@ -407,8 +410,16 @@ def _inline_for_marked_hooks(to_thread: Callable[..., Any]) -> Callable[..., Any
             return func(*args)
         return await to_thread(func, *args)
 
-    run_sync_in_thread.harness_inline = True  # type: ignore[attr-defined]
+    setattr(run_sync_in_thread, _WRAPPED, True)
     return run_sync_in_thread
+
+
+def run_hooks_inline(client: Mistral) -> None:
+    """Mark ``client``'s hooks HOOKS_INLINE (see the module docstring): for a client that
+    has only the SDK's own hooks. An SDK that keeps them elsewhere is left as it is."""
+    hooks = vars(client.sdk_configuration).get("_hooks")
+    if hooks is not None:
+        setattr(hooks, HOOKS_INLINE, True)
 
 
 def _remembering(package: Any, lookup: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -420,15 +431,13 @@ def _remembering(package: Any, lookup: Callable[[str], Any]) -> Callable[[str], 
         setattr(package, name, value)
         return value
 
-    __getattr__.harness_remembers = True  # type: ignore[attr-defined]
+    setattr(__getattr__, _WRAPPED, True)
     return __getattr__
 
 
 def _class_type_hints(obj: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """``typing.get_type_hints``, read once per class (a copy each time: the caller may
     change it); anything but a bare class is read as before."""
-    import typing
-
     if args or kwargs or not isinstance(obj, type):
         return typing.get_type_hints(obj, *args, **kwargs)
     try:
@@ -439,8 +448,6 @@ def _class_type_hints(obj: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 @functools.cache
 def _hints_of_class(cls: type) -> dict[str, Any]:
-    import typing
-
     return typing.get_type_hints(cls)
 
 
@@ -464,7 +471,7 @@ def _reusing(build: Callable[..., Any]) -> Callable[..., Any]:
             model = made[key] = build(name, **fields)
         return model
 
-    create_model.harness_reuses = True  # type: ignore[attr-defined]
+    setattr(create_model, _WRAPPED, True)
     return create_model
 
 
@@ -489,11 +496,7 @@ def create(settings: ProviderSettings) -> MistralProvider:
     # The SDK imports its chat module and request/response models on first attribute
     # access (~0.2 s): done here, off the runner's loop, not inside the first timed call.
     _ = client.chat
-    # Its hooks are the SDK's own: run inline (see the module docstring). An SDK that keeps
-    # them elsewhere is left to run them as it does.
-    hooks = vars(client.sdk_configuration).get("_hooks")
-    if hooks is not None:
-        setattr(hooks, HOOKS_INLINE, True)
+    run_hooks_inline(client)  # its hooks are the SDK's own
     common.warm_models((models.ChatCompletionResponse, common.MIN_CHAT))
     # Request helpers its first call would import.
     common.warm_modules("mistralai.client.utils.headers", "mistralai.client.utils.queryparams")

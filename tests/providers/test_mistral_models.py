@@ -17,7 +17,7 @@ from harness.providers.mistral import spare_sdk_work
 def test_the_serializers_build_one_model_per_body_type() -> None:
     assert spare_sdk_work() is True
     assert spare_sdk_work() is True  # idempotent: wrapped once
-    assert serializers.create_model.harness_reuses  # type: ignore[attr-defined]
+    assert serializers.create_model.harness_wrapped  # type: ignore[attr-defined]
     one = serializers.create_model("Unmarshaller", body=(int, ...))
     assert serializers.create_model("Unmarshaller", body=(int, ...)) is one
     assert serializers.create_model("Unmarshaller", body=(str, ...)) is not one
