@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from harness.suite.targets import TargetSpec, selected
 from harness.types import DEFAULT_PROMPT_ID, Message, Request, Tool
@@ -118,6 +118,8 @@ class Suite:
         ]
 
 
+_T = TypeVar("_T")
+
 #: A cell's values worked out on first use (see Cell): the rendered prompt, the fingerprints.
 _CELL_CACHES = ("_messages", "_fingerprint", "_test_fingerprint", "_prompt_fingerprint")
 
@@ -198,18 +200,25 @@ class Cell:
     def name(self) -> str:
         return f"{self.case.id}[{self.param_id}]"
 
+    def _worked_out(self, slot: str, work: Callable[[], _T]) -> _T:
+        """The value kept in ``slot`` (one of _CELL_CACHES), worked out on first use."""
+        value: _T | None = getattr(self, slot)
+        if value is None:
+            value = work()
+            object.__setattr__(self, slot, value)
+        return value
+
     @property
     def messages(self) -> tuple[Message, ...]:
-        messages = self._messages
-        if messages is None:
-            from harness.suite import templating
+        return self._worked_out("_messages", self._render)
 
-            messages = tuple(
-                Message(role, templating.render(src, self.case.vars))
-                for role, src in self.prompt.templates
-            )
-            object.__setattr__(self, "_messages", messages)
-        return messages
+    def _render(self) -> tuple[Message, ...]:
+        from harness.suite import templating
+
+        return tuple(
+            Message(role, templating.render(src, self.case.vars))
+            for role, src in self.prompt.templates
+        )
 
     def request(self) -> Request:
         s = self.suite
@@ -234,9 +243,7 @@ class Cell:
     def fingerprint(self) -> str:
         """Test and prompt together (the version-1 baseline fingerprint, kept so those
         baselines still pair: with them a changed prompt is 'not comparable')."""
-        if self._fingerprint is None:
-            object.__setattr__(self, "_fingerprint", self._v1_fingerprint())
-        return self._fingerprint  # type: ignore[return-value]
+        return self._worked_out("_fingerprint", self._v1_fingerprint)
 
     def _v1_fingerprint(self) -> str:
         s = self.suite
@@ -259,17 +266,13 @@ class Cell:
     def test_fingerprint(self) -> str:
         """What the answer is checked against: case vars, assertions, schema, threshold,
         tools. The gate pairs a cell with its baseline while this is unchanged."""
-        if self._test_fingerprint is None:
-            object.__setattr__(self, "_test_fingerprint", _digest(self._test_data()))
-        return self._test_fingerprint  # type: ignore[return-value]
+        return self._worked_out("_test_fingerprint", lambda: _digest(self._test_data()))
 
     @property
     def prompt_fingerprint(self) -> str:
         """What the model is asked: rendered messages and the generation settings. A
         change is reported as 'prompt changed' and still compared."""
-        if self._prompt_fingerprint is None:
-            object.__setattr__(self, "_prompt_fingerprint", _digest(self._prompt_data()))
-        return self._prompt_fingerprint  # type: ignore[return-value]
+        return self._worked_out("_prompt_fingerprint", lambda: _digest(self._prompt_data()))
 
     def _test_data(self) -> dict[str, Any]:
         s = self.suite
